@@ -1,0 +1,43 @@
+# spate — the two commands a fresh machine needs are `make demo` and `make test`.
+SHELL := /bin/bash
+CARGO ?= cargo
+ENV := tests/env/env.sh
+
+.PHONY: help env-up env-down env-status build lint fmt test test-unit demo bench crds clean-env
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+env-up: ## start (or reuse) the local Kafka, QuestDB, Kubernetes and Prometheus
+	@$(ENV) up
+
+env-down: ## stop the local environment, leaving no process behind
+	@$(ENV) down
+
+env-status: ## show whether the local environment is up
+	@$(ENV) status
+
+build: ## build every crate and binary
+	$(CARGO) build --workspace --all-targets --locked
+
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+lint: ## formatting and clippy, warnings denied
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+test-unit: ## unit tests only (no servers)
+	$(CARGO) test --workspace --lib --bins --locked
+
+test: lint env-up ## everything: lint, the environment, unit, integration and end-to-end tests
+	$(CARGO) test --workspace --locked -- --test-threads=2
+
+demo: env-up ## the local end-to-end demo
+	@$(ENV) status
+
+bench: ## benchmarks (figures in BENCHMARKS.md)
+	$(CARGO) bench --workspace
+
+crds: ## regenerate crds/ from the Rust types
+	$(CARGO) run --locked -p spate-operator --bin crdgen > crds/ingestionpipeline.yaml

@@ -1,0 +1,1 @@
+//! spate-consumer: reads trades from Kafka and writes them to QuestDB.

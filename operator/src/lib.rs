@@ -1,0 +1,1 @@
+//! spate-operator: reconciles IngestionPipeline resources into consumer workloads.

@@ -1,0 +1,108 @@
+# shellcheck shell=bash
+# Shared helpers for spate's local environment scripts: paths, logging, free ports,
+# daemons started in their own process group with pid files, and health waits.
+# Sourced by tests/env/env.sh and tests/env/components/*.sh.
+
+set -euo pipefail
+
+SPATE_ROOT=${SPATE_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SPATE_CACHE_DIR=${SPATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spate}
+SPATE_STATE_DIR=${SPATE_STATE_DIR:-$SPATE_ROOT/.spate}
+SPATE_PID_DIR=$SPATE_STATE_DIR/pids
+SPATE_DATA_DIR=$SPATE_STATE_DIR/data
+# One log directory per run of `env.sh up`; components started in that run log there.
+SPATE_LOG_DIR=${SPATE_LOG_DIR:-$SPATE_STATE_DIR/logs/current}
+export SPATE_ROOT SPATE_CACHE_DIR SPATE_STATE_DIR SPATE_PID_DIR SPATE_DATA_DIR SPATE_LOG_DIR
+
+mkdir -p "$SPATE_CACHE_DIR" "$SPATE_PID_DIR" "$SPATE_DATA_DIR" "$SPATE_LOG_DIR"
+
+log() { printf '[spate-env %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf '[spate-env] error: %s\n' "$*" >&2; exit 1; }
+
+# need_cmd CMD HOW_TO_INSTALL: fail with one clear message when a prerequisite is missing.
+need_cmd() {
+  command -v "$1" >/dev/null 2>&1 || die "missing prerequisite '$1': $2"
+}
+
+# free_port: print a TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# port_open HOST PORT: true when something accepts TCP connections there.
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# wait_for DESCRIPTION TIMEOUT_SECONDS COMMAND...: retry COMMAND every 0.25 s until it
+# succeeds; fail after the timeout with the description.
+wait_for() {
+  local what=$1 timeout=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      log "timed out after ${timeout}s waiting for $what"
+      return 1
+    fi
+    sleep 0.25
+  done
+}
+
+# start_daemon NAME COMMAND...: run COMMAND detached in its own session, output to
+# $SPATE_LOG_DIR/NAME.log, pid in $SPATE_PID_DIR/NAME.pid.
+start_daemon() {
+  local name=$1; shift
+  local logf="$SPATE_LOG_DIR/$name.log"
+  setsid "$@" >>"$logf" 2>&1 < /dev/null &
+  echo $! >"$SPATE_PID_DIR/$name.pid"
+  log "started $name (pid $!, log $logf)"
+}
+
+# daemon_alive NAME: true when the pid file names a live process.
+daemon_alive() {
+  local pidf="$SPATE_PID_DIR/$1.pid"
+  [[ -f $pidf ]] && kill -0 "$(cat "$pidf")" 2>/dev/null
+}
+
+# stop_daemon NAME [GRACE_SECONDS]: SIGTERM the daemon's process group, SIGKILL after the
+# grace period, and remove the pid file. Leaves no process behind.
+stop_daemon() {
+  local name=$1 grace=${2:-15}
+  local pidf="$SPATE_PID_DIR/$name.pid"
+  [[ -f $pidf ]] || return 0
+  local pid; pid=$(cat "$pidf")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + grace))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name did not stop within ${grace}s; killing it"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    # The process group may outlive its leader (children); make sure it is gone.
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    log "stopped $name"
+  fi
+  rm -f "$pidf"
+}
+
+# write_component_env NAME KEY=VALUE...: record what a component exports; env.sh
+# concatenates these files into $SPATE_STATE_DIR/env.
+write_component_env() {
+  local name=$1; shift
+  local f="$SPATE_STATE_DIR/$name.env"
+  printf '%s\n' "$@" >"$f.tmp"
+  mv "$f.tmp" "$f"
+}
+
+# read_component_env NAME: source a component's recorded variables into this shell.
+read_component_env() {
+  local f="$SPATE_STATE_DIR/$1.env"
+  [[ -f $f ]] || return 1
+  set -a; # shellcheck disable=SC1090
+  source "$f"; set +a
+}
