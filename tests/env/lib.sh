@@ -10,11 +10,39 @@ SPATE_CACHE_DIR=${SPATE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spate}
 SPATE_STATE_DIR=${SPATE_STATE_DIR:-$SPATE_ROOT/.spate}
 SPATE_PID_DIR=$SPATE_STATE_DIR/pids
 SPATE_DATA_DIR=$SPATE_STATE_DIR/data
-# One log directory per run of `env.sh up`; components started in that run log there.
-SPATE_LOG_DIR=${SPATE_LOG_DIR:-$SPATE_STATE_DIR/logs/current}
-export SPATE_ROOT SPATE_CACHE_DIR SPATE_STATE_DIR SPATE_PID_DIR SPATE_DATA_DIR SPATE_LOG_DIR
+SPATE_LOG_ROOT=$SPATE_STATE_DIR/logs
+export SPATE_ROOT SPATE_CACHE_DIR SPATE_STATE_DIR SPATE_PID_DIR SPATE_DATA_DIR SPATE_LOG_ROOT
 
-mkdir -p "$SPATE_CACHE_DIR" "$SPATE_PID_DIR" "$SPATE_DATA_DIR" "$SPATE_LOG_DIR"
+mkdir -p "$SPATE_CACHE_DIR" "$SPATE_PID_DIR" "$SPATE_DATA_DIR" "$SPATE_LOG_ROOT"
+
+# new_log_dir: start a new run's log directory, logs/<timestamp>, point logs/current at
+# it and export it as SPATE_LOG_DIR. `env.sh up` calls it once per run.
+new_log_dir() {
+  local dir
+  dir=$SPATE_LOG_ROOT/$(date +%Y%m%d-%H%M%S)
+  [[ -e $dir ]] && dir=$dir-$$
+  mkdir -p "$dir"
+  # A plain directory named current (not a link) is kept under another name.
+  if [[ -d $SPATE_LOG_ROOT/current && ! -L $SPATE_LOG_ROOT/current ]]; then
+    mv "$SPATE_LOG_ROOT/current" "$SPATE_LOG_ROOT/unnamed-$$"
+  fi
+  ln -sfn "$(basename "$dir")" "$SPATE_LOG_ROOT/current.tmp"
+  mv -T "$SPATE_LOG_ROOT/current.tmp" "$SPATE_LOG_ROOT/current"
+  SPATE_LOG_DIR=$dir
+  export SPATE_LOG_DIR
+}
+
+# One log directory per run of `env.sh up`; components started in that run log there.
+# A component script run on its own logs into the current run's directory.
+if [[ -z ${SPATE_LOG_DIR:-} ]]; then
+  if [[ -L $SPATE_LOG_ROOT/current && -d $SPATE_LOG_ROOT/current ]]; then
+    SPATE_LOG_DIR=$(readlink -f "$SPATE_LOG_ROOT/current")
+    export SPATE_LOG_DIR
+  else
+    new_log_dir
+  fi
+fi
+mkdir -p "$SPATE_LOG_DIR"
 
 log() { printf '[spate-env %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { printf '[spate-env] error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Prometheus of spate's local environment, from Debian's `prometheus` package unpacked
+# into the cache (never installed as a system service).
+#
+#   prometheus.sh install   apt-get download + dpkg-deb -x into
+#                           $SPATE_CACHE_DIR/prometheus-<version>/
+#   prometheus.sh start     render prometheus.yml (1 s scrapes, a file_sd job on
+#                           $SPATE_STATE_DIR/prometheus-targets.json, itself), start it on
+#                           a free loopback port, wait until ready
+#   prometheus.sh health    exit 0 when /-/ready answers
+#   prometheus.sh stop      stop it
+#
+# Exports PROMETHEUS_URL, PROMETHEUS_TARGETS_FILE.
+
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
+
+PROMETHEUS_FILES=$SPATE_ROOT/tests/env/prometheus
+PROMETHEUS_DATA=$SPATE_DATA_DIR/prometheus
+PROMETHEUS_TARGETS=$SPATE_STATE_DIR/prometheus-targets.json
+
+# installed_home: the cached install to use: SPATE_PROMETHEUS_VERSION's when set, else
+# the newest complete one. Prints nothing when there is none.
+installed_home() {
+  if [[ -n ${SPATE_PROMETHEUS_VERSION:-} ]]; then
+    local home=$SPATE_CACHE_DIR/prometheus-$SPATE_PROMETHEUS_VERSION
+    [[ -f $home/.complete ]] && echo "$home"
+    return 0
+  fi
+  local found
+  found=$(find "$SPATE_CACHE_DIR" -maxdepth 2 -path "$SPATE_CACHE_DIR/prometheus-*/.complete" 2>/dev/null |
+    sed 's|/.complete$||' | sort -V | tail -1)
+  [[ -n $found ]] && echo "$found"
+  return 0
+}
+
+# candidate_version: the version apt would download, refreshing apt's lists once if it
+# knows none.
+candidate_version() {
+  local v
+  v=$(apt-cache policy prometheus 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+  if [[ -z $v || $v == "(none)" ]]; then
+    [[ $(id -u) == 0 ]] ||
+      die "prometheus: apt knows no 'prometheus' package and refreshing its lists needs root: run 'sudo apt-get update' once, then retry"
+    log "prometheus: apt knows no 'prometheus' package; running apt-get update"
+    apt-get update -qq >&2 || die "prometheus: apt-get update failed"
+    v=$(apt-cache policy prometheus 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+  fi
+  [[ -n $v && $v != "(none)" ]] || die "prometheus: no 'prometheus' package in this machine's apt sources (Debian/Ubuntu main has it)"
+  echo "$v"
+}
+
+install() {
+  local existing
+  existing=$(installed_home)
+  if [[ -n $existing ]]; then
+    log "prometheus: already in $existing"
+    return 0
+  fi
+  need_cmd apt-get "spate takes Prometheus from Debian's package; on other systems put a prometheus-<v>/usr/bin/prometheus under $SPATE_CACHE_DIR"
+  need_cmd dpkg-deb "install dpkg (Debian/Ubuntu have it)"
+  local start=$SECONDS version
+  version=${SPATE_PROMETHEUS_VERSION:-$(candidate_version)}
+  local home=$SPATE_CACHE_DIR/prometheus-$version
+  log "prometheus: downloading Debian package prometheus $version"
+  local tmp
+  tmp=$(mktemp -d "$SPATE_CACHE_DIR/.prometheus-download.XXXXXX")
+  # apt's sandbox user cannot write into our directory; a world-writable one lets it.
+  chmod 0777 "$tmp"
+  (cd "$tmp" && apt-get download -q "prometheus=$version") >"$tmp/download.log" 2>&1 ||
+    { tail -20 "$tmp/download.log" >&2; rm -rf "$tmp"; die "prometheus: apt-get download failed"; }
+  rm -rf "$home"
+  mkdir -p "$home"
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$home" || { rm -rf "$tmp"; die "prometheus: dpkg-deb -x failed"; }
+  rm -rf "$tmp"
+  "$home/usr/bin/prometheus" --version >/dev/null 2>&1 || die "prometheus: $home/usr/bin/prometheus does not run"
+  touch "$home/.complete"
+  log "prometheus: $version installed in $((SECONDS - start))s"
+}
+
+start() {
+  local home
+  home=$(installed_home)
+  [[ -n $home ]] || die "prometheus: not installed; run '$0 install' first"
+  if daemon_alive prometheus && health; then
+    log "prometheus: already running"
+    return 0
+  fi
+  stop_daemon prometheus
+  mkdir -p "$PROMETHEUS_DATA"
+  local port
+  port=$(free_port)
+  sed -e "s|@PORT@|$port|g" -e "s|@TARGETS_FILE@|$PROMETHEUS_TARGETS|g" \
+    "$PROMETHEUS_FILES/prometheus.yml.in" >"$PROMETHEUS_DATA/prometheus.yml"
+  # Targets of an earlier run point at processes that are gone.
+  echo '[]' >"$PROMETHEUS_TARGETS.tmp"
+  mv "$PROMETHEUS_TARGETS.tmp" "$PROMETHEUS_TARGETS"
+
+  write_component_env prometheus \
+    "PROMETHEUS_URL=http://127.0.0.1:$port" \
+    "PROMETHEUS_TARGETS_FILE=$PROMETHEUS_TARGETS"
+  start_daemon prometheus "$home/usr/bin/prometheus" \
+    --config.file="$PROMETHEUS_DATA/prometheus.yml" \
+    --storage.tsdb.path="$PROMETHEUS_DATA/tsdb" \
+    --storage.tsdb.retention.time=1d \
+    --web.listen-address="127.0.0.1:$port" \
+    --web.enable-lifecycle \
+    --web.console.templates="$home/etc/prometheus/consoles" \
+    --web.console.libraries="$home/etc/prometheus/console_libraries"
+  if ! wait_for "prometheus on 127.0.0.1:$port" 60 health; then
+    tail -25 "$SPATE_LOG_DIR/prometheus.log" >&2 || true
+    die "prometheus: did not become ready (log $SPATE_LOG_DIR/prometheus.log)"
+  fi
+  log "prometheus: $(basename "$home" | sed 's/^prometheus-//') ready on http://127.0.0.1:$port"
+}
+
+health() {
+  daemon_alive prometheus || return 1
+  read_component_env prometheus || return 1
+  curl -sf --max-time 3 "$PROMETHEUS_URL/-/ready" >/dev/null
+}
+
+stop() {
+  stop_daemon prometheus 20
+}
+
+version() {
+  local home
+  home=$(installed_home)
+  [[ -n $home ]] && basename "$home" | sed 's/^prometheus-//'
+}
+
+case ${1:-} in
+  install | start | health | stop | version) "$1" ;;
+  *) die "usage: $0 {install|start|health|stop|version}" ;;
+esac
