@@ -1,1 +1,3 @@
 //! spate-operator: reconciles IngestionPipeline resources into consumer workloads.
+
+pub mod autoscale;

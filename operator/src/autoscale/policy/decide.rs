@@ -1,0 +1,392 @@
+//! The policy itself: from what is seen now to the size to run, one rule after another.
+
+use std::time::Duration;
+
+use super::config::PolicyConfig;
+use super::decision::{Decision, Reason};
+use super::observe::{Observations, PolicyState, ScaleUpMark};
+use super::sizing::{Layout, effective_workers, layout, wanted_workers};
+
+/// A flush latency rise counts when it is this many times the one at the last scale-up …
+const LATENCY_RISE_FACTOR: f64 = 1.5;
+/// … and at least this much higher, in seconds (noise on a fast sink is not saturation).
+const LATENCY_RISE_FLOOR: f64 = 0.05;
+/// Throughput counts as having followed a scale-up when it grew by this factor.
+const THROUGHPUT_GAIN_FACTOR: f64 = 1.1;
+/// The backlog counts as drained when it is under this share of the lag target.
+const DRAINED_SHARE_OF_LAG_TARGET: f64 = 0.25;
+
+/// Decides the size a pipeline should run at.
+///
+/// Pure: `now` is the caller's clock (simulated or real), and everything remembered between
+/// calls comes in as `state` and goes out in [`Decision::state`]. The rules, in order:
+/// disabled → bounds → rebalance settling → missing signals → size from rates
+/// (`N = ceil((λ·(1+headroom) + backlog/T_drain) / μ)`) → scale up in one step (workers
+/// first), unless QuestDB saturates → scale down only on fresh data, with the backlog drained
+/// and the smaller size enough for the whole dwell time → otherwise hold.
+pub fn decide(
+    cfg: &PolicyConfig,
+    state: &PolicyState,
+    obs: &Observations,
+    now: Duration,
+) -> Decision {
+    let (replicas, workers) = (obs.replicas, obs.workers);
+    let hold = |reason: Reason, message: String, state: PolicyState| Decision {
+        replicas,
+        workers,
+        wanted: 0,
+        reason,
+        message,
+        state,
+    };
+
+    if !cfg.enabled {
+        return hold(
+            Reason::Disabled,
+            "autoscaling is disabled".into(),
+            PolicyState::default(),
+        );
+    }
+
+    if let Some(d) = out_of_bounds(cfg, obs) {
+        return d.with_state(state.clone(), now);
+    }
+
+    if let Some(at) = obs.last_rebalance
+        && now < at + cfg.rebalance_settle
+    {
+        let left = (at + cfg.rebalance_settle - now).as_secs_f64();
+        return hold(
+            Reason::RebalanceSettling,
+            format!("the consumer group rebalanced; holding {left:.0}s more while it settles"),
+            PolicyState {
+                up_since: None,
+                ..state.clone()
+            },
+        );
+    }
+
+    let Some(backlog) = obs.backlog.filter(|_| obs.partitions > 0) else {
+        return hold(
+            Reason::MissingSignals,
+            "consumer-group lag is unknown; holding".into(),
+            PolicyState {
+                up_since: None,
+                down_since: None,
+                down_peak: 0,
+                ..state.clone()
+            },
+        );
+    };
+    let Some(lambda) = obs.arrival_rate.or(obs.throughput) else {
+        return hold(
+            Reason::MissingSignals,
+            "the arrival rate is unknown; holding".into(),
+            PolicyState {
+                up_since: None,
+                down_since: None,
+                down_peak: 0,
+                ..state.clone()
+            },
+        );
+    };
+    let measured_mu = obs.service_rate.filter(|mu| mu.is_finite() && *mu > 0.0);
+    let Some(mu) = measured_mu.or(cfg.per_worker_rate_hint.filter(|h| *h > 0.0)) else {
+        return hold(
+            Reason::UnknownServiceRate,
+            "no measured service rate and no perWorkerRateHint; holding".into(),
+            state.clone(),
+        );
+    };
+    // Complete and fresh: every signal present, measured, not stale. Only then may we scale in.
+    let complete = obs.arrival_rate.is_some()
+        && measured_mu.is_some()
+        && !obs.kafka_stale
+        && !obs.metrics_stale;
+
+    let p = obs.partitions;
+    let drain = cfg.drain_time.as_secs_f64();
+    let wanted = wanted_workers(lambda, cfg.headroom, backlog, drain, mu);
+    // Hysteresis: start growing only once half of the headroom is used up.
+    let trigger = wanted_workers(lambda, cfg.headroom / 2.0, backlog, drain, mu);
+    let current = effective_workers(p, replicas, workers);
+    let rates = format!(
+        "λ={lambda:.0}/s backlog={backlog} μ={mu:.0}/s per worker → N={wanted} workers (running {replicas}×{workers}, {current} usable)"
+    );
+    let decision = |layout: Layout, reason: Reason, message: String, state: PolicyState| Decision {
+        replicas: layout.replicas,
+        workers: layout.workers,
+        wanted,
+        reason,
+        message,
+        state,
+    };
+
+    if trigger > current {
+        let mut up = layout(cfg, p, replicas, wanted, true);
+        if up.effective <= current {
+            return Decision {
+                wanted,
+                ..hold(
+                    Reason::AtMaximum,
+                    format!("{rates}; no more usable workers within the bounds and partitions"),
+                    PolicyState {
+                        up_since: None,
+                        down_since: None,
+                        down_peak: 0,
+                        ..state.clone()
+                    },
+                )
+            };
+        }
+        if let Some(why) = sink_saturated(cfg, state, obs, now) {
+            return Decision {
+                wanted,
+                ..hold(
+                    Reason::SinkSaturated,
+                    format!("{rates}; not adding workers: {why}"),
+                    PolicyState {
+                        up_since: None,
+                        down_since: None,
+                        down_peak: 0,
+                        ..state.clone()
+                    },
+                )
+            };
+        }
+        let since = state.up_since.unwrap_or(now);
+        if now.saturating_sub(since) < cfg.scale_up_stabilization {
+            return Decision {
+                wanted,
+                ..hold(
+                    Reason::ScaleUpPending,
+                    format!("{rates}; waiting for the scale-up stabilization window"),
+                    PolicyState {
+                        up_since: Some(since),
+                        down_since: None,
+                        down_peak: 0,
+                        ..state.clone()
+                    },
+                )
+            };
+        }
+        if up.replicas > replicas && obs.ready_replicas < replicas {
+            // Pods are still starting: grow the workers live, hold the pods until they join.
+            up = layout(
+                &PolicyConfig {
+                    replicas: super::config::Bounds {
+                        min: replicas,
+                        max: replicas,
+                    },
+                    ..cfg.clone()
+                },
+                p,
+                replicas,
+                wanted,
+                true,
+            );
+            if up.effective <= current {
+                return Decision {
+                    wanted,
+                    ..hold(
+                        Reason::PodsNotReady,
+                        format!("{rates}; pods are still starting, holding until they are ready"),
+                        PolicyState {
+                            up_since: None,
+                            ..state.clone()
+                        },
+                    )
+                };
+            }
+        }
+        let reason = if up.replicas > replicas {
+            Reason::ScaleUpReplicas
+        } else {
+            Reason::ScaleUpWorkers
+        };
+        let mark = ScaleUpMark {
+            at: now,
+            flush_latency: obs.flush_latency.unwrap_or(0.0),
+            throughput: obs.throughput.unwrap_or(0.0),
+        };
+        return decision(
+            up,
+            reason,
+            format!("{rates}; scaling up to {}×{}", up.replicas, up.workers),
+            PolicyState {
+                up_since: None,
+                down_since: None,
+                down_peak: 0,
+                last_up: Some(mark),
+                last_scale: Some(now),
+            },
+        );
+    }
+
+    let state = PolicyState {
+        up_since: None,
+        ..state.clone()
+    };
+    let peak = if state.down_since.is_some() {
+        state.down_peak.max(wanted)
+    } else {
+        wanted
+    };
+    let down = layout(cfg, p, replicas, peak, false);
+    let smaller = down.replicas < replicas || (down.replicas == replicas && down.workers < workers);
+    if !smaller || wanted >= current {
+        let reset = PolicyState {
+            down_since: None,
+            down_peak: 0,
+            ..state
+        };
+        return Decision {
+            wanted,
+            ..hold(Reason::Steady, format!("{rates}; size fits"), reset)
+        };
+    }
+    let reset = PolicyState {
+        down_since: None,
+        down_peak: 0,
+        ..state.clone()
+    };
+    if !complete {
+        return Decision {
+            wanted,
+            ..hold(
+                Reason::StaleSignals,
+                format!(
+                    "{rates}; fewer would do, but signals are stale or missing: not scaling in"
+                ),
+                reset,
+            )
+        };
+    }
+    let drained_below = lambda.max(1.0) * cfg.targets.lag_seconds * DRAINED_SHARE_OF_LAG_TARGET;
+    let queue_over = obs.queue_depth.is_some_and(|q| q > cfg.targets.queue_depth);
+    if backlog as f64 > drained_below || queue_over {
+        return Decision {
+            wanted,
+            ..hold(
+                Reason::BacklogNotDrained,
+                format!("{rates}; fewer would do once the backlog is drained"),
+                reset,
+            )
+        };
+    }
+    if obs.ready_replicas < replicas {
+        return Decision {
+            wanted,
+            ..hold(
+                Reason::PodsNotReady,
+                format!("{rates}; fewer would do, but pods are still starting"),
+                reset,
+            )
+        };
+    }
+    let since = state.down_since.unwrap_or(now);
+    let held = now.saturating_sub(since);
+    if held < cfg.scale_down_stabilization {
+        let left = (cfg.scale_down_stabilization - held).as_secs_f64();
+        return Decision {
+            wanted,
+            ..hold(
+                Reason::ScaleDownPending,
+                format!(
+                    "{rates}; {}×{} would do if it holds {left:.0}s more",
+                    down.replicas, down.workers
+                ),
+                PolicyState {
+                    down_since: Some(since),
+                    down_peak: peak,
+                    ..state
+                },
+            )
+        };
+    }
+    let reason = if down.replicas < replicas {
+        Reason::ScaleDownReplicas
+    } else {
+        Reason::ScaleDownWorkers
+    };
+    decision(
+        down,
+        reason,
+        format!(
+            "{rates}; headroom held {:.0}s with the backlog drained: scaling down to {}×{}",
+            held.as_secs_f64(),
+            down.replicas,
+            down.workers
+        ),
+        PolicyState {
+            up_since: None,
+            down_since: None,
+            down_peak: 0,
+            last_up: None,
+            last_scale: Some(now),
+        },
+    )
+}
+
+/// A correction when the current size lies outside the bounds or beyond the partitions.
+fn out_of_bounds(cfg: &PolicyConfig, obs: &Observations) -> Option<Decision> {
+    let mut r_max = cfg.replicas.max.max(cfg.replicas.min);
+    if obs.partitions > 0 {
+        r_max = r_max
+            .min(obs.partitions)
+            .max(cfg.replicas.min.min(obs.partitions));
+    }
+    let replicas = obs.replicas.clamp(cfg.replicas.min.min(r_max), r_max);
+    let workers = cfg.workers.clamp(obs.workers);
+    (replicas != obs.replicas || workers != obs.workers).then(|| Decision {
+        replicas,
+        workers,
+        wanted: 0,
+        reason: Reason::OutOfBounds,
+        message: format!(
+            "{}×{} is outside the bounds (replicas {}..={r_max}, workers {}..={}); correcting to {replicas}×{workers}",
+            obs.replicas, obs.workers, cfg.replicas.min, cfg.workers.min, cfg.workers.max
+        ),
+        state: PolicyState::default(),
+    })
+}
+
+impl Decision {
+    fn with_state(self, state: PolicyState, now: Duration) -> Decision {
+        Decision {
+            state: PolicyState {
+                last_scale: Some(now),
+                ..state
+            },
+            ..self
+        }
+    }
+}
+
+/// Why adding workers would not help: QuestDB's latency rose since the last scale-up and
+/// throughput did not follow. Judged only once the last scale-up had time to take effect.
+fn sink_saturated(
+    cfg: &PolicyConfig,
+    state: &PolicyState,
+    obs: &Observations,
+    now: Duration,
+) -> Option<String> {
+    let mark = state.last_up?;
+    let latency = obs.flush_latency?;
+    let throughput = obs.throughput?;
+    if obs.ready_replicas < obs.replicas || now < mark.at + cfg.rebalance_settle {
+        return None;
+    }
+    let rose = latency > mark.flush_latency * LATENCY_RISE_FACTOR
+        && latency > mark.flush_latency + LATENCY_RISE_FLOOR;
+    let over_target = latency * 1000.0 > cfg.targets.latency_ms;
+    let flat = throughput < mark.throughput * THROUGHPUT_GAIN_FACTOR;
+    ((rose || over_target) && flat).then(|| {
+        format!(
+            "QuestDB flush latency {:.0}ms (was {:.0}ms) while throughput stayed at {throughput:.0}/s (was {:.0}/s)",
+            latency * 1000.0,
+            mark.flush_latency * 1000.0,
+            mark.throughput
+        )
+    })
+}

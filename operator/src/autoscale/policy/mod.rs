@@ -1,0 +1,16 @@
+//! The scaling policy: a pure function of (config, state, observations, now) to a decision.
+
+mod config;
+mod decide;
+mod decision;
+mod observe;
+mod sizing;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{Bounds, PolicyConfig, Targets};
+pub use decide::decide;
+pub use decision::{Decision, Direction, Reason};
+pub use observe::{Observations, PolicyState, ScaleUpMark};
+pub use sizing::{Layout, effective_workers, layout, snap_to_partitions};

@@ -1,0 +1,65 @@
+//! What the policy sees of the world, and what it remembers between decisions.
+
+use std::time::Duration;
+
+/// One observation of a pipeline, assembled from Kafka and the consumers' metrics.
+///
+/// `None` means the signal is missing; the `*_stale` flags say that a signal is present
+/// but older than its sampling period allows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Observations {
+    /// Partitions of the pipeline's topics.
+    pub partitions: u32,
+    /// Records behind, summed over partitions (committed against high watermark, clamped at zero).
+    pub backlog: Option<u64>,
+    /// The largest single partition's lag.
+    pub max_partition_lag: Option<u64>,
+    /// Records per second arriving (high-watermark growth), λ.
+    pub arrival_rate: Option<f64>,
+    /// Records per second one busy worker processes (committed progress ÷ busy workers), μ.
+    pub service_rate: Option<f64>,
+    /// Records per second processed by the whole group.
+    pub throughput: Option<f64>,
+    /// QuestDB flush latency, seconds.
+    pub flush_latency: Option<f64>,
+    /// The largest queue of records waiting for workers in one pod.
+    pub queue_depth: Option<u64>,
+    /// Consumer pods asked for.
+    pub replicas: u32,
+    /// Workers per pod asked for.
+    pub workers: u32,
+    /// Consumer pods that are ready.
+    pub ready_replicas: u32,
+    /// When the consumer group last rebalanced, on the policy's clock.
+    pub last_rebalance: Option<Duration>,
+    /// Kafka offsets are older than their sampling period allows.
+    pub kafka_stale: bool,
+    /// The consumers' metrics are older than their sampling period allows, or some pods did not answer.
+    pub metrics_stale: bool,
+}
+
+/// The sink's latency and the group's throughput when capacity was last added, for the saturation guard.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScaleUpMark {
+    /// When.
+    pub at: Duration,
+    /// Flush latency then, seconds.
+    pub flush_latency: f64,
+    /// Throughput then, records per second.
+    pub throughput: f64,
+}
+
+/// What the policy carries from one decision to the next (returned in every [`crate::autoscale::Decision`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyState {
+    /// When a bigger size started being wanted (for the scale-up stabilization).
+    pub up_since: Option<Duration>,
+    /// When a smaller size started being enough with the backlog drained (for the dwell).
+    pub down_since: Option<Duration>,
+    /// The most workers wanted since `down_since`: scale-down goes no lower.
+    pub down_peak: u32,
+    /// The sink and throughput at the last scale-up.
+    pub last_up: Option<ScaleUpMark>,
+    /// When the policy last changed the size.
+    pub last_scale: Option<Duration>,
+}

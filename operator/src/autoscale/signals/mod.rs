@@ -1,0 +1,1 @@
+//! Signal readers: consumer-group lag from Kafka, consumer metrics from Prometheus or the pods.
