@@ -1,0 +1,374 @@
+//! Prometheus metrics of the consumer: handles resolved once, per-worker local counts
+//! published once per batch, so recording a record on the hot path costs a plain add.
+
+use std::time::Duration;
+
+use prometheus::local::LocalHistogram;
+use prometheus::{
+    Counter, Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
+};
+
+/// Kinds of errors counted in `spate_errors_total{kind}`; each label resolved once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A QuestDB flush failed with an error worth retrying (outage, 5xx, timeout).
+    FlushRetryable,
+    /// QuestDB rejected rows of a batch (4xx); the batch is bisected.
+    FlushRejected,
+    /// The QuestDB sender could not be created (server down at start-up, bad conf).
+    SenderCreate,
+    /// Producing to the dead-letter topic failed (retried).
+    DeadLetterProduce,
+    /// The Kafka consumer reported an error while polling.
+    KafkaPoll,
+    /// Storing an offset failed.
+    StoreOffset,
+    /// Committing offsets failed.
+    Commit,
+    /// Pausing or resuming partitions failed.
+    PauseResume,
+}
+
+impl ErrorKind {
+    /// Every kind, in label order.
+    pub const ALL: [ErrorKind; 8] = [
+        ErrorKind::FlushRetryable,
+        ErrorKind::FlushRejected,
+        ErrorKind::SenderCreate,
+        ErrorKind::DeadLetterProduce,
+        ErrorKind::KafkaPoll,
+        ErrorKind::StoreOffset,
+        ErrorKind::Commit,
+        ErrorKind::PauseResume,
+    ];
+
+    /// The `kind` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::FlushRetryable => "flush_retryable",
+            ErrorKind::FlushRejected => "flush_rejected",
+            ErrorKind::SenderCreate => "sender_create",
+            ErrorKind::DeadLetterProduce => "dead_letter_produce",
+            ErrorKind::KafkaPoll => "kafka_poll",
+            ErrorKind::StoreOffset => "store_offset",
+            ErrorKind::Commit => "commit",
+            ErrorKind::PauseResume => "pause_resume",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Buckets of `processing_latency_seconds` (Kafka append time → QuestDB acknowledgement).
+const LATENCY_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+/// Buckets of `spate_flush_latency_seconds`.
+const FLUSH_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Every metric of the consumer, registered in one registry.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub trades_processed: IntCounter,
+    pub processing_latency: Histogram,
+    pub queue_depth: IntGauge,
+    pub inflight_records: IntGauge,
+    pub batch_size: IntGauge,
+    pub flush_latency: Histogram,
+    pub flushed_rows: IntCounter,
+    pub backpressure_active: IntGauge,
+    pub paused_partitions: IntGauge,
+    pub workers: IntGauge,
+    pub workers_active: IntGauge,
+    pub worker_busy_seconds: Counter,
+    pub partition_lag: IntGaugeVec,
+    pub dead_letter: IntCounterVec,
+    pub rebalances: IntCounter,
+    pub assigned_partitions: IntGauge,
+    errors: Vec<IntCounter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let r = &registry;
+        let errors_vec = reg(
+            r,
+            IntCounterVec::new(Opts::new("spate_errors_total", "Errors by kind"), &["kind"])?,
+        )?;
+        let errors = ErrorKind::ALL
+            .iter()
+            .map(|k| errors_vec.with_label_values(&[k.as_str()]))
+            .collect();
+        Ok(Self {
+            trades_processed: reg(
+                r,
+                IntCounter::new(
+                    "trades_processed_total",
+                    "Trades written to QuestDB and acknowledged",
+                )?,
+            )?,
+            processing_latency: reg(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "processing_latency_seconds",
+                        "Kafka append time to QuestDB acknowledgement",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                )?,
+            )?,
+            queue_depth: reg(
+                r,
+                IntGauge::new("spate_queue_depth", "Records queued for workers")?,
+            )?,
+            inflight_records: reg(
+                r,
+                IntGauge::new(
+                    "spate_inflight_records",
+                    "Records polled whose offsets are not stored yet",
+                )?,
+            )?,
+            batch_size: reg(
+                r,
+                IntGauge::new("spate_batch_size", "Current target batch size (rows)")?,
+            )?,
+            flush_latency: reg(
+                r,
+                Histogram::with_opts(
+                    HistogramOpts::new("spate_flush_latency_seconds", "QuestDB flush latency")
+                        .buckets(FLUSH_BUCKETS.to_vec()),
+                )?,
+            )?,
+            flushed_rows: reg(
+                r,
+                IntCounter::new("spate_flushed_rows_total", "Rows acknowledged by QuestDB")?,
+            )?,
+            backpressure_active: reg(
+                r,
+                IntGauge::new(
+                    "spate_backpressure_active",
+                    "1 while partitions are paused for the in-flight high watermark",
+                )?,
+            )?,
+            paused_partitions: reg(
+                r,
+                IntGauge::new("spate_paused_partitions", "Partitions currently paused")?,
+            )?,
+            workers: reg(r, IntGauge::new("spate_workers", "Configured workers")?)?,
+            workers_active: reg(
+                r,
+                IntGauge::new("spate_workers_active", "Running worker threads")?,
+            )?,
+            worker_busy_seconds: reg(
+                r,
+                Counter::new(
+                    "spate_worker_busy_seconds_total",
+                    "Seconds workers spent processing batches",
+                )?,
+            )?,
+            partition_lag: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "spate_partition_lag",
+                        "Consumer lag per partition (librdkafka statistics)",
+                    ),
+                    &["topic", "partition"],
+                )?,
+            )?,
+            dead_letter: reg(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "spate_dead_letter_total",
+                        "Records sent to the dead-letter topic",
+                    ),
+                    &["reason"],
+                )?,
+            )?,
+            rebalances: reg(
+                r,
+                IntCounter::new(
+                    "spate_rebalances_total",
+                    "Rebalance events (assign or revoke)",
+                )?,
+            )?,
+            assigned_partitions: reg(
+                r,
+                IntGauge::new(
+                    "spate_assigned_partitions",
+                    "Partitions assigned to this member",
+                )?,
+            )?,
+            errors,
+            registry,
+        })
+    }
+
+    /// The counter of one error kind.
+    pub fn error(&self, kind: ErrorKind) -> &IntCounter {
+        &self.errors[kind.index()]
+    }
+
+    /// Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String only fails on invalid metric families, which we never build.
+        let _ = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut out);
+        out
+    }
+
+    /// The content type of [`Metrics::render`].
+    pub fn content_type(&self) -> String {
+        TextEncoder::new().format_type().to_string()
+    }
+
+    /// A recorder for one worker thread.
+    pub fn worker_recorder(&self) -> WorkerRecorder {
+        WorkerRecorder {
+            processed: 0,
+            flushed_rows: 0,
+            busy: Duration::ZERO,
+            latency: self.processing_latency.local(),
+            flush_latency: self.flush_latency.local(),
+            trades_processed: self.trades_processed.clone(),
+            flushed_rows_total: self.flushed_rows.clone(),
+            busy_total: self.worker_busy_seconds.clone(),
+        }
+    }
+}
+
+fn reg<C: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    collector: C,
+) -> Result<C, prometheus::Error> {
+    registry.register(Box::new(collector.clone()))?;
+    Ok(collector)
+}
+
+/// Plain per-worker counts, published into the shared metrics once per batch.
+///
+/// Recording is a plain add on a field the worker owns: no atomic, lock or look-up.
+pub struct WorkerRecorder {
+    processed: u64,
+    flushed_rows: u64,
+    busy: Duration,
+    latency: LocalHistogram,
+    flush_latency: LocalHistogram,
+    trades_processed: IntCounter,
+    flushed_rows_total: IntCounter,
+    busy_total: Counter,
+}
+
+impl WorkerRecorder {
+    /// Counts `n` processed trades.
+    #[inline]
+    pub fn record_processed(&mut self, n: u64) {
+        self.processed += n;
+    }
+
+    /// Records the end-to-end latency of one record.
+    #[inline]
+    pub fn observe_latency(&mut self, seconds: f64) {
+        self.latency.observe(seconds);
+    }
+
+    /// Records one QuestDB flush of `rows` rows.
+    pub fn record_flush(&mut self, rows: u64, latency: Duration) {
+        self.flushed_rows += rows;
+        self.flush_latency.observe(latency.as_secs_f64());
+    }
+
+    /// Adds busy time of the worker.
+    pub fn record_busy(&mut self, busy: Duration) {
+        self.busy += busy;
+    }
+
+    /// Adds the local counts to the shared metrics and resets them.
+    pub fn publish(&mut self) {
+        if self.processed > 0 {
+            self.trades_processed.inc_by(self.processed);
+            self.processed = 0;
+        }
+        if self.flushed_rows > 0 {
+            self.flushed_rows_total.inc_by(self.flushed_rows);
+            self.flushed_rows = 0;
+        }
+        if !self.busy.is_zero() {
+            self.busy_total.inc_by(self.busy.as_secs_f64());
+            self.busy = Duration::ZERO;
+        }
+        self.latency.flush();
+        self.flush_latency.flush();
+    }
+}
+
+impl Drop for WorkerRecorder {
+    fn drop(&mut self) {
+        self.publish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_counts_reach_the_registry_only_when_published() {
+        let metrics = Metrics::new().expect("metrics");
+        let mut rec = metrics.worker_recorder();
+        rec.record_processed(3);
+        rec.observe_latency(0.02);
+        assert_eq!(metrics.trades_processed.get(), 0);
+        rec.publish();
+        assert_eq!(metrics.trades_processed.get(), 3);
+        assert_eq!(metrics.processing_latency.get_sample_count(), 1);
+    }
+
+    #[test]
+    fn render_contains_the_names_the_autoscaler_reads() {
+        let metrics = Metrics::new().expect("metrics");
+        metrics.error(ErrorKind::Commit).inc();
+        metrics
+            .partition_lag
+            .with_label_values(&["trades", "0"])
+            .set(5);
+        metrics.dead_letter.with_label_values(&["malformed"]).inc();
+        let text = metrics.render();
+        for name in [
+            "trades_processed_total",
+            "processing_latency_seconds_bucket",
+            "spate_queue_depth",
+            "spate_inflight_records",
+            "spate_batch_size",
+            "spate_flush_latency_seconds_bucket",
+            "spate_flushed_rows_total",
+            "spate_backpressure_active",
+            "spate_paused_partitions",
+            "spate_workers ",
+            "spate_workers_active",
+            "spate_worker_busy_seconds_total",
+            "spate_partition_lag{partition=\"0\",topic=\"trades\"} 5",
+            "spate_dead_letter_total{reason=\"malformed\"} 1",
+            "spate_errors_total{kind=\"commit\"} 1",
+            "spate_rebalances_total",
+            "spate_assigned_partitions",
+        ] {
+            assert!(text.contains(name), "missing {name} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Backpressure decisions (pure): pause partitions above the in-flight high watermarks,
+//! resume them below the low ones, with hysteresis in between.
+
+use super::dispatch::Load;
+
+/// In-flight record bounds, for the whole process and for one partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermarks {
+    pub high: usize,
+    pub low: usize,
+    pub partition_high: usize,
+    pub partition_low: usize,
+}
+
+impl Watermarks {
+    /// Process-wide `high`/`low`; a partition pauses at `queue_capacity` in-flight
+    /// records and resumes at a quarter of it.
+    pub fn new(high: usize, low: usize, queue_capacity: usize) -> Self {
+        let partition_high = queue_capacity.max(1);
+        Self {
+            high,
+            low,
+            partition_high,
+            partition_low: partition_high / 4,
+        }
+    }
+}
+
+/// What to change: the new process-wide state and the slots to pause or resume.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Decision {
+    pub active: bool,
+    pub pause: Vec<usize>,
+    pub resume: Vec<usize>,
+}
+
+/// Decides pauses and resumptions from the current load. `active` is the previous
+/// process-wide state; `hold_all` pauses everything (shutting down).
+pub fn decide(w: &Watermarks, active: bool, hold_all: bool, load: &Load) -> Decision {
+    let active = if load.inflight >= w.high {
+        true
+    } else if load.inflight <= w.low {
+        false
+    } else {
+        active
+    };
+    let mut decision = Decision {
+        active,
+        ..Decision::default()
+    };
+    for p in &load.partitions {
+        let must_pause = hold_all || active || p.inflight >= w.partition_high;
+        let may_resume = !hold_all && !active && p.inflight <= w.partition_low;
+        if !p.paused && must_pause {
+            decision.pause.push(p.slot);
+        } else if p.paused && may_resume {
+            decision.resume.push(p.slot);
+        }
+    }
+    decision
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::chunk::PartitionId;
+    use crate::runtime::dispatch::PartitionLoad;
+
+    fn load(parts: &[(usize, bool)]) -> Load {
+        Load {
+            queued: 0,
+            inflight: parts.iter().map(|p| p.0).sum(),
+            partitions: parts
+                .iter()
+                .enumerate()
+                .map(|(slot, &(inflight, paused))| PartitionLoad {
+                    slot,
+                    id: PartitionId::new("t", slot as i32),
+                    inflight,
+                    paused,
+                })
+                .collect(),
+        }
+    }
+
+    const W: Watermarks = Watermarks {
+        high: 800,
+        low: 200,
+        partition_high: 1000,
+        partition_low: 250,
+    };
+
+    #[test]
+    fn above_the_high_watermark_every_partition_pauses() {
+        let d = decide(&W, false, false, &load(&[(500, false), (400, false)]));
+        assert!(d.active);
+        assert_eq!(d.pause, vec![0, 1]);
+    }
+
+    #[test]
+    fn between_the_watermarks_nothing_changes() {
+        let d = decide(&W, true, false, &load(&[(300, true), (200, true)]));
+        assert!(d.active);
+        assert!(d.pause.is_empty() && d.resume.is_empty());
+        let d = decide(&W, false, false, &load(&[(300, false), (200, false)]));
+        assert!(!d.active);
+        assert!(d.pause.is_empty() && d.resume.is_empty());
+    }
+
+    #[test]
+    fn below_the_low_watermark_partitions_resume() {
+        let d = decide(&W, true, false, &load(&[(100, true), (50, true)]));
+        assert!(!d.active);
+        assert_eq!(d.resume, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_single_full_partition_pauses_alone() {
+        let w = Watermarks { high: 10_000, ..W };
+        let d = decide(&w, false, false, &load(&[(1000, false), (10, false)]));
+        assert!(!d.active);
+        assert_eq!(d.pause, vec![0]);
+        let d = decide(&w, false, false, &load(&[(600, true), (10, false)]));
+        assert!(d.resume.is_empty(), "hysteresis per partition");
+    }
+
+    #[test]
+    fn holding_pauses_everything_and_resumes_nothing() {
+        let d = decide(&W, false, true, &load(&[(0, false), (0, true)]));
+        assert_eq!(d.pause, vec![0]);
+        assert!(d.resume.is_empty());
+    }
+}

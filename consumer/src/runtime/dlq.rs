@@ -1,0 +1,238 @@
+//! The dead-letter topic: a refused record is produced there with its reason and origin
+//! in headers (value and key unchanged), and only an acknowledged produce lets its
+//! offset advance.
+
+use std::time::Duration;
+
+use futures::executor::block_on;
+use rdkafka::ClientConfig;
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+use super::chunk::PartitionId;
+use super::retry::{Backoff, sleep_unless};
+
+/// Header names of a dead letter.
+pub const HEADER_REASON: &str = "spate-reason";
+pub const HEADER_DETAIL: &str = "spate-detail";
+pub const HEADER_ORIGIN_TOPIC: &str = "spate-origin-topic";
+pub const HEADER_ORIGIN_PARTITION: &str = "spate-origin-partition";
+pub const HEADER_ORIGIN_OFFSET: &str = "spate-origin-offset";
+
+/// The reason given for records QuestDB itself refused.
+pub const REASON_QUESTDB_REJECTED: &str = "questdb_rejected";
+
+/// Longest `spate-detail` header value, in bytes.
+const MAX_DETAIL: usize = 1024;
+
+/// A record to dead-letter.
+#[derive(Debug, Clone)]
+pub struct DeadLetter<'a> {
+    pub reason: &'a str,
+    pub detail: &'a str,
+    pub origin: &'a PartitionId,
+    pub offset: i64,
+    pub key: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+}
+
+/// The headers of a dead letter, in order.
+pub fn headers(letter: &DeadLetter<'_>) -> Vec<(&'static str, String)> {
+    vec![
+        (HEADER_REASON, letter.reason.to_string()),
+        (
+            HEADER_DETAIL,
+            truncate(letter.detail, MAX_DETAIL).to_string(),
+        ),
+        (HEADER_ORIGIN_TOPIC, letter.origin.topic.to_string()),
+        (HEADER_ORIGIN_PARTITION, letter.origin.partition.to_string()),
+        (HEADER_ORIGIN_OFFSET, letter.offset.to_string()),
+    ]
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+/// Dead-lettering was given up because the worker was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("dead-lettering stopped before every record was acknowledged")]
+pub struct Stopped;
+
+/// Building the dead-letter producer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeadLetterError {
+    #[error("create dead-letter producer: {0}")]
+    CreateProducer(#[source] KafkaError),
+}
+
+/// Producer of the dead-letter topic, shared by the workers.
+pub struct DeadLetters {
+    producer: FutureProducer,
+    topic: String,
+}
+
+impl std::fmt::Debug for DeadLetters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadLetters")
+            .field("topic", &self.topic)
+            .finish()
+    }
+}
+
+impl DeadLetters {
+    /// An idempotent, fully acknowledged producer for `topic`.
+    pub fn new(
+        brokers: &str,
+        options: &[(String, String)],
+        topic: &str,
+    ) -> Result<Self, DeadLetterError> {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", brokers)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("message.timeout.ms", "30000");
+        for (k, v) in options.iter().filter(|(k, _)| is_shared_option(k)) {
+            config.set(k, v);
+        }
+        let producer = config.create().map_err(DeadLetterError::CreateProducer)?;
+        Ok(Self {
+            producer,
+            topic: topic.to_string(),
+        })
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Produces every letter and waits until each is acknowledged, retrying failures
+    /// with backoff; `on_error` is told of each failure. Gives up only when `stop()`.
+    pub fn deliver_all(
+        &self,
+        letters: &[DeadLetter<'_>],
+        stop: impl Fn() -> bool,
+        mut on_error: impl FnMut(&KafkaError),
+    ) -> Result<(), Stopped> {
+        let mut pending: Vec<usize> = (0..letters.len()).collect();
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+        while !pending.is_empty() {
+            let mut futures = Vec::with_capacity(pending.len());
+            let mut failed = Vec::new();
+            for &i in &pending {
+                let letter = &letters[i];
+                let hs = headers(letter);
+                let mut owned = OwnedHeaders::new_with_capacity(hs.len());
+                for (k, v) in &hs {
+                    owned = owned.insert(Header {
+                        key: k,
+                        value: Some(v.as_bytes()),
+                    });
+                }
+                let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic)
+                    .payload(letter.payload)
+                    .headers(owned);
+                if let Some(key) = letter.key {
+                    record = record.key(key);
+                }
+                match self.producer.send_result(record) {
+                    Ok(future) => futures.push((i, future)),
+                    Err((e, _)) => {
+                        on_error(&e);
+                        failed.push(i);
+                    }
+                }
+            }
+            for (i, future) in futures {
+                match block_on(future) {
+                    Ok(Ok(_)) => {}
+                    Ok(Err((e, _))) => {
+                        on_error(&e);
+                        failed.push(i);
+                    }
+                    Err(_canceled) => failed.push(i),
+                }
+            }
+            failed.sort_unstable();
+            pending = failed;
+            if !pending.is_empty() && !sleep_unless(backoff.next_delay(), &stop) {
+                return Err(Stopped);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Consumer-only properties are left out of the producer's configuration.
+fn is_shared_option(key: &str) -> bool {
+    let consumer_only = [
+        "group.",
+        "auto.",
+        "enable.auto",
+        "partition.assignment",
+        "session.timeout",
+        "heartbeat.",
+        "max.poll",
+        "fetch.",
+        "queued.",
+        "isolation.level",
+        "enable.partition.eof",
+        "check.crcs",
+    ];
+    !consumer_only.iter().any(|p| key.starts_with(p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_carry_reason_and_origin() {
+        let origin = PartitionId::new("trades", 3);
+        let letter = DeadLetter {
+            reason: "malformed",
+            detail: "expected value at line 1",
+            origin: &origin,
+            offset: 42,
+            key: None,
+            payload: b"{",
+        };
+        let hs = headers(&letter);
+        assert_eq!(
+            hs,
+            vec![
+                ("spate-reason", "malformed".to_string()),
+                ("spate-detail", "expected value at line 1".to_string()),
+                ("spate-origin-topic", "trades".to_string()),
+                ("spate-origin-partition", "3".to_string()),
+                ("spate-origin-offset", "42".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_details_are_cut_on_a_char_boundary() {
+        let detail = "é".repeat(2000);
+        let cut = truncate(&detail, MAX_DETAIL);
+        assert!(cut.len() <= MAX_DETAIL);
+        assert!(cut.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn consumer_properties_stay_out_of_the_producer() {
+        assert!(!is_shared_option("group.protocol"));
+        assert!(!is_shared_option("auto.offset.reset"));
+        assert!(is_shared_option("security.protocol"));
+        assert!(is_shared_option("sasl.username"));
+    }
+}

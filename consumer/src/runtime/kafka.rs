@@ -1,0 +1,264 @@
+//! The one Kafka consumer of the process: its configuration, and the context that
+//! drains and commits revoked partitions and turns librdkafka statistics into lag.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::statistics::Statistics;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, ClientContext};
+use tracing::{info, warn};
+
+use super::chunk::PartitionId;
+use super::dispatch::Dispatcher;
+use super::settings::{GroupProtocol, Settings};
+use crate::metrics::{ErrorKind, Metrics};
+
+/// The consumer type of the runtime.
+pub type KafkaConsumer = BaseConsumer<SpateContext>;
+
+/// librdkafka properties of the consumer; `Settings::kafka_options` come last and win.
+pub fn consumer_properties(s: &Settings) -> Vec<(String, String)> {
+    let mut props: Vec<(String, String)> = vec![
+        ("bootstrap.servers".into(), s.brokers.clone()),
+        ("group.id".into(), s.group_id.clone()),
+        // Offsets are stored only once QuestDB (or the dead-letter topic) has the
+        // records; what is stored is committed in the background.
+        ("enable.auto.offset.store".into(), "false".into()),
+        ("enable.auto.commit".into(), "true".into()),
+        (
+            "auto.commit.interval.ms".into(),
+            s.commit_interval.as_millis().max(1).to_string(),
+        ),
+        ("auto.offset.reset".into(), "earliest".into()),
+        ("enable.partition.eof".into(), "false".into()),
+        ("statistics.interval.ms".into(), "5000".into()),
+        // Bounds what librdkafka prefetches beyond our own in-flight watermark.
+        ("queued.max.messages.kbytes".into(), "16384".into()),
+    ];
+    match s.group_protocol {
+        GroupProtocol::Consumer => props.push(("group.protocol".into(), "consumer".into())),
+        GroupProtocol::Classic => {
+            props.push(("group.protocol".into(), "classic".into()));
+            props.push((
+                "partition.assignment.strategy".into(),
+                "cooperative-sticky".into(),
+            ));
+        }
+    }
+    // Storing offsets by hand is what makes the consumer lose nothing: not overridable.
+    for (k, v) in s
+        .kafka_options
+        .iter()
+        .filter(|(k, _)| k != "enable.auto.offset.store")
+    {
+        props.retain(|(pk, _)| pk != k);
+        props.push((k.clone(), v.clone()));
+    }
+    props
+}
+
+/// Builds the librdkafka configuration.
+pub fn client_config(s: &Settings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (k, v) in consumer_properties(s) {
+        config.set(k, v);
+    }
+    config
+}
+
+/// Callbacks of the consumer, run on the poll thread.
+pub struct SpateContext {
+    dispatcher: Arc<Dispatcher>,
+    metrics: Metrics,
+    /// How long a revoke waits for the partition's in-flight batch, in milliseconds.
+    revoke_wait_ms: AtomicU64,
+}
+
+impl SpateContext {
+    pub fn new(dispatcher: Arc<Dispatcher>, metrics: Metrics, revoke_wait: Duration) -> Self {
+        Self {
+            dispatcher,
+            metrics,
+            revoke_wait_ms: AtomicU64::new(revoke_wait.as_millis() as u64),
+        }
+    }
+
+    /// Changes how long a revoke waits for in-flight batches (short when closing).
+    pub fn set_revoke_wait(&self, wait: Duration) {
+        self.revoke_wait_ms
+            .store(wait.as_millis() as u64, Ordering::Release);
+    }
+}
+
+fn partitions(tpl: &TopicPartitionList) -> Vec<PartitionId> {
+    tpl.elements()
+        .iter()
+        .map(|e| PartitionId::new(e.topic(), e.partition()))
+        .collect()
+}
+
+/// A list of offsets to commit.
+pub fn offsets_list(offsets: &[(PartitionId, i64)]) -> TopicPartitionList {
+    let mut tpl = TopicPartitionList::with_capacity(offsets.len());
+    for (id, next) in offsets {
+        // Adding to a fresh list only fails for an invalid offset, never for Offset::Offset.
+        let _ = tpl.add_partition_offset(&id.topic, id.partition, Offset::Offset(*next));
+    }
+    tpl
+}
+
+impl ClientContext for SpateContext {
+    fn stats(&self, stats: Statistics) {
+        let assigned = self.dispatcher.leases();
+        for (topic, t) in &stats.topics {
+            for (&partition, p) in &t.partitions {
+                if partition < 0 || p.consumer_lag < 0 {
+                    continue;
+                }
+                let id = PartitionId::new(topic, partition);
+                if assigned.iter().any(|(a, _)| *a == id) {
+                    self.metrics
+                        .partition_lag
+                        .with_label_values(&[topic.as_str(), &partition.to_string()])
+                        .set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for SpateContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(tpl) => {
+                self.metrics.rebalances.inc();
+                let parts = partitions(tpl);
+                let lost = consumer.assignment_lost();
+                info!(partitions = ?parts, lost, "partitions revoked, draining");
+                let stored = self.dispatcher.revoke(
+                    &parts,
+                    Duration::from_millis(self.revoke_wait_ms.load(Ordering::Acquire)),
+                );
+                if !lost && !stored.is_empty() {
+                    if let Err(error) = consumer.commit(&offsets_list(&stored), CommitMode::Sync) {
+                        self.metrics.error(ErrorKind::Commit).inc();
+                        warn!(%error, "commit on revoke failed");
+                    } else {
+                        info!(offsets = ?stored, "committed revoked partitions");
+                    }
+                }
+                for p in &parts {
+                    let _ = self
+                        .metrics
+                        .partition_lag
+                        .remove_label_values(&[p.topic.as_ref(), &p.partition.to_string()]);
+                }
+                self.metrics
+                    .assigned_partitions
+                    .set(self.dispatcher.leases().len() as i64);
+            }
+            Rebalance::Assign(_) => {}
+            Rebalance::Error(error) => {
+                self.metrics.error(ErrorKind::KafkaPoll).inc();
+                warn!(%error, "rebalance error");
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(tpl) = rebalance {
+            self.metrics.rebalances.inc();
+            let parts = partitions(tpl);
+            info!(partitions = ?parts, "partitions assigned");
+            self.dispatcher.assign(&parts);
+            self.metrics
+                .assigned_partitions
+                .set(self.dispatcher.leases().len() as i64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::SocketAddr;
+
+    pub(crate) fn settings() -> Settings {
+        Settings {
+            brokers: "127.0.0.1:9092".into(),
+            group_id: "spate".into(),
+            topics: vec!["trades".into()],
+            kafka_options: vec![],
+            dead_letter_topic: "trades.dlq".into(),
+            group_protocol: GroupProtocol::Consumer,
+            questdb_conf: "http::addr=127.0.0.1:9000;".into(),
+            questdb_http: true,
+            questdb_http_url: "http://127.0.0.1:9000".into(),
+            table: "trades".into(),
+            batch_min: 100,
+            batch_max: 50_000,
+            batch_initial: 1000,
+            linger: Duration::from_millis(50),
+            workers_initial: 2,
+            workers_max: 16,
+            high_watermark: 200_000,
+            low_watermark: 50_000,
+            queue_capacity: 100_000,
+            shutdown_grace: Duration::from_secs(25),
+            commit_interval: Duration::from_secs(1),
+            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
+            control_token: None,
+        }
+    }
+
+    fn get<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
+        props
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn offsets_are_stored_by_hand_and_committed_in_the_background() {
+        let props = consumer_properties(&settings());
+        assert_eq!(get(&props, "enable.auto.offset.store"), Some("false"));
+        assert_eq!(get(&props, "enable.auto.commit"), Some("true"));
+        assert_eq!(get(&props, "auto.commit.interval.ms"), Some("1000"));
+        assert_eq!(get(&props, "group.protocol"), Some("consumer"));
+        assert_eq!(get(&props, "partition.assignment.strategy"), None);
+    }
+
+    #[test]
+    fn the_classic_protocol_uses_cooperative_sticky() {
+        let mut s = settings();
+        s.group_protocol = GroupProtocol::Classic;
+        let props = consumer_properties(&s);
+        assert_eq!(get(&props, "group.protocol"), Some("classic"));
+        assert_eq!(
+            get(&props, "partition.assignment.strategy"),
+            Some("cooperative-sticky")
+        );
+    }
+
+    #[test]
+    fn extra_options_override_defaults() {
+        let mut s = settings();
+        s.kafka_options = vec![
+            ("statistics.interval.ms".into(), "1000".into()),
+            ("enable.auto.offset.store".into(), "true".into()),
+        ];
+        let props = consumer_properties(&s);
+        assert_eq!(get(&props, "statistics.interval.ms"), Some("1000"));
+        assert_eq!(get(&props, "enable.auto.offset.store"), Some("false"));
+        assert_eq!(
+            props
+                .iter()
+                .filter(|(k, _)| k == "statistics.interval.ms")
+                .count(),
+            1
+        );
+    }
+}

@@ -1,0 +1,21 @@
+//! The consumer runtime: one Kafka consumer, a poll thread, W worker threads writing to
+//! QuestDB, dead letters, backpressure, and an orderly shutdown.
+
+pub mod backpressure;
+pub mod bisect;
+pub mod chunk;
+pub mod ddl;
+pub mod dispatch;
+pub mod dlq;
+pub mod health;
+pub mod kafka;
+pub mod poller;
+pub mod pool;
+pub mod retry;
+pub mod service;
+pub mod settings;
+pub mod sink;
+pub mod worker;
+
+pub use service::{Runtime, RuntimeError};
+pub use settings::Settings;

@@ -1,0 +1,217 @@
+//! The poll thread: reads Kafka, copies runs of records into chunks, queues them for the
+//! workers, and applies backpressure by pausing and resuming partitions while it keeps
+//! polling (so the member is never evicted).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::Consumer;
+use rdkafka::topic_partition_list::TopicPartitionList;
+use tracing::{info, warn};
+
+use super::backpressure::{Watermarks, decide};
+use super::chunk::{Chunk, PartitionId};
+use super::dispatch::{Dispatcher, Lease, Load};
+use super::kafka::KafkaConsumer;
+use crate::metrics::{ErrorKind, Metrics};
+
+/// Records per chunk at most.
+const CHUNK_RECORDS: usize = 1024;
+/// Records gathered per round before they are handed to the workers.
+const ROUND_RECORDS: usize = 8192;
+/// Longest round.
+const ROUND_TIME: Duration = Duration::from_millis(5);
+
+/// Flags the poll thread obeys.
+#[derive(Debug, Default)]
+pub struct PollControl {
+    /// Pause every partition and keep polling (shutting down: drain what is in flight).
+    pub hold: AtomicBool,
+    /// Leave the poll loop.
+    pub stop: AtomicBool,
+}
+
+/// (topic, partition) → lease, refreshed when the assignment changes.
+#[derive(Default)]
+struct LeaseCache {
+    generation: u64,
+    map: HashMap<String, Vec<Option<Lease>>>,
+}
+
+impl LeaseCache {
+    fn refresh(&mut self, dispatcher: &Dispatcher) {
+        let generation = dispatcher.generation();
+        if generation == self.generation && !self.map.is_empty() {
+            return;
+        }
+        self.generation = generation;
+        self.map.clear();
+        for (id, lease) in dispatcher.leases() {
+            let v = self.map.entry(id.topic.to_string()).or_default();
+            let i = id.partition as usize;
+            if v.len() <= i {
+                v.resize(i + 1, None);
+            }
+            v[i] = Some(lease);
+        }
+    }
+
+    fn get(&self, topic: &str, partition: i32) -> Option<Lease> {
+        self.map
+            .get(topic)
+            .and_then(|v| v.get(usize::try_from(partition).ok()?).copied().flatten())
+    }
+}
+
+/// Runs the poll loop until `control.stop`.
+pub fn run(
+    consumer: &KafkaConsumer,
+    dispatcher: &Dispatcher,
+    metrics: &Metrics,
+    watermarks: Watermarks,
+    control: &PollControl,
+) {
+    let mut cache = LeaseCache::default();
+    let mut active = false;
+    let mut chunks: Vec<Chunk> = Vec::new();
+    while !control.stop.load(Ordering::Acquire) {
+        let started = Instant::now();
+        let mut records = 0;
+        let mut current: Option<Chunk> = None;
+        let mut timeout = Duration::from_millis(100);
+        while records < ROUND_RECORDS && started.elapsed() < ROUND_TIME {
+            let Some(result) = consumer.poll(timeout) else {
+                break;
+            };
+            timeout = Duration::ZERO;
+            let msg = match result {
+                Ok(msg) => msg,
+                Err(error) => {
+                    metrics.error(ErrorKind::KafkaPoll).inc();
+                    warn!(%error, "kafka poll error");
+                    continue;
+                }
+            };
+            if dispatcher.generation() != cache.generation {
+                cache.refresh(dispatcher);
+            }
+            let Some(lease) = cache.get(msg.topic(), msg.partition()).or_else(|| {
+                cache.refresh(dispatcher);
+                cache.get(msg.topic(), msg.partition())
+            }) else {
+                // Not (or no longer) ours: whoever owns it re-reads it from its offset.
+                continue;
+            };
+            let same = current.as_ref().is_some_and(|c| {
+                c.slot == lease.slot && c.epoch == lease.epoch && c.len() < CHUNK_RECORDS
+            });
+            if !same {
+                chunks.extend(current.take());
+                current = Some(Chunk::new(lease.slot, lease.epoch));
+            }
+            let chunk = current.as_mut().expect("chunk just set");
+            chunk.push(
+                msg.offset(),
+                msg.timestamp().to_millis(),
+                msg.key(),
+                msg.payload().unwrap_or_default(),
+            );
+            records += 1;
+        }
+        chunks.extend(current.take());
+        if !chunks.is_empty() {
+            dispatcher.push(chunks.drain(..));
+        }
+        let load = dispatcher.load();
+        active = apply_backpressure(
+            consumer,
+            dispatcher,
+            metrics,
+            &watermarks,
+            active,
+            control.hold.load(Ordering::Acquire),
+            &load,
+        );
+        metrics.queue_depth.set(load.queued as i64);
+        metrics.inflight_records.set(load.inflight as i64);
+    }
+    info!("poll loop stopped");
+}
+
+fn apply_backpressure(
+    consumer: &KafkaConsumer,
+    dispatcher: &Dispatcher,
+    metrics: &Metrics,
+    watermarks: &Watermarks,
+    active: bool,
+    hold: bool,
+    load: &Load,
+) -> bool {
+    let decision = decide(watermarks, active, hold, load);
+    if decision.active != active {
+        info!(
+            inflight = load.inflight,
+            active = decision.active,
+            "backpressure changed"
+        );
+    }
+    let ids = |slots: &[usize]| -> Vec<(usize, PartitionId)> {
+        load.partitions
+            .iter()
+            .filter(|p| slots.contains(&p.slot))
+            .map(|p| (p.slot, p.id.clone()))
+            .collect()
+    };
+    for (slots, pause) in [(&decision.pause, true), (&decision.resume, false)] {
+        if slots.is_empty() {
+            continue;
+        }
+        let parts = ids(slots);
+        let mut tpl = TopicPartitionList::with_capacity(parts.len());
+        for (_, id) in &parts {
+            tpl.add_partition(&id.topic, id.partition);
+        }
+        let result = if pause {
+            consumer.pause(&tpl)
+        } else {
+            consumer.resume(&tpl)
+        };
+        match result {
+            Ok(()) => {
+                for (slot, _) in &parts {
+                    dispatcher.set_paused(*slot, pause);
+                }
+            }
+            Err(error) => {
+                metrics.error(ErrorKind::PauseResume).inc();
+                warn!(%error, pause, "pause/resume failed");
+            }
+        }
+    }
+    let paused = load.partitions.iter().filter(|p| p.paused).count() as i64
+        + decision.pause.len() as i64
+        - decision.resume.len() as i64;
+    metrics.paused_partitions.set(paused);
+    metrics.backpressure_active.set(i64::from(decision.active));
+    decision.active
+}
+
+/// Commits `offsets` synchronously.
+pub fn commit_sync(
+    consumer: &KafkaConsumer,
+    offsets: &[(PartitionId, i64)],
+) -> rdkafka::error::KafkaResult<()> {
+    if offsets.is_empty() {
+        return Ok(());
+    }
+    consumer.commit(
+        &super::kafka::offsets_list(offsets),
+        rdkafka::consumer::CommitMode::Sync,
+    )
+}
+
+/// Shares the consumer with the workers for storing offsets.
+pub type SharedConsumer = Arc<KafkaConsumer>;

@@ -1,0 +1,69 @@
+//! Everything the runtime needs from the validated configuration, as plain data.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+pub use crate::config::GroupProtocol;
+use crate::config::{Config, Transport};
+
+/// Runtime settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub brokers: String,
+    pub group_id: String,
+    pub topics: Vec<String>,
+    pub kafka_options: Vec<(String, String)>,
+    pub dead_letter_topic: String,
+    pub group_protocol: GroupProtocol,
+    /// questdb-rs client configuration string.
+    pub questdb_conf: String,
+    /// ILP over HTTP (acknowledged) rather than TCP.
+    pub questdb_http: bool,
+    /// QuestDB HTTP base URL, for `/exec` and `/ping`.
+    pub questdb_http_url: String,
+    pub table: String,
+    pub batch_min: usize,
+    pub batch_max: usize,
+    pub batch_initial: usize,
+    pub linger: Duration,
+    pub workers_initial: usize,
+    pub workers_max: usize,
+    pub high_watermark: usize,
+    pub low_watermark: usize,
+    pub queue_capacity: usize,
+    pub shutdown_grace: Duration,
+    pub commit_interval: Duration,
+    pub listen: SocketAddr,
+    pub control_token: Option<String>,
+}
+
+impl Settings {
+    /// The runtime's view of a validated configuration.
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            brokers: c.kafka.brokers.clone(),
+            group_id: c.kafka.group_id.clone(),
+            topics: c.kafka.topics.clone(),
+            kafka_options: c.kafka.options.clone(),
+            dead_letter_topic: c.kafka.dead_letter_topic.clone(),
+            group_protocol: c.kafka.group_protocol,
+            questdb_conf: c.questdb.client_conf.clone(),
+            questdb_http: c.questdb.transport == Transport::Http,
+            questdb_http_url: c.questdb.http_url.clone(),
+            table: c.questdb.table.clone(),
+            batch_min: c.batch.min,
+            batch_max: c.batch.max,
+            batch_initial: c.batch.initial,
+            linger: c.batch.linger,
+            workers_initial: c.workers.initial,
+            workers_max: c.workers.max,
+            high_watermark: c.backpressure.high_watermark,
+            low_watermark: c.backpressure.low_watermark,
+            queue_capacity: c.backpressure.queue_capacity,
+            shutdown_grace: c.shutdown_grace,
+            commit_interval: c.commit_interval,
+            listen: c.server.listen,
+            control_token: c.server.control_token.clone(),
+        }
+    }
+}
