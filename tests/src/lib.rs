@@ -1,1 +1,23 @@
-//! Test support for spate: finds or starts the local environment of real servers.
+//! Test support for spate: finds or starts the local environment of real servers
+//! (Kafka, QuestDB, Kubernetes, Prometheus) and talks to them.
+//!
+//! Every suite starts with [`TestEnv::get`], which reuses a running environment (the
+//! `.spate/env` file written by `make env-up`) or brings one up once per test binary.
+
+mod env;
+mod error;
+mod k8s;
+mod kafka;
+mod names;
+mod poll;
+mod prometheus;
+mod questdb;
+
+pub use env::{TestEnv, parse_env_file};
+pub use error::Error;
+pub use k8s::kube_client;
+pub use kafka::{create_topic, kafka_config};
+pub use names::{unique_name, unique_table};
+pub use poll::eventually;
+pub use prometheus::{PrometheusTarget, add_prometheus_target, prometheus_query};
+pub use questdb::{questdb_count, questdb_ilp_http_conf, questdb_query, wait_for_questdb_count};
