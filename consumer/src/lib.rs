@@ -1,5 +1,13 @@
 //! spate-consumer: reads trades from Kafka and writes them to QuestDB.
 
+pub mod batching;
+pub mod config;
+pub mod encode;
+pub mod format;
+pub mod loadgen;
 pub mod metrics;
+pub mod record;
 pub mod runtime;
 pub mod server;
+pub mod trade;
+pub mod validate;

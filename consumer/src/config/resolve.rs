@@ -1,0 +1,351 @@
+//! Turns raw setting texts into the typed [`Config`], recording every problem.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use super::sources::{Origin, Sources};
+use super::*;
+
+struct Resolver<'s, E> {
+    sources: &'s Sources<E>,
+    errors: &'s mut Vec<ConfigError>,
+}
+
+impl<E: Fn(&str) -> Option<String>> Resolver<'_, E> {
+    /// The parsed value, or `default` when absent; a parse error is recorded (and
+    /// `default` returned so resolution can go on and find the other errors).
+    fn get<T>(&mut self, key: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
+        self.opt(key, parse).unwrap_or(default)
+    }
+
+    fn opt<T>(&mut self, key: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
+        let (origin, text) = self.sources.raw(setting(key))?;
+        match parse(text.trim()) {
+            Ok(v) => Some(v),
+            Err(reason) => {
+                self.errors.push(ConfigError::new(
+                    key,
+                    origin,
+                    format!("{reason} (got {text:?})"),
+                ));
+                None
+            }
+        }
+    }
+
+    fn origin(&self, key: &str) -> Origin {
+        self.sources
+            .raw(setting(key))
+            .map_or(Origin::Default, |(o, _)| o)
+    }
+
+    fn fail(&mut self, key: &str, reason: impl Into<String>) {
+        let origin = self.origin(key);
+        self.errors
+            .push(ConfigError::new(key, origin, reason.into()));
+    }
+}
+
+fn nonempty(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+fn count(min: usize) -> impl Fn(&str) -> Result<usize, String> {
+    move |s| match s.parse::<usize>() {
+        Ok(v) if v >= min => Ok(v),
+        Ok(_) => Err(format!("must be at least {min}")),
+        Err(_) => Err("must be a non-negative integer".into()),
+    }
+}
+
+fn millis(min: u64) -> impl Fn(&str) -> Result<Duration, String> {
+    move |s| count(min as usize)(s).map(|v| Duration::from_millis(v as u64))
+}
+
+fn secs(min: u64) -> impl Fn(&str) -> Result<Duration, String> {
+    move |s| count(min as usize)(s).map(|v| Duration::from_secs(v as u64))
+}
+
+fn boolean(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("must be true or false".into()),
+    }
+}
+
+fn list(s: &str) -> Result<Vec<String>, String> {
+    let items: Vec<String> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(String::from)
+        .collect();
+    if items.is_empty() {
+        Err("must name at least one topic".into())
+    } else {
+        Ok(items)
+    }
+}
+
+fn options(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            _ => Err(format!("{kv:?} is not key=value")),
+        })
+        .collect()
+}
+
+fn one_of<T: Copy>(choices: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
+    move |s| {
+        choices
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(s))
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
+                format!("must be one of {}", names.join(", "))
+            })
+    }
+}
+
+/// The scheme and `addr` of a questdb-rs configuration string, checked by questdb-rs.
+fn client_conf(s: &str) -> Result<(Transport, bool, String), String> {
+    questdb::ingress::SenderBuilder::from_conf(s).map_err(|e| e.msg().to_owned())?;
+    let (scheme, params) = s
+        .split_once("::")
+        .ok_or("must start with a scheme such as http::")?;
+    let (transport, tls) = match scheme {
+        "http" => (Transport::Http, false),
+        "https" => (Transport::Http, true),
+        "tcp" => (Transport::Tcp, false),
+        "tcps" => (Transport::Tcp, true),
+        other => {
+            return Err(format!(
+                "unsupported scheme {other:?}, expected http, https, tcp or tcps"
+            ));
+        }
+    };
+    let addr = params
+        .replace(";;", "\u{0}")
+        .split(';')
+        .find_map(|kv| kv.strip_prefix("addr=").map(|a| a.replace('\u{0}', ";")))
+        .ok_or("has no addr=")?;
+    Ok((transport, tls, addr))
+}
+
+pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
+    sources: &Sources<E>,
+    errors: &mut Vec<ConfigError>,
+) -> Config {
+    let mut r = Resolver { sources, errors };
+
+    // Kafka.
+    let brokers = r.opt("kafka.brokers", nonempty);
+    if brokers.is_none() && r.sources.raw(setting("kafka.brokers")).is_none() {
+        r.fail(
+            "kafka.brokers",
+            "required (set KAFKA_BROKERS or --kafka-brokers)",
+        );
+    }
+    let topics = r.opt("kafka.topics", list);
+    if topics.is_none() && r.sources.raw(setting("kafka.topics")).is_none() {
+        r.fail(
+            "kafka.topics",
+            "required (set KAFKA_TOPICS or --kafka-topics)",
+        );
+    }
+    let topics = topics.unwrap_or_default();
+    let default_dlq = topics
+        .first()
+        .map(|t| format!("{t}.dlq"))
+        .unwrap_or_default();
+    let dead_letter_topic = r.get("kafka.dead_letter_topic", default_dlq, nonempty);
+    if topics.contains(&dead_letter_topic) {
+        r.fail(
+            "kafka.dead_letter_topic",
+            "must differ from every input topic",
+        );
+    }
+    let kafka = KafkaConfig {
+        brokers: brokers.unwrap_or_default(),
+        group_id: r.get("kafka.group_id", "spate".to_owned(), nonempty),
+        topics,
+        options: r.get("kafka.options", Vec::new(), options),
+        dead_letter_topic,
+        group_protocol: r.get(
+            "kafka.group_protocol",
+            GroupProtocol::Consumer,
+            one_of(&[
+                ("consumer", GroupProtocol::Consumer),
+                ("classic", GroupProtocol::Classic),
+            ]),
+        ),
+    };
+
+    // QuestDB.
+    let host = r.get("questdb.host", "127.0.0.1".to_owned(), nonempty);
+    let port = r.get("questdb.ilp_port", 9000u16, |s| {
+        s.parse::<u16>()
+            .ok()
+            .filter(|p| *p > 0)
+            .ok_or_else(|| "must be a port number 1-65535".to_owned())
+    });
+    let (client_conf, (transport, tls, addr)) = r
+        .opt("questdb.client_conf", |s| {
+            client_conf(s).map(|parsed| (s.to_owned(), parsed))
+        })
+        .unwrap_or_else(|| {
+            (
+                format!("http::addr={host}:{port};"),
+                (Transport::Http, false, format!("{host}:{port}")),
+            )
+        });
+    let allow_lossy_tcp = r.get("questdb.allow_lossy_tcp", false, boolean);
+    if transport == Transport::Tcp && !allow_lossy_tcp {
+        r.fail(
+            "questdb.client_conf",
+            "ILP over TCP acknowledges nothing and can lose rows; set questdb.allow_lossy_tcp=true (SPATE_ALLOW_LOSSY_TCP) to accept that",
+        );
+    }
+    let http_url = match r.opt("questdb.http_url", |s| {
+        if s.starts_with("http://") || s.starts_with("https://") {
+            Ok(s.trim_end_matches('/').to_owned())
+        } else {
+            Err("must start with http:// or https://".to_owned())
+        }
+    }) {
+        Some(url) => url,
+        None if transport == Transport::Http => {
+            format!("{}://{addr}", if tls { "https" } else { "http" })
+        }
+        None => {
+            if r.sources.raw(setting("questdb.http_url")).is_none() {
+                r.fail(
+                    "questdb.http_url",
+                    "required when questdb.client_conf uses tcp (DDL goes over HTTP)",
+                );
+            }
+            String::new()
+        }
+    };
+    let questdb = QuestdbConfig {
+        client_conf,
+        transport,
+        allow_lossy_tcp,
+        http_url,
+        table: r.get("questdb.table", "trades".to_owned(), check_table),
+    };
+
+    // Batching, workers, backpressure.
+    let batch = BatchConfig {
+        initial: r.get("batch.initial", 1000, count(1)),
+        min: r.get("batch.min", 100, count(1)),
+        max: r.get("batch.max", 50_000, count(1)),
+        linger: r.get("batch.linger_ms", Duration::from_millis(50), millis(1)),
+    };
+    if !(batch.min <= batch.initial && batch.initial <= batch.max) {
+        r.fail(
+            "batch.initial",
+            format!(
+                "must satisfy batch.min ({}) <= batch.initial ({}) <= batch.max ({})",
+                batch.min, batch.initial, batch.max
+            ),
+        );
+    }
+    let workers = WorkersConfig {
+        initial: r.get("workers.initial", 2, count(1)),
+        max: r.get("workers.max", 16, count(1)),
+    };
+    if workers.initial > workers.max {
+        r.fail(
+            "workers.initial",
+            format!(
+                "must be at most workers.max ({}), got {}",
+                workers.max, workers.initial
+            ),
+        );
+    }
+    let backpressure = BackpressureConfig {
+        high_watermark: r.get("backpressure.high_watermark", 200_000, count(1)),
+        low_watermark: r.get("backpressure.low_watermark", 50_000, count(0)),
+        queue_capacity: r.get("backpressure.queue_capacity", 20_000, count(1)),
+    };
+    if backpressure.low_watermark >= backpressure.high_watermark {
+        r.fail(
+            "backpressure.low_watermark",
+            format!(
+                "must be below backpressure.high_watermark ({}), got {}",
+                backpressure.high_watermark, backpressure.low_watermark
+            ),
+        );
+    }
+
+    let input_format = r.get("input_format", InputFormat::Auto, |s| {
+        InputFormat::from_str(s).map_err(|e| e.to_string())
+    });
+    let validation = ValidationConfig {
+        max_past: r.get(
+            "validation.max_past_secs",
+            Duration::from_secs(30 * 86_400),
+            secs(1),
+        ),
+        max_future: r.get(
+            "validation.max_future_secs",
+            Duration::from_secs(300),
+            secs(0),
+        ),
+        max_message_bytes: r.get("validation.max_message_bytes", 1 << 20, count(1)),
+    };
+
+    // Server.
+    let listen = r.get(
+        "server.listen",
+        SocketAddr::from(([0, 0, 0, 0], 9464)),
+        |s| {
+            s.parse::<SocketAddr>()
+                .map_err(|_| "must be an address such as 0.0.0.0:9464".to_owned())
+        },
+    );
+    let token = r.opt("server.control_token", nonempty);
+    let token_file = r.opt("server.control_token_file", |path| {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+        nonempty(text.trim()).map_err(|_| "file is empty".to_owned())
+    });
+    if token.is_some() && token_file.is_some() {
+        r.fail(
+            "server.control_token",
+            "set either server.control_token or server.control_token_file, not both",
+        );
+    }
+    let server = ServerConfig {
+        listen,
+        control_token: token.or(token_file),
+    };
+
+    Config {
+        kafka,
+        questdb,
+        batch,
+        workers,
+        backpressure,
+        input_format,
+        validation,
+        server,
+        shutdown_grace: r.get("shutdown_grace_secs", Duration::from_secs(25), secs(0)),
+        commit_interval: r.get("commit_interval_ms", Duration::from_millis(1000), millis(1)),
+        log_format: r.get(
+            "log_format",
+            LogFormat::Text,
+            one_of(&[("text", LogFormat::Text), ("json", LogFormat::Json)]),
+        ),
+    }
+}
