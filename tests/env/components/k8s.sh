@@ -7,6 +7,7 @@
 #   k8s.sh start     start the three daemons on free loopback ports, wait until ready
 #   k8s.sh health    exit 0 when the API server is ready and the controller manager healthy
 #   k8s.sh stop      stop the three daemons
+#   k8s.sh version   print the versions
 #
 # Exports KUBECONFIG (admin, system:masters) and K8S_API_SERVER.
 
@@ -15,6 +16,8 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 K8S_VERSION=1.36.3
 ETCD_VERSION=3.6.16
 K8S_HOME=$SPATE_CACHE_DIR/k8s-$K8S_VERSION-etcd-$ETCD_VERSION
+# Bumped when the build recipe changes, so that cached binaries are rebuilt.
+K8S_BUILD_REV=2
 K8S_BIN=$K8S_HOME/bin
 K8S_MODULES=$SPATE_ROOT/tests/env/k8s
 # Certificates, keys, kubeconfigs and ports of this state directory.
@@ -46,29 +49,52 @@ check_go() {
   fi
 }
 
-# go_build_logged NAME DIR PACKAGES...: build PACKAGES of the wrapper module copied to DIR
-# into $K8S_HOME/bin.new, printing a progress line every 30 s.
+# go_build_logged NAME DIR LDFLAGS PACKAGES...: build PACKAGES of the wrapper module copied
+# to DIR into $K8S_HOME/bin.new, printing a progress line every 30 s.
 go_build_logged() {
-  local name=$1 dir=$2; shift 2
+  local name=$1 dir=$2 ldflags=$3; shift 3
   local blog=$K8S_HOME/build-$name.log start=$SECONDS
   log "k8s: downloading modules for $name"
   (cd "$dir" && go mod download) >"$blog" 2>&1 || { tail -20 "$blog" >&2; die "k8s: module download for $name failed (log $blog)"; }
   log "k8s: modules for $name ready in $((SECONDS - start))s; compiling (log $blog)"
-  local cstart=$SECONDS
-  (cd "$dir" && exec go build -v -trimpath -ldflags='-s -w' -o "$K8S_HOME/bin.new/" "$@") >>"$blog" 2>&1 &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 30 &
-    wait $! || true
-    kill -0 "$pid" 2>/dev/null || break
-    log "k8s: building $name: $(grep -c '^[a-zA-Z]' "$blog") packages so far, $((SECONDS - cstart))s"
-  done
-  wait "$pid" || { tail -30 "$blog" >&2; die "k8s: go build of $name failed (log $blog)"; }
+  local cstart=$SECONDS ticker rc=0
+  progress_ticker "$name" "$blog" &
+  ticker=$!
+  (cd "$dir" && exec go build -v -trimpath -ldflags="-s -w $ldflags" -o "$K8S_HOME/bin.new/" "$@") >>"$blog" 2>&1 || rc=$?
+  kill -TERM "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  ((rc == 0)) || { tail -30 "$blog" >&2; die "k8s: go build of $name failed (log $blog)"; }
   log "k8s: built $name in $((SECONDS - cstart))s (total $((SECONDS - start))s)"
 }
 
+# progress_ticker NAME LOG: every 30 s, how many packages `go build -v` has compiled.
+progress_ticker() {
+  local name=$1 blog=$2 t0=$SECONDS sleeper=
+  trap '[[ -n $sleeper ]] && kill "$sleeper" 2>/dev/null; exit 0' TERM
+  while :; do
+    sleep 30 & sleeper=$!
+    wait "$sleeper"
+    log "k8s: building $name: $(grep -vc '^go: ' "$blog") packages compiled, $((SECONDS - t0))s"
+  done
+}
+
+# kube_version_ldflags: the version stamps Kubernetes' own build sets, so that the API
+# server reports v$K8S_VERSION (a module build otherwise reports v0.0.0-master).
+kube_version_ldflags() {
+  local pkg minor=${K8S_VERSION#*.}
+  minor=${minor%%.*}
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    printf -- '-X %s.gitVersion=v%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean ' \
+      "$pkg" "$K8S_VERSION" "$pkg" "${K8S_VERSION%%.*}" "$pkg" "$minor" "$pkg"
+  done
+}
+
 install() {
-  if [[ -f $K8S_HOME/.complete ]]; then
+  # One build at a time per cache directory (several state directories may share it).
+  mkdir -p "$K8S_HOME"
+  exec 8>"$K8S_HOME.lock"
+  flock -n 8 || { log "k8s: another build is running in $K8S_HOME; waiting for it"; flock 8; }
+  if [[ $(cat "$K8S_HOME/.complete" 2>/dev/null) == "$K8S_BUILD_REV" ]]; then
     log "k8s: kubernetes $K8S_VERSION and etcd $ETCD_VERSION already built in $K8S_BIN"
     return 0
   fi
@@ -80,49 +106,63 @@ install() {
   # Build from copies so a build never touches the repository's go.mod/go.sum.
   cp -r "$K8S_MODULES/etcd" "$K8S_MODULES/kubernetes" "$K8S_HOME/src/"
   # The binary is named after the wrapper module's last path element: etcd.
-  go_build_logged etcd "$K8S_HOME/src/etcd" .
-  go_build_logged kubernetes "$K8S_HOME/src/kubernetes" \
+  go_build_logged etcd "$K8S_HOME/src/etcd" "" .
+  go_build_logged kubernetes "$K8S_HOME/src/kubernetes" "$(kube_version_ldflags)" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
   rm -rf "$K8S_BIN"
   mv "$K8S_HOME/bin.new" "$K8S_BIN"
-  "$K8S_BIN/etcd" --version | head -1 >&2
-  "$K8S_BIN/kube-apiserver" --version >&2
-  date -u +%FT%TZ >"$K8S_HOME/.complete"
+  local etcd_version api_version
+  etcd_version=$("$K8S_BIN/etcd" --version); api_version=$("$K8S_BIN/kube-apiserver" --version)
+  log "k8s: ${etcd_version%%$'\n'*}; $api_version"
+  echo "$K8S_BUILD_REV" >"$K8S_HOME/.complete"
   log "k8s: installed $(du -sh "$K8S_BIN" | cut -f1) of binaries in $K8S_BIN"
 }
 
 # ------------------------------------------------------------------------ certificates
 
-# sign_cert NAME SUBJECT EXTENSIONS: an EC P-256 key and a certificate signed by the CA.
+# make_ca NAME CN: a self-signed EC P-256 certificate authority.
+make_ca() {
+  openssl ecparam -name prime256v1 -genkey -noout -out "$K8S_PKI/$1.key" 2>/dev/null
+  openssl req -x509 -new -key "$K8S_PKI/$1.key" -subj "/CN=$2" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out "$K8S_PKI/$1.crt"
+}
+
+# sign_cert CA NAME SUBJECT EXTENSIONS: an EC P-256 key and a certificate signed by CA.
 sign_cert() {
-  local name=$1 subj=$2 ext=$3
+  local ca=$1 name=$2 subj=$3 ext=$4
   openssl ecparam -name prime256v1 -genkey -noout -out "$K8S_PKI/$name.key" 2>/dev/null
   openssl req -new -key "$K8S_PKI/$name.key" -subj "$subj" -out "$K8S_PKI/$name.csr"
-  openssl x509 -req -in "$K8S_PKI/$name.csr" -CA "$K8S_PKI/ca.crt" -CAkey "$K8S_PKI/ca.key" \
+  openssl x509 -req -in "$K8S_PKI/$name.csr" -CA "$K8S_PKI/$ca.crt" -CAkey "$K8S_PKI/$ca.key" \
     -CAcreateserial -days 3650 -sha256 -out "$K8S_PKI/$name.crt" \
     -extfile <(printf '%s\n' "$ext") 2>/dev/null
   rm -f "$K8S_PKI/$name.csr"
 }
 
-# ensure_pki: the CA, the API server's serving certificate, the service-account key pair
-# and the client certificates, generated once per state directory.
+# ensure_pki: the cluster CA, the API server's serving certificate, the service-account
+# key pair, the client certificates and the front-proxy (aggregation layer) CA and client,
+# generated once per state directory.
 ensure_pki() {
-  [[ -f $K8S_PKI/.complete ]] && return 0
+  local f complete=1
+  for f in .complete ca.crt front-proxy-ca.crt apiserver.crt admin.crt controller-manager.crt \
+    front-proxy-client.crt sa.key sa.pub; do
+    [[ -f $K8S_PKI/$f ]] || complete=0
+  done
+  ((complete)) && return 0
   need_cmd openssl "install OpenSSL (apt-get install openssl)"
   rm -rf "$K8S_PKI"; mkdir -p "$K8S_PKI"; chmod 700 "$K8S_PKI"
-  openssl ecparam -name prime256v1 -genkey -noout -out "$K8S_PKI/ca.key" 2>/dev/null
-  openssl req -x509 -new -key "$K8S_PKI/ca.key" -subj "/CN=spate-local-ca" -days 3650 -sha256 \
-    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -out "$K8S_PKI/ca.crt"
+  make_ca ca spate-local-ca
+  make_ca front-proxy-ca spate-local-front-proxy-ca
   local client="basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=clientAuth"
-  sign_cert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
+  sign_cert ca apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE
 keyUsage=critical,digitalSignature,keyEncipherment
 extendedKeyUsage=serverAuth
 subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
-  sign_cert admin "/O=system:masters/CN=spate-admin" "$client"
-  sign_cert controller-manager "/CN=system:kube-controller-manager" "$client"
+  sign_cert ca admin "/O=system:masters/CN=spate-admin" "$client"
+  sign_cert ca controller-manager "/CN=system:kube-controller-manager" "$client"
+  sign_cert front-proxy-ca front-proxy-client "/CN=front-proxy-client" "$client"
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$K8S_PKI/sa.key" 2>/dev/null
   openssl pkey -in "$K8S_PKI/sa.key" -pubout -out "$K8S_PKI/sa.pub"
   touch "$K8S_PKI/.complete"
@@ -204,6 +244,12 @@ start() {
     --cert-dir "$K8S_STATE/apiserver-certs" \
     --tls-cert-file "$K8S_PKI/apiserver.crt" --tls-private-key-file "$K8S_PKI/apiserver.key" \
     --client-ca-file "$K8S_PKI/ca.crt" \
+    --requestheader-client-ca-file "$K8S_PKI/front-proxy-ca.crt" \
+    --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$K8S_PKI/front-proxy-client.crt" \
+    --proxy-client-key-file "$K8S_PKI/front-proxy-client.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$K8S_PKI/sa.pub" \
     --service-account-signing-key-file "$K8S_PKI/sa.key" \
@@ -262,5 +308,6 @@ case ${1:-} in
   start) start ;;
   health) health ;;
   stop) stop ;;
-  *) die "usage: $0 {install|start|health|stop}" ;;
+  version) echo "kubernetes $K8S_VERSION, etcd $ETCD_VERSION" ;;
+  *) die "usage: $0 {install|start|health|stop|version}" ;;
 esac
