@@ -58,6 +58,9 @@ pub struct PolicyConfig {
     pub rebalance_settle: Duration,
     /// Records per second one worker is expected to handle, until it has been measured.
     pub per_worker_rate_hint: Option<f64>,
+    /// Time from asking for a pod to it consuming (start-up, readiness, rebalance): when pods
+    /// must be added, the backlog that builds up meanwhile is sized for too.
+    pub pod_ready_estimate: Duration,
     /// Workers per pod.
     pub workers: Bounds,
     /// Consumer pods.
@@ -75,6 +78,7 @@ impl Default for PolicyConfig {
             scale_down_stabilization: Duration::from_secs(120),
             rebalance_settle: Duration::from_secs(10),
             per_worker_rate_hint: None,
+            pod_ready_estimate: Duration::from_secs(15),
             workers: Bounds { min: 1, max: 8 },
             replicas: Bounds { min: 1, max: 4 },
         }

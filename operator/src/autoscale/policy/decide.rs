@@ -13,6 +13,8 @@ const LATENCY_RISE_FACTOR: f64 = 1.5;
 const LATENCY_RISE_FLOOR: f64 = 0.05;
 /// Throughput counts as having followed a scale-up when it grew by this factor.
 const THROUGHPUT_GAIN_FACTOR: f64 = 1.1;
+/// A smaller size must keep this many times the configured headroom.
+const DOWN_HEADROOM_FACTOR: f64 = 1.5;
 /// The backlog counts as drained when it is under this share of the lag target.
 const DRAINED_SHARE_OF_LAG_TARGET: f64 = 0.25;
 
@@ -106,13 +108,28 @@ pub fn decide(
 
     let p = obs.partitions;
     let drain = cfg.drain_time.as_secs_f64();
-    let wanted = wanted_workers(lambda, cfg.headroom, backlog, drain, mu);
+    let mut wanted = wanted_workers(lambda, cfg.headroom, backlog, drain, mu);
+    // When pods must be added, only the current pods (at most workers each) work until the new
+    // ones are consuming: size for the backlog at that moment, drained in what is left of T_drain.
+    let mut projected = backlog;
+    if layout(cfg, obs.partitions, replicas, wanted, true).replicas > replicas {
+        let lead = cfg.pod_ready_estimate.as_secs_f64();
+        let live = effective_workers(obs.partitions, replicas, cfg.workers.max) as f64 * mu;
+        projected = backlog + ((lambda - live).max(0.0) * lead) as u64;
+        let rest = (drain - lead).max(lead).max(1.0);
+        wanted = wanted.max(wanted_workers(lambda, cfg.headroom, projected, rest, mu));
+    }
     // Hysteresis: start growing only once half of the headroom is used up.
     let trigger = wanted_workers(lambda, cfg.headroom / 2.0, backlog, drain, mu);
     let current = effective_workers(p, replicas, workers);
     let rates = format!(
         "λ={lambda:.0}/s backlog={backlog} μ={mu:.0}/s per worker → N={wanted} workers (running {replicas}×{workers}, {current} usable)"
     );
+    let rates = if projected > backlog {
+        format!("{rates}, backlog {projected} expected by the time new pods consume")
+    } else {
+        rates
+    };
     let decision = |layout: Layout, reason: Reason, message: String, state: PolicyState| Decision {
         replicas: layout.replicas,
         workers: layout.workers,
@@ -122,8 +139,21 @@ pub fn decide(
         state,
     };
 
-    if trigger > current {
+    // Workers are instant, so they grow once half the headroom is used; pods take time to
+    // start, so they are ordered as soon as the full headroom no longer fits in the current ones.
+    let pods_needed = layout(cfg, p, replicas, wanted, true).replicas > replicas;
+    if trigger > current || pods_needed {
         let mut up = layout(cfg, p, replicas, wanted, true);
+        if up.replicas > replicas {
+            // The running pods go to their most workers at once, while the new ones start;
+            // the surplus is trimmed after the dwell like any other.
+            let w = cfg.workers.max.max(cfg.workers.min);
+            up = Layout {
+                workers: w,
+                effective: effective_workers(p, up.replicas, w),
+                ..up
+            };
+        }
         if up.effective <= current {
             return Decision {
                 wanted,
@@ -227,14 +257,22 @@ pub fn decide(
         up_since: None,
         ..state.clone()
     };
+    // Hysteresis on the way down too: a smaller size must keep half as much headroom again.
+    let enough = wanted_workers(
+        lambda,
+        cfg.headroom * DOWN_HEADROOM_FACTOR,
+        backlog,
+        drain,
+        mu,
+    );
     let peak = if state.down_since.is_some() {
-        state.down_peak.max(wanted)
+        state.down_peak.max(enough)
     } else {
-        wanted
+        enough
     };
     let down = layout(cfg, p, replicas, peak, false);
     let smaller = down.replicas < replicas || (down.replicas == replicas && down.workers < workers);
-    if !smaller || wanted >= current {
+    if !smaller || enough >= current {
         let reset = PolicyState {
             down_since: None,
             down_peak: 0,

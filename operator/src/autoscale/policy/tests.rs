@@ -139,11 +139,14 @@ fn a_size_one_short_of_the_partitions_is_rounded_up_to_them() {
     // 22 workers wanted with 24 partitions: go to 24.
     let obs = Observations {
         arrival_rate: Some(22.0 * 5000.0 / 1.2),
-        ..calm()
+        ..at(&calm(), 3, 6)
     };
     let d = run(&cfg(), &PolicyState::default(), &obs, 100);
     assert_eq!(d.wanted, 22);
+    assert_eq!((d.replicas, d.workers), (3, 8));
     assert_eq!(effective_workers(24, d.replicas, d.workers), 24);
+    assert_eq!(snap_to_partitions(23, 24), 24);
+    assert_eq!(snap_to_partitions(20, 24), 20);
 }
 
 #[test]
@@ -216,6 +219,31 @@ fn the_rate_hint_stands_in_until_the_service_rate_is_measured() {
     };
     let d = run(&cfg, &PolicyState::default(), &obs, 100);
     assert_eq!((d.workers, d.reason), (4, Reason::ScaleUpWorkers));
+}
+
+#[test]
+fn pods_are_ordered_as_soon_as_the_full_headroom_no_longer_fits() {
+    // 1 × 8 = 40 000/s still carries 35 000/s, but not with 20 % headroom: order the pod now.
+    let obs = Observations {
+        arrival_rate: Some(35_000.0),
+        ..at(&calm(), 1, 8)
+    };
+    let d = run(&cfg(), &PolicyState::default(), &obs, 100);
+    assert_eq!(
+        (d.replicas, d.workers, d.reason),
+        (2, 8, Reason::ScaleUpReplicas)
+    );
+}
+
+#[test]
+fn a_fall_inside_the_down_headroom_keeps_the_size() {
+    // 4 workers carry 16 000/s with 25 % headroom, but not with 30 %: keep them.
+    let obs = Observations {
+        arrival_rate: Some(16_000.0),
+        ..at(&calm(), 1, 4)
+    };
+    let d = run(&cfg(), &PolicyState::default(), &obs, 100);
+    assert_eq!(d.reason, Reason::Steady);
 }
 
 #[test]
@@ -357,7 +385,7 @@ fn scaling_down_goes_no_lower_than_the_most_wanted_during_the_dwell() {
     let d = run(&cfg(), &d.state, &obs, 220);
     assert_eq!(
         (d.replicas, d.workers, d.reason),
-        (1, 5, Reason::ScaleDownReplicas)
+        (1, 6, Reason::ScaleDownReplicas)
     );
 }
 

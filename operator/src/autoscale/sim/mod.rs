@@ -1,1 +1,24 @@
 //! The simulator: a deterministic discrete-time model to compare the policy with KEDA+HPA.
+//!
+//! A topic of P partitions receives a trace of arrivals; a consumer group of pods × workers
+//! drains it into a QuestDB whose latency rises near saturation. spate's real [`decide`]
+//! (through the same estimators the operator uses) and a model of KEDA's Kafka scaler + the
+//! HPA each drive their own copy of the world; the runs are summarised, tabled and plotted.
+//!
+//! [`decide`]: crate::autoscale::policy::decide
+
+pub mod control;
+pub mod report;
+pub mod rng;
+pub mod run;
+pub mod scenario;
+pub mod svg;
+pub mod trace;
+pub mod world;
+
+#[cfg(test)]
+mod tests;
+
+pub use report::{Summary, table};
+pub use scenario::{Comparison, Scenario};
+pub use trace::{BUILT_IN, Trace, built_in};

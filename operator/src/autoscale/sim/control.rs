@@ -1,0 +1,133 @@
+//! The two controllers under comparison, each reading the simulated world as the real one reads Kafka and metrics.
+
+use std::time::Duration;
+
+use super::world::Readings;
+use crate::autoscale::estimate::RateEstimator;
+use crate::autoscale::keda::{Hpa, KedaConfig, kafka_scaler_metric};
+use crate::autoscale::policy::{Observations, PolicyConfig, PolicyState, Reason, decide};
+
+/// A size asked for by a controller, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Command {
+    /// Pods.
+    pub replicas: u32,
+    /// Workers per pod.
+    pub workers: u32,
+    /// The policy's reason (KEDA+HPA has none).
+    pub reason: Option<Reason>,
+}
+
+/// Something that, now and then, looks at the world and asks for a size.
+pub trait Controller {
+    /// Called every tick; returns a command when the controller acted.
+    fn tick(&mut self, readings: &Readings) -> Option<Command>;
+}
+
+/// spate's policy, fed through the same estimators the operator uses.
+pub struct Spate {
+    cfg: PolicyConfig,
+    state: PolicyState,
+    interval: f64,
+    next: f64,
+    lambda: RateEstimator,
+    mu: RateEstimator,
+    throughput: RateEstimator,
+    last: Option<(u64, f64)>,
+}
+
+impl Spate {
+    /// Decides every `interval` seconds.
+    pub fn new(cfg: PolicyConfig, interval: f64) -> Self {
+        Self {
+            cfg,
+            state: PolicyState::default(),
+            interval,
+            next: 0.0,
+            lambda: RateEstimator::new(Duration::from_secs(10), 0.5),
+            mu: RateEstimator::new(Duration::from_secs(30), 0.5),
+            throughput: RateEstimator::new(Duration::from_secs(10), 0.5),
+            last: None,
+        }
+    }
+
+    /// The observations the policy would see from these readings (updates the estimators).
+    pub fn observe(&mut self, r: &Readings) -> Observations {
+        let at = Duration::from_secs_f64(r.now);
+        let lambda = self.lambda.observe(at, r.high_watermarks as f64);
+        let throughput = self.throughput.observe(at, r.processed as f64);
+        let (p0, b0) = self
+            .last
+            .replace((r.processed, r.busy_seconds))
+            .unwrap_or((r.processed, r.busy_seconds));
+        let mu = self
+            .mu
+            .observe_ratio(at, (r.processed - p0) as f64, r.busy_seconds - b0, 0.5);
+        let lags = r.partition_lags.iter().map(|l| (*l).max(0) as u64);
+        Observations {
+            partitions: r.partition_lags.len() as u32,
+            backlog: Some(lags.clone().sum()),
+            max_partition_lag: lags.max(),
+            arrival_rate: lambda,
+            service_rate: mu,
+            throughput,
+            flush_latency: Some(r.flush_latency),
+            queue_depth: None,
+            replicas: r.replicas,
+            workers: r.workers,
+            ready_replicas: r.ready,
+            last_rebalance: r.last_rebalance.map(Duration::from_secs_f64),
+            kafka_stale: false,
+            metrics_stale: false,
+        }
+    }
+}
+
+impl Controller for Spate {
+    fn tick(&mut self, r: &Readings) -> Option<Command> {
+        if r.now + 1e-9 < self.next {
+            return None;
+        }
+        self.next += self.interval;
+        let obs = self.observe(r);
+        let d = decide(&self.cfg, &self.state, &obs, Duration::from_secs_f64(r.now));
+        self.state = d.state.clone();
+        Some(Command {
+            replicas: d.replicas,
+            workers: d.workers,
+            reason: Some(d.reason),
+        })
+    }
+}
+
+/// KEDA's Kafka scaler + the HPA, with a fixed worker count per pod.
+pub struct Keda {
+    hpa: Hpa,
+    workers: u32,
+}
+
+impl Keda {
+    /// The HPA's first sync at `first_sync` seconds.
+    pub fn new(cfg: KedaConfig, workers: u32, first_sync: f64) -> Self {
+        Self {
+            hpa: Hpa::new(cfg, Duration::from_secs_f64(first_sync)),
+            workers,
+        }
+    }
+}
+
+impl Controller for Keda {
+    fn tick(&mut self, r: &Readings) -> Option<Command> {
+        let now = Duration::from_secs_f64(r.now);
+        if !self.hpa.due(now) {
+            return None;
+        }
+        let metric = kafka_scaler_metric(self.hpa.config(), &r.partition_lags);
+        let replicas = self.hpa.sync(now, metric, r.replicas);
+        Some(Command {
+            replicas,
+            workers: self.workers,
+            reason: None,
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! A scenario: the world's constants, both controllers' settings, and a seed; runs one trace through both.
+
+use std::time::Duration;
+
+use super::control::{Keda, Spate};
+use super::report::Summary;
+use super::rng::Rng;
+use super::run::{Run, run};
+use super::trace::Trace;
+use super::world::WorldConfig;
+use crate::autoscale::keda::KedaConfig;
+use crate::autoscale::policy::{Bounds, PolicyConfig};
+
+/// Everything a comparison depends on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The simulated pipeline.
+    pub world: WorldConfig,
+    /// spate's policy settings.
+    pub policy: PolicyConfig,
+    /// Seconds between two decisions of spate's policy.
+    pub control_interval: f64,
+    /// KEDA's trigger and the HPA's behaviour.
+    pub keda: KedaConfig,
+    /// Workers in every pod under KEDA+HPA (fixed: it scales pods only).
+    pub keda_workers: u32,
+    /// Pods at the start, for both.
+    pub initial_replicas: u32,
+    /// Workers per pod at the start, for both.
+    pub initial_workers: u32,
+    /// Seed of the world's and the HPA phase's randomness.
+    pub seed: u64,
+}
+
+impl Default for Scenario {
+    /// 32 partitions, 10 000 records/s per worker, pods of up to 8 workers (the CRD's
+    /// default bound) under spate and of 2 workers (the consumer's default) under KEDA, whose
+    /// lagThreshold is one second of one such pod's work.
+    fn default() -> Self {
+        let world = WorldConfig::default();
+        let keda_workers = 2;
+        Self {
+            policy: PolicyConfig {
+                workers: Bounds { min: 1, max: 8 },
+                replicas: Bounds {
+                    min: 1,
+                    max: world.partitions,
+                },
+                drain_time: Duration::from_secs(30),
+                pod_ready_estimate: Duration::from_secs_f64(
+                    world.pod_startup + world.rebalance_pause,
+                ),
+                ..PolicyConfig::default()
+            },
+            control_interval: 1.0,
+            keda: KedaConfig {
+                lag_threshold: (world.service_rate * keda_workers as f64) as u64,
+                max_replicas: world.partitions,
+                ..KedaConfig::default()
+            },
+            keda_workers,
+            initial_replicas: 1,
+            initial_workers: 2,
+            seed: 42,
+            world,
+        }
+    }
+}
+
+/// Both runs of one trace, with their figures.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comparison {
+    /// The trace.
+    pub trace: Trace,
+    /// spate's run.
+    pub spate: Run,
+    /// KEDA+HPA's run.
+    pub keda: Run,
+    /// spate's figures.
+    pub spate_summary: Summary,
+    /// KEDA+HPA's figures.
+    pub keda_summary: Summary,
+}
+
+impl Scenario {
+    /// Runs `trace` under spate's policy and under KEDA+HPA, each in a fresh world with the same seed.
+    pub fn compare(&self, trace: &Trace) -> Comparison {
+        let spate = self.run_spate(trace);
+        let keda = self.run_keda(trace);
+        Comparison {
+            spate_summary: Summary::of(&spate, trace),
+            keda_summary: Summary::of(&keda, trace),
+            trace: trace.clone(),
+            spate,
+            keda,
+        }
+    }
+
+    /// spate's run alone.
+    pub fn run_spate(&self, trace: &Trace) -> Run {
+        let mut c = Spate::new(self.policy.clone(), self.control_interval);
+        run(
+            &self.world,
+            self.seed,
+            trace,
+            self.initial_replicas,
+            self.initial_workers,
+            &mut c,
+        )
+    }
+
+    /// KEDA+HPA's run alone; the HPA's sync phase is drawn from the seed.
+    pub fn run_keda(&self, trace: &Trace) -> Run {
+        let phase =
+            Rng::new(self.seed ^ 0x0048_5041).uniform() * self.keda.sync_period.as_secs_f64();
+        let mut c = Keda::new(self.keda.clone(), self.keda_workers, phase);
+        run(
+            &self.world,
+            self.seed,
+            trace,
+            self.initial_replicas,
+            self.keda_workers,
+            &mut c,
+        )
+    }
+}

@@ -1,0 +1,338 @@
+//! The simulated world: a topic of P partitions, a consumer group of pods × workers, and QuestDB.
+
+use std::collections::VecDeque;
+
+use super::rng::Rng;
+
+/// The physical constants of a simulated pipeline.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorldConfig {
+    /// Partitions of the topic.
+    pub partitions: u32,
+    /// Records per second one worker processes when QuestDB keeps up (μ).
+    pub service_rate: f64,
+    /// Seconds from a pod being asked for to it joining the group.
+    pub pod_startup: f64,
+    /// Seconds the whole group stops consuming when a member joins or leaves.
+    pub rebalance_pause: f64,
+    /// Seconds between offset commits.
+    pub commit_interval: f64,
+    /// Rows per second QuestDB can take.
+    pub sink_capacity: f64,
+    /// Flush latency of an idle QuestDB, seconds.
+    pub sink_base_latency: f64,
+    /// Simulation step, seconds.
+    pub tick: f64,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        Self {
+            partitions: 32,
+            service_rate: 10_000.0,
+            pod_startup: 10.0,
+            rebalance_pause: 3.0,
+            commit_interval: 1.0,
+            sink_capacity: 600_000.0,
+            sink_base_latency: 0.02,
+            tick: 0.1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Partition {
+    /// Records not yet processed: (arrival time, count), oldest first.
+    queue: VecDeque<(f64, u64)>,
+    high_watermark: u64,
+    processed: u64,
+    committed: u64,
+    credit: f64,
+}
+
+#[derive(Clone, Debug)]
+struct Pod {
+    ready_at: f64,
+    joined: bool,
+}
+
+/// Counters and gauges a controller may read, as a real one reads Kafka and `/metrics`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Readings {
+    /// Simulated time, seconds.
+    pub now: f64,
+    /// Per partition: high watermark − committed offset.
+    pub partition_lags: Vec<i64>,
+    /// Sum of the high watermarks.
+    pub high_watermarks: u64,
+    /// Records processed (trades_processed_total).
+    pub processed: u64,
+    /// Worker-seconds spent busy (spate_worker_busy_seconds_total).
+    pub busy_seconds: f64,
+    /// QuestDB flush latency now, seconds.
+    pub flush_latency: f64,
+    /// Pods asked for.
+    pub replicas: u32,
+    /// Workers per pod asked for.
+    pub workers: u32,
+    /// Pods that have joined the group.
+    pub ready: u32,
+    /// When the group last rebalanced.
+    pub last_rebalance: Option<f64>,
+}
+
+/// The simulated topic, consumer group and QuestDB.
+#[derive(Clone, Debug)]
+pub struct World {
+    cfg: WorldConfig,
+    rng: Rng,
+    now: f64,
+    parts: Vec<Partition>,
+    pods: Vec<Pod>,
+    workers: u32,
+    paused_until: f64,
+    last_rebalance: Option<f64>,
+    next_commit: f64,
+    carry: f64,
+    arrived: u64,
+    processed: u64,
+    busy_seconds: f64,
+    flush_latency: f64,
+    /// End-to-end latency histogram: records per 50 ms bucket.
+    latency_hist: Vec<u64>,
+}
+
+const LATENCY_BUCKET: f64 = 0.05;
+const LATENCY_BUCKETS: usize = 2 * 3600 * 20;
+
+impl World {
+    /// A world with `replicas` pods (already joined) of `workers` workers each.
+    pub fn new(cfg: WorldConfig, seed: u64, replicas: u32, workers: u32) -> Self {
+        let parts = vec![Partition::default(); cfg.partitions.max(1) as usize];
+        let pods = (0..replicas)
+            .map(|_| Pod {
+                ready_at: 0.0,
+                joined: true,
+            })
+            .collect();
+        Self {
+            flush_latency: cfg.sink_base_latency,
+            next_commit: cfg.commit_interval,
+            cfg,
+            rng: Rng::new(seed),
+            now: 0.0,
+            parts,
+            pods,
+            workers,
+            paused_until: 0.0,
+            last_rebalance: None,
+            carry: 0.0,
+            arrived: 0,
+            processed: 0,
+            busy_seconds: 0.0,
+            latency_hist: vec![0; LATENCY_BUCKETS],
+        }
+    }
+
+    /// The constants.
+    pub fn config(&self) -> &WorldConfig {
+        &self.cfg
+    }
+
+    /// Simulated time, seconds.
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// Asks for `replicas` pods of `workers` workers: workers change at once (live); new pods
+    /// join after the start-up delay; removed pods leave at once (newest first).
+    pub fn set_size(&mut self, replicas: u32, workers: u32) {
+        self.workers = workers;
+        let want = replicas as usize;
+        while self.pods.len() > want {
+            let pod = self.pods.pop().expect("non-empty");
+            if pod.joined {
+                self.rebalance();
+            }
+        }
+        while self.pods.len() < want {
+            self.pods.push(Pod {
+                ready_at: self.now + self.cfg.pod_startup,
+                joined: false,
+            });
+        }
+    }
+
+    fn rebalance(&mut self) {
+        self.paused_until = self.now + self.cfg.rebalance_pause;
+        self.last_rebalance = Some(self.now);
+    }
+
+    /// Advances one tick with `rate` arrivals per second.
+    pub fn step(&mut self, rate: f64) {
+        let dt = self.cfg.tick;
+        self.arrive(rate * dt);
+        let mut joined_now = false;
+        for pod in &mut self.pods {
+            if !pod.joined && self.now >= pod.ready_at {
+                pod.joined = true;
+                joined_now = true;
+            }
+        }
+        if joined_now {
+            self.rebalance();
+        }
+        let demand = if self.now >= self.paused_until {
+            self.consume(dt)
+        } else {
+            0.0
+        };
+        let rho = (demand / (self.cfg.sink_capacity * dt)).clamp(0.0, 0.98);
+        self.flush_latency = self.cfg.sink_base_latency / (1.0 - rho);
+        self.now += dt;
+        if self.now + 1e-9 >= self.next_commit {
+            self.next_commit += self.cfg.commit_interval;
+            for p in &mut self.parts {
+                p.committed = p.processed;
+            }
+        }
+    }
+
+    fn arrive(&mut self, expected: f64) {
+        let total = expected + self.carry;
+        let n = total.floor().max(0.0) as u64;
+        self.carry = total - n as f64;
+        let parts = self.parts.len() as u64;
+        let (each, extra) = (n / parts, n % parts);
+        let start = self.rng.below(parts);
+        for (i, p) in self.parts.iter_mut().enumerate() {
+            let k = each + u64::from(((i as u64 + parts - start) % parts) < extra);
+            if k > 0 {
+                p.queue.push_back((self.now, k));
+                p.high_watermark += k;
+            }
+        }
+        self.arrived += n;
+    }
+
+    /// Consumes one tick of work; returns the records the workers wanted to flush (sink demand).
+    fn consume(&mut self, dt: f64) -> f64 {
+        let joined = self.pods.iter().filter(|p| p.joined).count() as u32;
+        if joined == 0 {
+            return 0.0;
+        }
+        let p_count = self.parts.len() as u32;
+        let mu = self.cfg.service_rate;
+        // Partitions round-robin over the joined pods; pod i holds a_i of them and uses
+        // min(W, a_i) workers, shared evenly by its partitions.
+        let caps: Vec<f64> = (0..p_count)
+            .map(|p| {
+                let pod = p % joined;
+                let held = p_count / joined + u32::from(pod < p_count % joined);
+                let used = self.workers.min(held) as f64;
+                mu * dt * used / held as f64
+            })
+            .collect();
+        let demand: f64 = self
+            .parts
+            .iter()
+            .zip(&caps)
+            .map(|(p, c)| (backlog(p) as f64).min(*c))
+            .sum();
+        let sink = self.cfg.sink_capacity * dt;
+        let f = if demand > sink { sink / demand } else { 1.0 };
+        let done_at = self.now + dt;
+        let latency = self.flush_latency;
+        for (p, cap) in self.parts.iter_mut().zip(&caps) {
+            let avail = p.credit + cap * f;
+            let want = avail.floor() as u64;
+            let take = want.min(backlog(p));
+            p.credit = if take < want {
+                0.0
+            } else {
+                avail - take as f64
+            };
+            let mut left = take;
+            while left > 0 {
+                let front = p.queue.front_mut().expect("backlog covers take");
+                let k = front.1.min(left);
+                let age = done_at - front.0 + latency;
+                let bucket = ((age / LATENCY_BUCKET) as usize).min(LATENCY_BUCKETS - 1);
+                self.latency_hist[bucket] += k;
+                front.1 -= k;
+                left -= k;
+                if front.1 == 0 {
+                    p.queue.pop_front();
+                }
+            }
+            p.processed += take;
+            self.processed += take;
+            self.busy_seconds += take as f64 / (mu * f);
+        }
+        demand
+    }
+
+    /// What a controller can read now.
+    pub fn readings(&self) -> Readings {
+        Readings {
+            now: self.now,
+            partition_lags: self
+                .parts
+                .iter()
+                .map(|p| p.high_watermark as i64 - p.committed as i64)
+                .collect(),
+            high_watermarks: self.parts.iter().map(|p| p.high_watermark).sum(),
+            processed: self.processed,
+            busy_seconds: self.busy_seconds,
+            flush_latency: self.flush_latency,
+            replicas: self.pods.len() as u32,
+            workers: self.workers,
+            ready: self.pods.iter().filter(|p| p.joined).count() as u32,
+            last_rebalance: self.last_rebalance,
+        }
+    }
+
+    /// Records that arrived so far.
+    pub fn arrived(&self) -> u64 {
+        self.arrived
+    }
+
+    /// Records processed so far.
+    pub fn processed(&self) -> u64 {
+        self.processed
+    }
+
+    /// Records waiting in the partitions.
+    pub fn backlog(&self) -> u64 {
+        self.parts.iter().map(backlog).sum()
+    }
+
+    /// Committed lag summed over partitions (what Kafka reports).
+    pub fn lag(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| p.high_watermark - p.committed)
+            .sum()
+    }
+
+    /// The `q` quantile (0..=1) of end-to-end latency over every processed record, seconds.
+    pub fn latency_quantile(&self, q: f64) -> f64 {
+        let total: u64 = self.latency_hist.iter().sum();
+        if total == 0 {
+            return 0.0;
+        }
+        let rank = (q * total as f64).ceil() as u64;
+        let mut seen = 0;
+        for (i, n) in self.latency_hist.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return (i + 1) as f64 * LATENCY_BUCKET;
+            }
+        }
+        LATENCY_BUCKETS as f64 * LATENCY_BUCKET
+    }
+}
+
+fn backlog(p: &Partition) -> u64 {
+    p.high_watermark - p.processed
+}

@@ -1,0 +1,134 @@
+//! spate-sim: runs spate's autoscaling policy and a KEDA+HPA model on load traces, prints the comparison and plots it.
+
+use std::fs;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use spate_operator::autoscale::sim::{self, BUILT_IN, Scenario, Trace, svg};
+
+/// Compare spate's autoscaler with KEDA's Kafka scaler + the HPA in a deterministic simulation.
+#[derive(Parser, Debug)]
+#[command(name = "spate-sim", version)]
+struct Args {
+    /// Built-in traces to run (step10, ramp, bursts, noisy, diurnal, or all).
+    #[arg(long = "trace", default_value = "all")]
+    traces: Vec<String>,
+    /// A CSV trace of `second,arrivals_per_second` lines (repeatable).
+    #[arg(long = "csv")]
+    csv: Vec<PathBuf>,
+    /// Directory for the SVG plots and the Markdown tables (not written when absent).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Seed of the simulation's randomness.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Base arrival rate of the built-in traces, records per second.
+    #[arg(long, default_value_t = 12_000.0)]
+    base: f64,
+    /// KEDA's lagThreshold (default: one second of one KEDA pod's work).
+    #[arg(long)]
+    lag_threshold: Option<u64>,
+    /// spate's drainTimeSeconds (default 30).
+    #[arg(long)]
+    drain: Option<u64>,
+    /// Also print every scale event of both runs.
+    #[arg(long)]
+    events: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let mut scenario = Scenario {
+        seed: args.seed,
+        ..Scenario::default()
+    };
+    if let Some(t) = args.lag_threshold {
+        scenario.keda.lag_threshold = t;
+    }
+    if let Some(d) = args.drain {
+        scenario.policy.drain_time = std::time::Duration::from_secs(d);
+    }
+    let mut traces: Vec<Trace> = Vec::new();
+    let names: Vec<&str> = if args.traces.iter().any(|t| t == "all") {
+        if args.csv.is_empty() || args.traces.len() > 1 {
+            BUILT_IN.to_vec()
+        } else {
+            Vec::new()
+        }
+    } else {
+        args.traces.iter().map(String::as_str).collect()
+    };
+    for name in names {
+        match sim::built_in(name, args.base, args.seed) {
+            Some(t) => traces.push(t),
+            None => bail!("unknown trace {name:?}; built in: {}", BUILT_IN.join(", ")),
+        }
+    }
+    for path in &args.csv {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let name = path
+            .file_stem()
+            .map_or("csv".into(), |s| s.to_string_lossy().into_owned());
+        traces.push(
+            Trace::from_csv(&name, &text).with_context(|| format!("parsing {}", path.display()))?,
+        );
+    }
+    if let Some(dir) = &args.out {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let w = &scenario.world;
+    let header = format!(
+        "Scenario: {} partitions, μ = {:.0} records/s per worker, pod start-up {:.0} s, rebalance pause {:.0} s, \
+         QuestDB {:.0} rows/s; spate: workers {}..={} per pod, pods {}..={}, headroom {}, drain {} s, dwell {} s; \
+         KEDA+HPA: {} workers per pod, lagThreshold {}, seed {}.\n",
+        w.partitions,
+        w.service_rate,
+        w.pod_startup,
+        w.rebalance_pause,
+        w.sink_capacity,
+        scenario.policy.workers.min,
+        scenario.policy.workers.max,
+        scenario.policy.replicas.min,
+        scenario.policy.replicas.max,
+        scenario.policy.headroom,
+        scenario.policy.drain_time.as_secs(),
+        scenario.policy.scale_down_stabilization.as_secs(),
+        scenario.keda_workers,
+        scenario.keda.lag_threshold,
+        scenario.seed,
+    );
+    println!("{header}");
+    let mut all = header.clone();
+    for trace in &traces {
+        let c = scenario.compare(trace);
+        let table = sim::table(&c);
+        println!("{table}");
+        if args.events {
+            for (who, run) in [("spate", &c.spate), ("KEDA+HPA", &c.keda)] {
+                for e in &run.events {
+                    let why = e.reason.map_or(String::new(), |r| format!(" ({r})"));
+                    println!(
+                        "  {who:>8} t={:>7.1}s → {}×{}{why}",
+                        e.t, e.replicas, e.workers
+                    );
+                }
+            }
+            println!();
+        }
+        all.push('\n');
+        all.push_str(&table);
+        if let Some(dir) = &args.out {
+            let path = dir.join(format!("{}.svg", trace.name));
+            fs::write(&path, svg::plot(&c))
+                .with_context(|| format!("writing {}", path.display()))?;
+            all.push_str(&format!("\n![{0}]({0}.svg)\n", trace.name));
+        }
+    }
+    if let Some(dir) = &args.out {
+        let path = dir.join("results.md");
+        fs::write(&path, all).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
