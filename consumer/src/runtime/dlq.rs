@@ -101,7 +101,10 @@ impl DeadLetters {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
-            .set("message.timeout.ms", "30000");
+            .set("message.timeout.ms", "30000")
+            // A refused record may be as large as the broker allows (its default limit),
+            // plus our headers.
+            .set("message.max.bytes", "2097152");
         for (k, v) in options.iter().filter(|(k, _)| is_shared_option(k)) {
             config.set(k, v);
         }

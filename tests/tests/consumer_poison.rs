@@ -1,0 +1,154 @@
+//! Poison records never stall a partition: each one lands in the dead-letter topic with
+//! its reason and origin, and every good record around them lands in QuestDB.
+
+#[path = "consumer_support/mod.rs"]
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use rdkafka::Message;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use spate_tests::{
+    TestEnv, create_topic, kafka_config, unique_name, unique_table, wait_for_questdb_count,
+};
+use support::{ConsumerProcess, ConsumerSpec, Message as Msg, mixed_messages, now_ns, produce};
+
+/// Poison payloads with the reasons spate may give for them.
+fn poison() -> Vec<(Vec<u8>, &'static [&'static str])> {
+    let ts = now_ns();
+    let trade = |fields: &str| {
+        format!(r#"{{"exchange":"kraken","symbol":"BTC-USD","trade_id":"p","timestamp":{ts},{fields}}}"#)
+            .into_bytes()
+    };
+    let mut big = br#"{"exchange":"kraken","pad":""#.to_vec();
+    big.resize(1_048_000, b'x');
+    big.extend_from_slice(br#""}"#);
+    let mut bad_utf8 = trade(r#""side":"buy","price":1,"size":1"#);
+    bad_utf8[30] = 0xff;
+    vec![
+        (br#"{"exchange":"kraken","symbol":"BTC-"#.to_vec(), &["malformed"]),
+        (
+            trade(r#""side":"buy","size":1"#),
+            &["missing_field", "invalid_number"],
+        ),
+        (
+            trade(r#""side":"buy","price":"NaN","size":1"#),
+            &["invalid_number", "non_positive"],
+        ),
+        (trade(r#""side":"buy","price":10,"size":-1"#), &["non_positive"]),
+        (trade(r#""side":"hold","price":10,"size":1"#), &["unknown_side"]),
+        (big, &["too_large"]),
+        (bad_utf8, &["invalid_utf8"]),
+        (b"".to_vec(), &["malformed", "unsupported_message"]),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_records_are_dead_lettered_and_good_ones_written() {
+    TestEnv::get();
+    let topic = unique_name("poison");
+    let table = unique_table("poison");
+    let dlq = format!("{topic}.dlq");
+    create_topic(&topic, 2).await.expect("topic");
+    create_topic(&dlq, 1).await.expect("dlq topic");
+
+    let good = mixed_messages(&topic, 400);
+    let rows: usize = good.iter().map(|m| m.rows).sum();
+    let poison = poison();
+    // Interleave: a poison record after every 40 good ones, on both partitions' keys.
+    let mut all: Vec<Msg> = Vec::new();
+    let mut bad = poison.iter().cycle().take(2 * poison.len());
+    for (i, m) in good.iter().enumerate() {
+        all.push(m.clone());
+        if i % 20 == 10
+            && let Some((payload, _)) = bad.next()
+        {
+            all.push(Msg {
+                key: m.key.clone(),
+                payload: payload.clone(),
+                rows: 0,
+            });
+        }
+    }
+    let poison_count = all.iter().filter(|m| m.rows == 0).count();
+    assert_eq!(poison_count, 2 * poison.len());
+    produce(&topic, &all).await;
+
+    let mut spec = ConsumerSpec::new(&topic, &table);
+    spec.extra
+        .push(("SPATE_MAX_MESSAGE_BYTES".into(), "1000000".into()));
+    let consumer = ConsumerProcess::start(&spec);
+    if let Err(e) = wait_for_questdb_count(&table, rows as i64, Duration::from_secs(90)).await {
+        panic!("{e}\nconsumer log:\n{}", consumer.log_tail());
+    }
+
+    // Every poison record is in the dead-letter topic, with its reason and origin.
+    let reader: BaseConsumer = kafka_config()
+        .set("group.id", format!("{dlq}-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("dlq reader");
+    reader.subscribe(&[&dlq]).expect("subscribe dlq");
+    let expected: HashMap<Vec<u8>, &[&str]> = poison.iter().cloned().collect();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < poison_count && Instant::now() < deadline {
+        let Some(Ok(msg)) = reader.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let headers = msg.headers().expect("dead letters carry headers");
+        let header = |name: &str| -> String {
+            headers
+                .iter()
+                .find(|h| h.key == name)
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_else(|| panic!("header {name} missing"))
+        };
+        let payload = msg.payload().unwrap_or_default().to_vec();
+        let reasons = expected
+            .get(&payload)
+            .unwrap_or_else(|| panic!("unexpected dead letter of {} bytes", payload.len()));
+        let reason = header("spate-reason");
+        assert!(
+            reasons.contains(&reason.as_str()),
+            "reason {reason} for payload of {} bytes, expected one of {reasons:?}",
+            payload.len()
+        );
+        assert!(!header("spate-detail").is_empty());
+        assert_eq!(header("spate-origin-topic"), topic);
+        let partition: i32 = header("spate-origin-partition").parse().expect("partition");
+        let offset: i64 = header("spate-origin-offset").parse().expect("offset");
+        assert!((0..2).contains(&partition));
+        assert!(offset >= 0);
+        seen.push((partition, offset));
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(
+        seen.len(),
+        poison_count,
+        "distinct dead letters\nconsumer log:\n{}",
+        consumer.log_tail()
+    );
+
+    // No good row is missing and nothing else arrived.
+    wait_for_questdb_count(&table, rows as i64, Duration::from_secs(5))
+        .await
+        .expect("exactly the good rows");
+    let mut dead = 0.0;
+    let reasons: std::collections::BTreeSet<&str> =
+        poison.iter().flat_map(|(_, r)| r.iter().copied()).collect();
+    {
+        for r in reasons {
+            dead += consumer
+                .metric(&format!("spate_dead_letter_total{{reason=\"{r}\"}}"))
+                .await
+                .unwrap_or(0.0);
+        }
+    }
+    assert_eq!(dead, poison_count as f64, "spate_dead_letter_total");
+}

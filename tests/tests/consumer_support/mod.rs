@@ -1,0 +1,329 @@
+//! Shared by the consumer suites: builds and runs the real `spate-consumer` binary as a
+//! child process against the local Kafka and QuestDB, produces trades, reads metrics.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use spate_tests::{TestEnv, kafka_config};
+
+/// Path of the `spate-consumer` binary, built once per test process with the profile
+/// this test binary was built with.
+pub fn consumer_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/<test> → target/<profile>
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target profile directory")
+            .to_path_buf();
+        let target_dir = profile_dir.parent().expect("target directory").to_path_buf();
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "-p", "spate-consumer", "--bin", "spate-consumer"])
+            .env("CARGO_TARGET_DIR", &target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build -p spate-consumer failed");
+        let bin = profile_dir.join("spate-consumer");
+        assert!(bin.exists(), "{} missing after the build", bin.display());
+        bin
+    })
+    .clone()
+}
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Settings of one consumer process.
+#[derive(Debug, Clone)]
+pub struct ConsumerSpec {
+    pub topic: String,
+    pub group: String,
+    pub table: String,
+    pub dlq: String,
+    pub workers: usize,
+    pub questdb_http: String,
+    pub token: String,
+    pub extra: Vec<(String, String)>,
+}
+
+impl ConsumerSpec {
+    pub fn new(topic: &str, table: &str) -> Self {
+        let env = TestEnv::get();
+        Self {
+            topic: topic.to_string(),
+            group: format!("{topic}-group"),
+            table: table.to_string(),
+            dlq: format!("{topic}.dlq"),
+            workers: 2,
+            questdb_http: env.questdb_http.clone(),
+            token: "test-token".into(),
+            extra: Vec::new(),
+        }
+    }
+}
+
+/// A running `spate-consumer`.
+pub struct ConsumerProcess {
+    pub child: Child,
+    pub port: u16,
+    pub log: PathBuf,
+}
+
+impl ConsumerProcess {
+    /// Starts the consumer; its log goes to a file under the environment's log dir.
+    pub fn start(spec: &ConsumerSpec) -> Self {
+        let env = TestEnv::get();
+        let port = free_port();
+        let addr = spec
+            .questdb_http
+            .split_once("://")
+            .map_or(spec.questdb_http.as_str(), |(_, a)| a)
+            .to_string();
+        let log_dir = env.log_dir.join("consumer-tests");
+        std::fs::create_dir_all(&log_dir).expect("log dir");
+        let log = log_dir.join(format!("{}-{port}.log", spec.topic));
+        let out = File::create(&log).expect("log file");
+        let mut cmd = Command::new(consumer_binary());
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "info,spate_consumer=debug,librdkafka=warn,rdkafka=warn")
+            .env("KAFKA_BROKERS", &env.kafka_brokers)
+            .env("KAFKA_GROUP_ID", &spec.group)
+            .env("KAFKA_TOPICS", &spec.topic)
+            .env("SPATE_DLQ_TOPIC", &spec.dlq)
+            .env("QDB_CLIENT_CONF", format!("http::addr={addr};retry_timeout=2000;"))
+            .env("QUESTDB_HTTP_URL", &spec.questdb_http)
+            .env("SPATE_TABLE", &spec.table)
+            .env("NUM_WORKERS", spec.workers.to_string())
+            .env("SPATE_LISTEN", format!("127.0.0.1:{port}"))
+            .env("SPATE_CONTROL_TOKEN", &spec.token)
+            .env("SPATE_COMMIT_INTERVAL_MS", "200")
+            .env("SPATE_SHUTDOWN_GRACE_SECS", "10")
+            .env("SPATE_KAFKA_OPTIONS", "statistics.interval.ms=1000")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out);
+        for (k, v) in &spec.extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn spate-consumer");
+        Self { child, port, log }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGKILL: no flush, no commit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for the exit; returns whether it exited on its own in time.
+    pub fn terminate(&mut self, timeout: Duration) -> bool {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill();
+        false
+    }
+
+    /// The consumer's log so far (for failure messages).
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+
+    /// Current value of the metric `name` (exact series text, e.g. `spate_workers`).
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .ok()?
+            .get(format!("{}/metrics", self.base_url()))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        parse_metrics(&text).get(series).copied()
+    }
+}
+
+impl Drop for ConsumerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `series → value` of a Prometheus text exposition.
+pub fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            Some((series.to_string(), value.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Nanoseconds since the epoch, now.
+pub fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or_default()
+}
+
+/// One produced trade message (`rows` trades in it).
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub key: String,
+    pub payload: Vec<u8>,
+    pub rows: usize,
+}
+
+/// `n` trades as messages in the three input formats, in turn: normalized JSON,
+/// Coinbase `match`, Coinbase `market_trades` (with two trades). Trade ids are
+/// `<prefix>-<i>`; the normalized trades have price `1000 + i` and size `0.5`.
+pub fn mixed_messages(prefix: &str, n: usize) -> Vec<Message> {
+    let base = now_ns() / 1000 * 1000;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let ts = base + i as i64 * 1000;
+        let secs = ts / 1_000_000_000;
+        let micros = (ts % 1_000_000_000) / 1000;
+        let rfc3339 = rfc3339(secs, micros);
+        let msg = match i % 3 {
+            0 => Message {
+                key: "BTC-USD".into(),
+                payload: format!(
+                    r#"{{"exchange":"kraken","symbol":"BTC-USD","side":"buy","trade_id":"{prefix}-{i}","price":{},"size":0.5,"sequence":{i},"quality_score":0.9,"timestamp":{ts}}}"#,
+                    1000 + i
+                )
+                .into_bytes(),
+                rows: 1,
+            },
+            1 => Message {
+                key: "ETH-USD".into(),
+                payload: format!(
+                    r#"{{"type":"match","trade_id":{i},"sequence":{i},"time":"{rfc3339}","product_id":"ETH-USD","size":"1.25","price":"2500.5","side":"sell","maker_order_id":"{prefix}"}}"#
+                )
+                .into_bytes(),
+                rows: 1,
+            },
+            _ if i + 1 < n => {
+                let payload = format!(
+                    r#"{{"channel":"market_trades","sequence_num":{i},"events":[{{"type":"update","trades":[{{"trade_id":"{prefix}-{i}","product_id":"SOL-USD","price":"150.25","size":"3","side":"BUY","time":"{rfc3339}"}},{{"trade_id":"{prefix}-{}","product_id":"SOL-USD","price":"150.5","size":"2","side":"SELL","time":"{rfc3339}"}}]}}]}}"#,
+                    i + 1
+                );
+                i += 1;
+                Message {
+                    key: "SOL-USD".into(),
+                    payload: payload.into_bytes(),
+                    rows: 2,
+                }
+            }
+            _ => Message {
+                key: "BTC-USD".into(),
+                payload: format!(
+                    r#"{{"exchange":"kraken","symbol":"BTC-USD","side":"sell","trade_id":"{prefix}-{i}","price":{},"size":0.5,"timestamp":{ts}}}"#,
+                    1000 + i
+                )
+                .into_bytes(),
+                rows: 1,
+            },
+        };
+        out.push(msg);
+        i += 1;
+    }
+    out
+}
+
+/// RFC 3339 UTC text of `secs` + `micros` (civil-from-days, no calendar crate needed).
+fn rfc3339(secs: i64, micros: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Produces `messages` to `topic` (keyed, so a symbol stays on one partition) and waits
+/// for every acknowledgement.
+pub async fn produce(topic: &str, messages: &[Message]) {
+    let producer: FutureProducer = kafka_config()
+        .set("linger.ms", "5")
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .create()
+        .expect("producer");
+    let mut pending = Vec::with_capacity(messages.len());
+    for m in messages {
+        let record = FutureRecord::to(topic).key(&m.key).payload(&m.payload);
+        pending.push(
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| e)
+                .expect("enqueue message"),
+        );
+    }
+    for p in pending {
+        p.await.expect("delivery").map_err(|(e, _)| e).expect("produce");
+    }
+}
+
+/// Runs `sql` on QuestDB and returns its first row.
+pub async fn first_row(sql: &str) -> Vec<serde_json::Value> {
+    let answer = spate_tests::questdb_query(sql).await.expect(sql);
+    answer
+        .pointer("/dataset/0")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[test]
+fn rfc3339_matches_a_known_date() {
+    assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000005Z");
+}
