@@ -1,0 +1,54 @@
+//! Pure builders of a pipeline's desired child objects (no client, no I/O).
+
+mod config;
+mod deployment;
+mod hash;
+pub mod names;
+mod objects;
+mod sizing;
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use config::{ConsumerEnv, consumer_env, group_id, questdb_conf};
+pub use deployment::{CONSUMER_UID, TERMINATION_MARGIN_SECONDS, deployment};
+pub use hash::config_hash;
+pub use objects::{config_map, control_secret, pod_disruption_budget, random_token, service, service_account};
+pub use sizing::{Sizing, sizing};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+use crate::crd::IngestionPipeline;
+
+/// Every child the reconciler applies (the control Secret is created apart, once).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Desired {
+    /// The consumers' plain configuration.
+    pub config_map: ConfigMap,
+    /// The consumers' identity, without API access.
+    pub service_account: ServiceAccount,
+    /// The metrics/control port of the consumers.
+    pub service: Service,
+    /// One voluntary disruption at a time.
+    pub pod_disruption_budget: PodDisruptionBudget,
+    /// The consumer pods.
+    pub deployment: Deployment,
+    /// The replicas and workers the objects were sized for.
+    pub sizing: Sizing,
+}
+
+/// Builds the desired children of a pipeline; `default_image` serves when the spec names none.
+pub fn desired(pipeline: &IngestionPipeline, default_image: &str) -> Desired {
+    let env = consumer_env(pipeline);
+    let sizing = sizing(&pipeline.spec, pipeline.status.as_ref());
+    let image = pipeline.spec.image.as_deref().unwrap_or(default_image);
+    Desired {
+        config_map: config_map(pipeline, &env),
+        service_account: service_account(pipeline),
+        service: service(pipeline),
+        pod_disruption_budget: pod_disruption_budget(pipeline),
+        deployment: deployment(pipeline, &env, sizing.replicas, image),
+        sizing,
+    }
+}

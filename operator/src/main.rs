@@ -1,0 +1,92 @@
+//! spate-operator: runs the IngestionPipeline controller behind a Lease, with /metrics and health endpoints.
+
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use clap::Parser;
+use spate_operator::metrics::Metrics;
+use spate_operator::run::{OperatorConfig, run};
+use tokio::sync::watch;
+use tracing::info;
+
+#[derive(Parser, Debug)]
+#[command(name = "spate-operator", version, about = "Reconciles IngestionPipelines into spate-consumer workloads")]
+struct Args {
+    /// This instance's identity in the Lease (the pod name in a cluster).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// The namespace of the Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "spate-system")]
+    lease_namespace: String,
+    /// The Lease's name.
+    #[arg(long, env = "SPATE_LEASE_NAME", default_value = "spate-operator")]
+    lease_name: String,
+    /// Watch only this namespace (all namespaces when absent).
+    #[arg(long, env = "SPATE_WATCH_NAMESPACE")]
+    watch_namespace: Option<String>,
+    /// The consumer image for pipelines that name none.
+    #[arg(long, env = "SPATE_CONSUMER_IMAGE", default_value = concat!("ghcr.io/spate-dev/spate-consumer:", env!("CARGO_PKG_VERSION")))]
+    consumer_image: String,
+    /// Where /metrics, /healthz and /readyz listen.
+    #[arg(long, env = "SPATE_OPERATOR_LISTEN", default_value = "0.0.0.0:8080")]
+    listen: SocketAddr,
+    /// Log format: text or json.
+    #[arg(long, env = "SPATE_LOG_FORMAT", default_value = "json")]
+    log_format: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into());
+    if args.log_format == "json" {
+        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+
+    let identity = args.identity.clone().unwrap_or_else(|| format!("spate-operator-{}", std::process::id()));
+    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+    let metrics = Metrics::new();
+    let (leader_tx, leader_rx) = watch::channel(false);
+
+    let mut cfg = OperatorConfig::new(&identity, &args.lease_namespace, &args.consumer_image);
+    cfg.lease.name = args.lease_name.clone();
+    cfg.watch_namespace = args.watch_namespace.clone();
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    info!(%identity, listen = %args.listen, "spate-operator starting");
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let server = tokio::spawn(spate_operator::http::serve(
+        listener,
+        spate_operator::http::router(metrics.clone(), leader_rx),
+        wait_true(stop_rx.clone()),
+    ));
+
+    run(client, cfg, metrics, leader_tx, async move {
+        shutdown_signal().await;
+        info!("shutting down");
+    })
+    .await;
+    stop_tx.send_replace(true);
+    server.await.context("joining the HTTP server")?.context("serving HTTP")?;
+    Ok(())
+}
+
+async fn wait_true(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,186 @@
+//! What the reconciler reports: conditions from the outcome and the Deployment's real state.
+
+use k8s_openapi::api::apps::v1::Deployment;
+
+use crate::conditions::{DEGRADED, PROGRESSING, READY, Want};
+
+/// How far the reconcile got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The children are applied; the Deployment as the API server returned it.
+    Applied,
+    /// The spec is invalid; nothing was applied.
+    InvalidSpec(String),
+    /// A referenced Secret or key is missing; nothing was applied.
+    MissingSecret(String),
+}
+
+/// Pod counts read from a Deployment's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PodCounts {
+    /// Pods wanted.
+    pub desired: i32,
+    /// Pods that exist.
+    pub current: i32,
+    /// Pods of the current template.
+    pub updated: i32,
+    /// Pods ready.
+    pub ready: i32,
+    /// Pods available (ready for minReadySeconds).
+    pub available: i32,
+}
+
+/// Reads the pod counts of a Deployment; `None` until its controller observed the latest spec.
+pub fn pod_counts(deployment: &Deployment) -> Option<PodCounts> {
+    let spec = deployment.spec.as_ref()?;
+    let status = deployment.status.clone().unwrap_or_default();
+    let observed = status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0);
+    observed.then(|| PodCounts {
+        desired: spec.replicas.unwrap_or(1),
+        current: status.replicas.unwrap_or(0),
+        updated: status.updated_replicas.unwrap_or(0),
+        ready: status.ready_replicas.unwrap_or(0),
+        available: status.available_replicas.unwrap_or(0),
+    })
+}
+
+/// The reason of a Deployment condition of `type_` whose status is `status`, if any.
+fn deployment_condition(deployment: &Deployment, type_: &str, status: &str) -> Option<(String, String)> {
+    deployment.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
+        (c.type_ == type_ && c.status == status)
+            .then(|| (c.reason.clone().unwrap_or_default(), c.message.clone().unwrap_or_default()))
+    })
+}
+
+/// The three conditions for an outcome and, when applied, the Deployment's state.
+pub fn conditions(outcome: &Outcome, deployment: Option<&Deployment>, paused: bool) -> Vec<Want> {
+    let (degraded, reason) = match outcome {
+        Outcome::InvalidSpec(msg) => (Some(msg.clone()), "InvalidSpec"),
+        Outcome::MissingSecret(msg) => (Some(msg.clone()), "SecretNotFound"),
+        Outcome::Applied => (None, ""),
+    };
+    if let Some(msg) = degraded {
+        return vec![
+            Want::new(READY, false, reason, "the pipeline cannot run until its spec is fixed"),
+            Want::new(PROGRESSING, false, reason, "waiting for a change"),
+            Want::new(DEGRADED, true, reason, msg),
+        ];
+    }
+
+    let stuck = deployment.and_then(|d| {
+        deployment_condition(d, "Progressing", "False")
+            .filter(|(r, _)| r == "ProgressDeadlineExceeded")
+            .or_else(|| deployment_condition(d, "ReplicaFailure", "True"))
+    });
+    let degraded = match &stuck {
+        Some((r, m)) if r == "ProgressDeadlineExceeded" => Want::new(DEGRADED, true, "ProgressDeadlineExceeded", m.clone()),
+        Some((_, m)) => Want::new(DEGRADED, true, "ReplicaFailure", m.clone()),
+        None => Want::new(DEGRADED, false, "AsExpected", "no problem found"),
+    };
+
+    let Some(counts) = deployment.and_then(pod_counts) else {
+        return vec![
+            Want::new(READY, false, "DeploymentPending", "the Deployment controller has not observed the latest spec yet"),
+            Want::new(PROGRESSING, true, "DeploymentPending", "the Deployment is being updated"),
+            degraded,
+        ];
+    };
+    let pods = format!("{}/{} pods ready, {} up to date", counts.ready, counts.desired, counts.updated);
+    if paused && counts.current == 0 {
+        return vec![
+            Want::new(READY, false, "Paused", "the pipeline is paused: no consumer pod runs"),
+            Want::new(PROGRESSING, false, "Paused", "the pipeline is paused"),
+            degraded,
+        ];
+    }
+    let rolled_out = counts.updated >= counts.desired && counts.current == counts.updated;
+    let all_ready = counts.available >= counts.desired && counts.ready >= counts.desired;
+    let ready = if all_ready && rolled_out {
+        Want::new(READY, true, "AllPodsReady", pods.clone())
+    } else {
+        Want::new(READY, false, "PodsNotReady", pods.clone())
+    };
+    let progressing = if !rolled_out {
+        Want::new(PROGRESSING, true, "RollingOut", pods)
+    } else if !all_ready {
+        Want::new(PROGRESSING, true, "WaitingForPods", pods)
+    } else {
+        Want::new(PROGRESSING, false, "RolloutComplete", pods)
+    };
+    vec![ready, progressing, degraded]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::apps::v1::{DeploymentCondition, DeploymentSpec, DeploymentStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    fn deployment(desired: i32, status: DeploymentStatus) -> Deployment {
+        Deployment {
+            metadata: ObjectMeta { generation: Some(2), ..ObjectMeta::default() },
+            spec: Some(DeploymentSpec { replicas: Some(desired), ..DeploymentSpec::default() }),
+            status: Some(DeploymentStatus { observed_generation: Some(2), ..status }),
+        }
+    }
+
+    fn reasons(w: &[Want]) -> Vec<(&str, bool, &str)> {
+        w.iter().map(|w| (w.type_, w.status, w.reason)).collect()
+    }
+
+    #[test]
+    fn pods_not_ready_means_progressing_and_not_ready() {
+        let d = deployment(2, DeploymentStatus { replicas: Some(2), updated_replicas: Some(2), ..Default::default() });
+        assert_eq!(
+            reasons(&conditions(&Outcome::Applied, Some(&d), false)),
+            [(READY, false, "PodsNotReady"), (PROGRESSING, true, "WaitingForPods"), (DEGRADED, false, "AsExpected")]
+        );
+    }
+
+    #[test]
+    fn all_pods_available_means_ready() {
+        let d = deployment(
+            2,
+            DeploymentStatus {
+                replicas: Some(2),
+                updated_replicas: Some(2),
+                ready_replicas: Some(2),
+                available_replicas: Some(2),
+                ..Default::default()
+            },
+        );
+        let w = conditions(&Outcome::Applied, Some(&d), false);
+        assert_eq!(reasons(&w)[..2], [(READY, true, "AllPodsReady"), (PROGRESSING, false, "RolloutComplete")]);
+        assert_eq!(w[0].message, "2/2 pods ready, 2 up to date");
+    }
+
+    #[test]
+    fn an_unobserved_generation_is_pending_and_a_stuck_rollout_is_degraded() {
+        let mut d = deployment(1, DeploymentStatus::default());
+        d.status.as_mut().unwrap().observed_generation = Some(1);
+        d.status.as_mut().unwrap().conditions = Some(vec![DeploymentCondition {
+            type_: "Progressing".into(),
+            status: "False".into(),
+            reason: Some("ProgressDeadlineExceeded".into()),
+            message: Some("ReplicaSet has timed out progressing".into()),
+            ..Default::default()
+        }]);
+        assert_eq!(
+            reasons(&conditions(&Outcome::Applied, Some(&d), false)),
+            [(READY, false, "DeploymentPending"), (PROGRESSING, true, "DeploymentPending"), (DEGRADED, true, "ProgressDeadlineExceeded")]
+        );
+    }
+
+    #[test]
+    fn an_invalid_spec_is_degraded_and_waits() {
+        let w = conditions(&Outcome::InvalidSpec("workers.min > workers.max".into()), None, false);
+        assert_eq!(reasons(&w)[2], (DEGRADED, true, "InvalidSpec"));
+        assert_eq!(w[2].message, "workers.min > workers.max");
+    }
+
+    #[test]
+    fn a_paused_pipeline_with_no_pods_is_paused() {
+        let d = deployment(0, DeploymentStatus::default());
+        assert_eq!(reasons(&conditions(&Outcome::Applied, Some(&d), true))[0], (READY, false, "Paused"));
+    }
+}

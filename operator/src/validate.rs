@@ -1,0 +1,95 @@
+//! Pure validation of a pipeline's spec, beyond what the CRD's schema and CEL rules refuse.
+//!
+//! The API server already refuses most bad specs; this catches the rest (settings that
+//! only make sense together) and guards against objects stored before a schema change.
+
+use kube::ResourceExt;
+
+use crate::build::questdb_conf;
+use crate::crd::IngestionPipeline;
+
+/// Every problem of a spec, each a sentence naming the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid spec: {}", .0.join("; "))]
+pub struct InvalidSpec(pub Vec<String>);
+
+/// Checks a pipeline; `Ok` when the reconciler can build its children.
+pub fn validate(pipeline: &IngestionPipeline) -> Result<(), InvalidSpec> {
+    let spec = &pipeline.spec;
+    let mut problems = Vec::new();
+    let name = pipeline.name_any();
+    if name.len() > 52 {
+        problems.push(format!("metadata.name {name:?} is longer than 52 characters"));
+    }
+    if spec.workers.min < 1 || spec.workers.max > 256 || spec.workers.min > spec.workers.max {
+        problems.push(format!(
+            "workers must satisfy 1 <= min <= max <= 256 (min {}, max {})",
+            spec.workers.min, spec.workers.max
+        ));
+    }
+    if spec.replicas.min < 0 || spec.replicas.max > 1000 || spec.replicas.min > spec.replicas.max {
+        problems.push(format!(
+            "replicas must satisfy 0 <= min <= max <= 1000 (min {}, max {})",
+            spec.replicas.min, spec.replicas.max
+        ));
+    }
+    if spec.source.bootstrap_servers.trim().is_empty() {
+        problems.push("source.bootstrapServers is empty".into());
+    }
+    if spec.source.topics.is_empty() || spec.source.topics.iter().any(|t| t.trim().is_empty()) {
+        problems.push("source.topics must list at least one non-empty topic".into());
+    }
+    match (&spec.sink.address, &spec.sink.client_conf) {
+        (Some(_), Some(_)) | (None, None) => {
+            problems.push("set exactly one of sink.address and sink.clientConf".into())
+        }
+        _ => {}
+    }
+    let conf = questdb_conf(pipeline);
+    let tcp = conf.starts_with("tcp::") || conf.starts_with("tcps::");
+    if tcp && !spec.sink.allow_lossy_tcp {
+        problems.push("sink.clientConf uses ILP over TCP, which can lose rows: set sink.allowLossyTcp to accept that, or use http".into());
+    }
+    if tcp && spec.sink.http_url.is_none() {
+        problems.push("sink.httpUrl is required with ILP over TCP (the table DDL goes over HTTP)".into());
+    }
+    if !(0.0..=10.0).contains(&spec.autoscaling.headroom) {
+        problems.push(format!("autoscaling.headroom {} is outside [0, 10]", spec.autoscaling.headroom));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(InvalidSpec(problems)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::build::tests::example;
+
+    #[test]
+    fn the_example_pipeline_is_valid() {
+        assert_eq!(validate(&example()), Ok(()));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let mut p = example();
+        p.spec.workers.min = 9;
+        p.spec.workers.max = 3;
+        p.spec.source.topics.clear();
+        p.spec.sink.client_conf = Some("tcp::addr=q:9009;".into());
+        p.spec.sink.address = None;
+        let err = validate(&p).unwrap_err();
+        assert_eq!(err.0.len(), 4, "{err}");
+        assert!(err.to_string().contains("workers must satisfy"));
+        assert!(err.to_string().contains("allowLossyTcp"));
+    }
+
+    #[test]
+    fn tcp_is_accepted_when_explicitly_allowed_with_an_http_url() {
+        let mut p = example();
+        p.spec.sink.address = None;
+        p.spec.sink.client_conf = Some("tcp::addr=q:9009;".into());
+        p.spec.sink.allow_lossy_tcp = true;
+        p.spec.sink.http_url = Some("http://q:9000".into());
+        assert_eq!(validate(&p), Ok(()));
+    }
+}
