@@ -123,7 +123,6 @@ install_and_start() {
     INSTALL_PID[$c]=$!
     pending+=("$c")
   done
-  trap 'kill_installs' EXIT
   while ((${#pending[@]} > 0)); do
     local next=() started=0
     for c in "${pending[@]}"; do
@@ -147,7 +146,18 @@ install_and_start() {
       sleep 0.5
     fi
   done
+}
+
+# up_failed: on a failed (or interrupted) start, stop the installs still running and the
+# servers already started; their logs stay in this run's log directory.
+up_failed() {
+  local rc=$?
+  ((rc == 0)) && return 0
   trap - EXIT
+  kill_installs
+  log "up failed; stopping what was started (logs in $SPATE_LOG_DIR)"
+  stop_all || true
+  exit "$rc"
 }
 
 # ------------------------------------------------------------------------------ actions
@@ -168,10 +178,13 @@ up() {
     log "not healthy: $(echo "$down" | tr '\n' ' ')— restarting the environment"
     stop_all
   fi
-  new_log_dir
+  # A new log directory per run (the one lib.sh just made, when it is still empty).
+  [[ -z $(ls -A "$SPATE_LOG_DIR") ]] || new_log_dir
   log "starting ${COMPONENTS[*]}; logs in $SPATE_LOG_DIR"
+  trap up_failed EXIT
   install_and_start
   write_env_file
+  trap - EXIT
   summary up "$t0"
 }
 

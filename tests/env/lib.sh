@@ -80,6 +80,24 @@ wait_for() {
   done
 }
 
+# wait_daemon_healthy NAME TIMEOUT_SECONDS COMMAND...: like wait_for, but gives up at
+# once when the daemon NAME has exited (a bad option, a port taken meanwhile).
+wait_daemon_healthy() {
+  local name=$1 timeout=$2; shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ! daemon_alive "$name"; then
+      log "$name exited while starting"
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      log "timed out after ${timeout}s waiting for $name"
+      return 1
+    fi
+    sleep 0.25
+  done
+}
+
 # start_daemon NAME COMMAND...: run COMMAND detached in its own session, output to
 # $SPATE_LOG_DIR/NAME.log, pid in $SPATE_PID_DIR/NAME.pid.
 start_daemon() {

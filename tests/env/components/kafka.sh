@@ -94,7 +94,7 @@ start() {
 
   write_component_env kafka "KAFKA_BROKERS=127.0.0.1:$broker_port"
   start_daemon kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_CONF/server.properties"
-  if ! wait_for "kafka on 127.0.0.1:$broker_port" 90 health; then
+  if ! wait_daemon_healthy kafka 90 health; then
     tail -25 "$SPATE_LOG_DIR/kafka.log" >&2 || true
     die "kafka: did not become healthy (log $SPATE_LOG_DIR/kafka.log)"
   fi

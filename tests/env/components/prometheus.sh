@@ -66,8 +66,17 @@ install() {
   tmp=$(mktemp -d "$SPATE_CACHE_DIR/.prometheus-download.XXXXXX")
   # apt's sandbox user cannot write into our directory; a world-writable one lets it.
   chmod 0777 "$tmp"
-  (cd "$tmp" && apt-get download -q "prometheus=$version") >"$tmp/download.log" 2>&1 ||
-    { tail -20 "$tmp/download.log" >&2; rm -rf "$tmp"; die "prometheus: apt-get download failed"; }
+  if ! (cd "$tmp" && apt-get download -q "prometheus=$version") >"$tmp/download.log" 2>&1; then
+    # Stale lists name a file the mirror no longer has: refresh them once and retry.
+    if [[ $(id -u) == 0 && -z ${SPATE_PROMETHEUS_VERSION:-} ]]; then
+      log "prometheus: download failed; refreshing apt's lists and retrying"
+      apt-get update -qq >&2 || true
+      version=$(candidate_version)
+      home=$SPATE_CACHE_DIR/prometheus-$version
+    fi
+    (cd "$tmp" && apt-get download -q "prometheus=$version") >"$tmp/download.log" 2>&1 ||
+      { tail -20 "$tmp/download.log" >&2; rm -rf "$tmp"; die "prometheus: apt-get download failed"; }
+  fi
   rm -rf "$home"
   mkdir -p "$home"
   dpkg-deb -x "$tmp"/prometheus_*.deb "$home" || { rm -rf "$tmp"; die "prometheus: dpkg-deb -x failed"; }
@@ -106,7 +115,7 @@ start() {
     --web.enable-lifecycle \
     --web.console.templates="$home/etc/prometheus/consoles" \
     --web.console.libraries="$home/etc/prometheus/console_libraries"
-  if ! wait_for "prometheus on 127.0.0.1:$port" 60 health; then
+  if ! wait_daemon_healthy prometheus 60 health; then
     tail -25 "$SPATE_LOG_DIR/prometheus.log" >&2 || true
     die "prometheus: did not become ready (log $SPATE_LOG_DIR/prometheus.log)"
   fi

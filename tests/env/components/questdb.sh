@@ -76,7 +76,7 @@ start() {
   start_daemon questdb java "${heap[@]}" -XX:+UseParallelGC -XX:+ExitOnOutOfMemoryError \
     -Djava.awt.headless=true \
     -p "$QUESTDB_JAR" -m io.questdb/io.questdb.ServerMain -d "$QUESTDB_ROOT"
-  if ! wait_for "questdb on 127.0.0.1:$http_port" 90 health; then
+  if ! wait_daemon_healthy questdb 90 health; then
     tail -25 "$SPATE_LOG_DIR/questdb.log" >&2 || true
     die "questdb: did not become healthy (log $SPATE_LOG_DIR/questdb.log)"
   fi
