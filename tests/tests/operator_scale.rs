@@ -1,0 +1,67 @@
+//! `kubectl scale` on a pipeline with autoscaling off resizes its Deployment, within bounds.
+
+mod operator_support;
+
+use anyhow::Result;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::Api;
+use operator_support::*;
+use spate_operator::crd::IngestionPipeline;
+use spate_tests::eventually;
+
+const PIPELINE: &str = r#"
+apiVersion: spate.dev/v1alpha1
+kind: IngestionPipeline
+metadata: {name: manual}
+spec:
+  source: {bootstrapServers: "kafka:9092", topics: [trades]}
+  sink: {address: "questdb:9000"}
+  replicas: {min: 1, max: 5}
+  autoscaling: {enabled: false}
+"#;
+
+async fn replicas_become(deployments: &Api<Deployment>, want: i32) -> Result<()> {
+    eventually(&format!("Deployment replicas {want}"), SETTLE, || async {
+        let d = deployments.get_opt("manual").await.map_err(|e| e.to_string())?.ok_or("absent")?;
+        let r = d.spec.and_then(|s| s.replicas);
+        if r == Some(want) { Ok(()) } else { Err(format!("{r:?}")) }
+    })
+    .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Result<()> {
+    let client = client_with_crd().await?;
+    let ns = namespace(&client, "op-scale").await?;
+    let mut op = Instance::start(&client, &ns, "scale-a").await;
+    op.wait_leading().await?;
+    let outcome = async {
+        let (ok, out) = kubectl_apply_yaml(&ns, PIPELINE)?;
+        anyhow::ensure!(ok, "{out}");
+        let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+        replicas_become(&deployments, 1).await?;
+
+        let out = kubectl_ok(&["scale", "-n", &ns, "ingestionpipeline/manual", "--replicas=3"])?;
+        println!("{}", out.trim());
+        replicas_become(&deployments, 3).await?;
+        let scale = kubectl_ok(&["get", "-n", &ns, "ingestionpipeline/manual", "--subresource=scale", "-o", "jsonpath={.spec.replicas} {.status.selector}"])?;
+        println!("scale subresource: {scale}");
+        anyhow::ensure!(scale.starts_with("3 ") && scale.contains("spate.dev/pipeline=manual"), "{scale}");
+
+        // Beyond replicas.max the Deployment stays at the bound.
+        kubectl_ok(&["scale", "-n", &ns, "ingestionpipeline/manual", "--replicas=9"])?;
+        replicas_become(&deployments, 5).await?;
+
+        // Paused: zero pods, the rest kept.
+        let pipelines: Api<IngestionPipeline> = Api::namespaced(client.clone(), &ns);
+        let patch = serde_json::json!({"spec": {"paused": true}});
+        pipelines.patch("manual", &Default::default(), &kube::api::Patch::Merge(&patch)).await?;
+        replicas_become(&deployments, 0).await?;
+        Ok(())
+    }
+    .await;
+    op.stop().await;
+    delete_namespace(&client, &ns).await?;
+    outcome
+}

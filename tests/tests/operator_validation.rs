@@ -1,0 +1,74 @@
+//! Bad IngestionPipelines are refused by the real API server at apply, with messages a
+//! person can act on (the CRD's schema and CEL rules).
+
+mod operator_support;
+
+use anyhow::{Result, ensure};
+use operator_support::*;
+
+const VALID: &str = r#"
+apiVersion: spate.dev/v1alpha1
+kind: IngestionPipeline
+metadata: {name: "NAME"}
+spec:
+  source: {bootstrapServers: "kafka:9092", topics: [trades]}
+  sink: {address: "questdb:9000"}
+  workers: {min: 1, max: 4}
+  replicas: {min: 1, max: 3}
+"#;
+
+/// The valid pipeline with `from` replaced by `to`, named `name`.
+fn variant(name: &str, from: &str, to: &str) -> String {
+    let yaml = VALID.replace("NAME", name);
+    assert!(from.is_empty() || yaml.contains(from), "{from} not in the template");
+    if from.is_empty() { yaml } else { yaml.replace(from, to) }
+}
+
+#[tokio::test]
+async fn invalid_pipelines_are_refused_with_readable_messages() -> Result<()> {
+    let client = client_with_crd().await?;
+    let ns = namespace(&client, "op-validate").await?;
+    let cases: Vec<(&str, String, &[&str])> = vec![
+        ("workers min > max", variant("w", "workers: {min: 1, max: 4}", "workers: {min: 8, max: 2}"), &["workers.min must be less than or equal to workers.max"]),
+        ("replicas min > max", variant("r", "replicas: {min: 1, max: 3}", "replicas: {min: 5, max: 3}"), &["replicas.min must be less than or equal to replicas.max"]),
+        ("negative replicas", variant("n", "replicas: {min: 1, max: 3}", "replicas: {min: -1, max: 3}"), &["spec.replicas.min", "greater than or equal to 0"]),
+        ("zero workers", variant("z", "workers: {min: 1, max: 4}", "workers: {min: 0, max: 4}"), &["spec.workers.min", "greater than or equal to 1"]),
+        ("too many workers", variant("t", "workers: {min: 1, max: 4}", "workers: {min: 1, max: 1000}"), &["spec.workers.max", "less than or equal to 256"]),
+        ("no topics", variant("e", "topics: [trades]", "topics: []"), &["spec.source.topics", "at least 1 items"]),
+        ("bad format", variant("f", "  sink:", "  format: protobuf\n  sink:"), &["spec.format", "Unsupported value: \"protobuf\"", "coinbase-match"]),
+        ("address and clientConf", variant("s", "sink: {address: \"questdb:9000\"}", "sink: {address: \"questdb:9000\", clientConf: \"http::addr=questdb:9000;\"}"), &["set exactly one of sink.address and sink.clientConf"]),
+        ("password in clientConf", variant("p", "sink: {address: \"questdb:9000\"}", "sink: {clientConf: \"http::addr=q:9000;password=hunter2;\"}"), &["hold no password or token"]),
+        ("secret in clientOptions", variant("o", "topics: [trades]}", "topics: [trades], clientOptions: {sasl.password: x}}"), &["secrets cannot be given in clientOptions"]),
+        ("headroom out of range", variant("h", "", ""), &[]),
+    ];
+    let mut failures = Vec::new();
+    for (what, yaml, expected) in cases.iter().filter(|c| !c.2.is_empty()) {
+        let (ok, output) = kubectl_apply_yaml(&ns, yaml)?;
+        println!("--- {what}:\n{}", output.trim());
+        if ok {
+            failures.push(format!("{what}: accepted"));
+        } else if let Some(missing) = expected.iter().find(|e| !output.contains(**e)) {
+            failures.push(format!("{what}: message lacks {missing:?}"));
+        }
+    }
+    let headroom = variant("h", "replicas: {min: 1, max: 3}", "replicas: {min: 1, max: 3}\n  autoscaling: {headroom: 11}");
+    let (ok, output) = kubectl_apply_yaml(&ns, &headroom)?;
+    println!("--- headroom 11:\n{}", output.trim());
+    if ok || !output.contains("spec.autoscaling.headroom") {
+        failures.push("headroom 11 not refused by field".into());
+    }
+    let name = variant("Bad_Name", "", "");
+    let (ok, output) = kubectl_apply_yaml(&ns, &name)?;
+    println!("--- bad name:\n{}", output.trim());
+    ensure!(!ok, "a name that is no DNS label was accepted");
+
+    // The valid one is accepted, so the refusals above are about the changes alone.
+    let (ok, output) = kubectl_apply_yaml(&ns, &variant("valid", "", ""))?;
+    println!("--- valid:\n{}", output.trim());
+    if !ok {
+        failures.push(format!("the valid pipeline was refused: {output}"));
+    }
+    delete_namespace(&client, &ns).await?;
+    ensure!(failures.is_empty(), "{failures:#?}");
+    Ok(())
+}
