@@ -1,0 +1,185 @@
+//! Hot-path benchmark: decode + validate + encode one normalised trade into the ILP
+//! buffer, per core, against the seed's approach (serde_json into owned Strings, a
+//! `format!` per ILP line) and plain serde_json + questdb-rs `Buffer`.
+//!
+//! Run: `cargo bench -p spate-consumer --bench hot_path`.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use questdb::ingress::{Buffer, ProtocolVersion, TimestampNanos};
+use serde::Deserialize;
+use spate_consumer::format::InputFormat;
+use spate_consumer::format::time::format_rfc3339;
+use spate_consumer::record::RecordCodec;
+use spate_consumer::validate::{Validator, now_ns};
+
+const BATCH: usize = 1024;
+
+/// A batch of distinct normalised trades, as the seed's normaliser wrote them.
+fn payloads() -> Vec<Vec<u8>> {
+    let symbols = [
+        "BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "AVAX-USD", "LINK-USD",
+    ];
+    let base = now_ns() - 60_000_000_000;
+    (0..BATCH)
+        .map(|i| {
+            let price = 60_000.0 + (i as f64 * 7.31) % 5000.0;
+            let size = 0.0001 + (i as f64 * 0.013) % 3.0;
+            format!(
+                r#"{{"exchange":"coinbase","symbol":"{}","side":"{}","trade_id":"{}","price":{price:.2},"size":{size:.8},"sequence":{},"quality_score":1.0,"timestamp":"{}"}}"#,
+                symbols[i % symbols.len()],
+                if i % 3 == 0 { "sell" } else { "buy" },
+                700_000_000 + i,
+                9_000_000_000u64 + i as u64,
+                format_rfc3339(base + i as i64 * 1_000_123, 6),
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// The seed's struct: every string owned, the timestamp a chrono `DateTime`.
+#[derive(Deserialize)]
+struct SeedTrade {
+    exchange: String,
+    symbol: String,
+    side: String,
+    trade_id: String,
+    price: f64,
+    size: f64,
+    sequence: Option<i64>,
+    quality_score: f64,
+    timestamp: DateTime<Utc>,
+}
+
+fn escape_tag(s: &str) -> String {
+    s.replace(',', "\\,")
+        .replace(' ', "\\ ")
+        .replace('=', "\\=")
+}
+
+/// The seed's encoding: one `format!` per line, appended to a `String`.
+fn seed_encode(payload: &[u8], out: &mut String) -> bool {
+    let Ok(trade) = serde_json::from_slice::<SeedTrade>(payload) else {
+        return false;
+    };
+    if !(trade.price > 0.0 && trade.size > 0.0) {
+        return false;
+    }
+    let line = format!(
+        "trades,exchange={},symbol={},side={},trade_id={} price={},size={},sequence={},quality_score={} {}\n",
+        escape_tag(&trade.exchange),
+        escape_tag(&trade.symbol),
+        escape_tag(&trade.side),
+        escape_tag(&trade.trade_id),
+        trade.price,
+        trade.size,
+        trade.sequence.unwrap_or(0),
+        trade.quality_score,
+        trade.timestamp.timestamp_nanos_opt().unwrap_or(0)
+    );
+    out.write_str(&line).is_ok()
+}
+
+/// Plain serde_json (owned) into questdb-rs's `Buffer`, names passed as `&str`.
+fn serde_buffer_encode(payload: &[u8], buf: &mut Buffer) -> bool {
+    let Ok(t) = serde_json::from_slice::<SeedTrade>(payload) else {
+        return false;
+    };
+    if !(t.price > 0.0 && t.size > 0.0) {
+        return false;
+    }
+    let ts = t.timestamp.timestamp_nanos_opt().unwrap_or(0);
+    let row = buf
+        .table("trades")
+        .and_then(|b| b.symbol("exchange", &t.exchange))
+        .and_then(|b| b.symbol("symbol", &t.symbol))
+        .and_then(|b| b.symbol("side", &t.side))
+        .and_then(|b| b.column_str("trade_id", &t.trade_id))
+        .and_then(|b| b.column_f64("price", t.price))
+        .and_then(|b| b.column_f64("size", t.size))
+        .and_then(|b| b.column_i64("sequence", t.sequence.unwrap_or(0)))
+        .and_then(|b| b.column_f64("quality_score", t.quality_score))
+        .and_then(|b| b.at(TimestampNanos::new(ts)));
+    row.is_ok()
+}
+
+fn hot_path(c: &mut Criterion) {
+    let payloads = payloads();
+    let validator = Validator::new(
+        Duration::from_secs(30 * 86_400),
+        Duration::from_secs(300),
+        1 << 20,
+    );
+    let codec = RecordCodec::new(InputFormat::Auto, "trades", validator).expect("codec");
+    let fixed = RecordCodec::new(InputFormat::Normalized, "trades", validator).expect("codec");
+
+    // Sanity: every variant accepts every payload.
+    let mut buf = Buffer::new(ProtocolVersion::V2);
+    let mut s = String::new();
+    let now = now_ns();
+    for p in &payloads {
+        assert_eq!(codec.encode_record_at(p, &mut buf, now), Ok(1));
+        assert!(seed_encode(p, &mut s));
+        assert!(serde_buffer_encode(p, &mut buf));
+    }
+
+    let mut g = c.benchmark_group("hot_path");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    g.sample_size(30)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(5));
+
+    g.bench_function("seed_serde_owned_format", |b| {
+        let mut out = String::with_capacity(BATCH * 256);
+        b.iter(|| {
+            out.clear();
+            for p in &payloads {
+                black_box(seed_encode(black_box(p), &mut out));
+            }
+        })
+    });
+    g.bench_function("serde_owned_questdb_buffer", |b| {
+        let mut buf = Buffer::new(ProtocolVersion::V2);
+        b.iter(|| {
+            buf.clear();
+            for p in &payloads {
+                black_box(serde_buffer_encode(black_box(p), &mut buf));
+            }
+        })
+    });
+    for (name, codec, version) in [
+        ("spate_auto_v2", &codec, ProtocolVersion::V2),
+        ("spate_normalized_v2", &fixed, ProtocolVersion::V2),
+        ("spate_auto_v1_text_floats", &codec, ProtocolVersion::V1),
+    ] {
+        g.bench_function(name, |b| {
+            let mut buf = Buffer::new(version);
+            b.iter(|| {
+                buf.clear();
+                // The worker reads the clock once per batch.
+                let now = now_ns();
+                for p in &payloads {
+                    let _ = black_box(codec.encode_record_at(black_box(p), &mut buf, now));
+                }
+            })
+        });
+    }
+    g.bench_function("spate_auto_v2_clock_per_record", |b| {
+        let mut buf = Buffer::new(ProtocolVersion::V2);
+        b.iter(|| {
+            buf.clear();
+            for p in &payloads {
+                let _ = black_box(codec.encode_record(black_box(p), &mut buf));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, hot_path);
+criterion_main!(benches);
