@@ -15,7 +15,9 @@ async fn every_trade_in_mixed_formats_becomes_exactly_one_row() {
     let topic = unique_name("ingest");
     let table = unique_table("ingest");
     create_topic(&topic, 4).await.expect("topic");
-    create_topic(&format!("{topic}.dlq"), 1).await.expect("dlq topic");
+    create_topic(&format!("{topic}.dlq"), 1)
+        .await
+        .expect("dlq topic");
 
     let messages = mixed_messages(&topic, 3000);
     let rows: usize = messages.iter().map(|m| m.rows).sum();
@@ -35,7 +37,11 @@ async fn every_trade_in_mixed_formats_becomes_exactly_one_row() {
         "select count_distinct(concat(exchange, '/', symbol, '/', trade_id, '/', cast(timestamp as long))) from {table}"
     ))
     .await;
-    assert_eq!(distinct[0].as_i64(), Some(rows as i64), "no duplicate identity");
+    assert_eq!(
+        distinct[0].as_i64(),
+        Some(rows as i64),
+        "no duplicate identity"
+    );
 
     // A normalized trade and a Coinbase match, field by field.
     let sample = |key: &str| -> serde_json::Value {
@@ -66,7 +72,8 @@ async fn every_trade_in_mixed_formats_becomes_exactly_one_row() {
     ))
     .await;
     assert_eq!(row[0], "ETH-USD");
-    assert_eq!(row[1], "sell");
+    // Coinbase gives the maker's side; the row holds the aggressor's.
+    assert_eq!(row[1], "buy");
     assert_eq!(row[2].as_f64(), Some(2500.5));
     assert_eq!(row[3].as_f64(), Some(1.25));
     let sol = first_row(&format!(

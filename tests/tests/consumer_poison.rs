@@ -19,8 +19,10 @@ use support::{ConsumerProcess, ConsumerSpec, Message as Msg, mixed_messages, now
 fn poison() -> Vec<(Vec<u8>, &'static [&'static str])> {
     let ts = now_ns();
     let trade = |fields: &str| {
-        format!(r#"{{"exchange":"kraken","symbol":"BTC-USD","trade_id":"p","timestamp":{ts},{fields}}}"#)
-            .into_bytes()
+        format!(
+            r#"{{"exchange":"kraken","symbol":"BTC-USD","trade_id":"p","timestamp":{ts},{fields}}}"#
+        )
+        .into_bytes()
     };
     let mut big = br#"{"exchange":"kraken","pad":""#.to_vec();
     big.resize(1_048_000, b'x');
@@ -28,7 +30,10 @@ fn poison() -> Vec<(Vec<u8>, &'static [&'static str])> {
     let mut bad_utf8 = trade(r#""side":"buy","price":1,"size":1"#);
     bad_utf8[30] = 0xff;
     vec![
-        (br#"{"exchange":"kraken","symbol":"BTC-"#.to_vec(), &["malformed"]),
+        (
+            br#"{"exchange":"kraken","symbol":"BTC-"#.to_vec(),
+            &["malformed"],
+        ),
         (
             trade(r#""side":"buy","size":1"#),
             &["missing_field", "invalid_number"],
@@ -37,8 +42,14 @@ fn poison() -> Vec<(Vec<u8>, &'static [&'static str])> {
             trade(r#""side":"buy","price":"NaN","size":1"#),
             &["invalid_number", "non_positive"],
         ),
-        (trade(r#""side":"buy","price":10,"size":-1"#), &["non_positive"]),
-        (trade(r#""side":"hold","price":10,"size":1"#), &["unknown_side"]),
+        (
+            trade(r#""side":"buy","price":10,"size":-1"#),
+            &["non_positive"],
+        ),
+        (
+            trade(r#""side":"hold","price":10,"size":1"#),
+            &["unknown_side"],
+        ),
         (big, &["too_large"]),
         (bad_utf8, &["invalid_utf8"]),
         (b"".to_vec(), &["malformed", "unsupported_message"]),
@@ -57,12 +68,12 @@ async fn poison_records_are_dead_lettered_and_good_ones_written() {
     let good = mixed_messages(&topic, 400);
     let rows: usize = good.iter().map(|m| m.rows).sum();
     let poison = poison();
-    // Interleave: a poison record after every 40 good ones, on both partitions' keys.
+    // Interleave: a poison record among every 10 good ones, on every key.
     let mut all: Vec<Msg> = Vec::new();
     let mut bad = poison.iter().cycle().take(2 * poison.len());
     for (i, m) in good.iter().enumerate() {
         all.push(m.clone());
-        if i % 20 == 10
+        if i % 10 == 5
             && let Some((payload, _)) = bad.next()
         {
             all.push(Msg {

@@ -26,7 +26,10 @@ pub fn consumer_binary() -> PathBuf {
             .and_then(|deps| deps.parent())
             .expect("target profile directory")
             .to_path_buf();
-        let target_dir = profile_dir.parent().expect("target directory").to_path_buf();
+        let target_dir = profile_dir
+            .parent()
+            .expect("target directory")
+            .to_path_buf();
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
         cmd.args(["build", "-p", "spate-consumer", "--bin", "spate-consumer"])
             .env("CARGO_TARGET_DIR", &target_dir)
@@ -104,12 +107,18 @@ impl ConsumerProcess {
         let mut cmd = Command::new(consumer_binary());
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "info,spate_consumer=debug,librdkafka=warn,rdkafka=warn")
+            .env(
+                "RUST_LOG",
+                "info,spate_consumer=debug,librdkafka=warn,rdkafka=warn",
+            )
             .env("KAFKA_BROKERS", &env.kafka_brokers)
             .env("KAFKA_GROUP_ID", &spec.group)
             .env("KAFKA_TOPICS", &spec.topic)
             .env("SPATE_DLQ_TOPIC", &spec.dlq)
-            .env("QDB_CLIENT_CONF", format!("http::addr={addr};retry_timeout=2000;"))
+            .env(
+                "QDB_CLIENT_CONF",
+                format!("http::addr={addr};retry_timeout=2000;"),
+            )
             .env("QUESTDB_HTTP_URL", &spec.questdb_http)
             .env("SPATE_TABLE", &spec.table)
             .env("NUM_WORKERS", spec.workers.to_string())
@@ -309,7 +318,10 @@ pub async fn produce(topic: &str, messages: &[Message]) {
         );
     }
     for p in pending {
-        p.await.expect("delivery").map_err(|(e, _)| e).expect("produce");
+        p.await
+            .expect("delivery")
+            .map_err(|(e, _)| e)
+            .expect("produce");
     }
 }
 
@@ -326,4 +338,197 @@ pub async fn first_row(sql: &str) -> Vec<serde_json::Value> {
 #[test]
 fn rfc3339_matches_a_known_date() {
     assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000005Z");
+}
+
+/// A QuestDB of its own for a test that stops and restarts it, run from the jar the
+/// local environment installed, on fixed ports and a data directory kept across
+/// restarts.
+pub struct DedicatedQuestdb {
+    pub http_port: u16,
+    root: PathBuf,
+    jar: PathBuf,
+    child: Option<Child>,
+}
+
+impl DedicatedQuestdb {
+    fn find_jar() -> PathBuf {
+        let cache = std::env::var_os("SPATE_CACHE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("spate")))
+            .or_else(|| std::env::var_os("HOME").map(|d| PathBuf::from(d).join(".cache/spate")))
+            .expect("cache directory");
+        let mut jars: Vec<PathBuf> = std::fs::read_dir(&cache)
+            .expect("spate cache directory")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("questdb-"))
+            })
+            .map(|p| p.join("questdb.jar"))
+            .filter(|j| j.exists())
+            .collect();
+        jars.sort();
+        jars.pop()
+            .expect("QuestDB jar in the spate cache (make env-up installs it)")
+    }
+
+    /// Renders the environment's server.conf with new ports into a fresh data dir.
+    pub fn new(name: &str) -> Self {
+        let env = TestEnv::get();
+        let root = env
+            .log_dir
+            .join("consumer-tests")
+            .join(format!("questdb-{name}"));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("conf")).expect("questdb root");
+        let template = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("env/questdb/server.conf.in"),
+        )
+        .expect("server.conf.in");
+        let http_port = free_port();
+        let conf = template
+            .replace("@HTTP_PORT@", &http_port.to_string())
+            .replace("@HTTP_MIN_PORT@", &free_port().to_string())
+            .replace("@PG_PORT@", &free_port().to_string())
+            .replace("@ILP_TCP_PORT@", &free_port().to_string());
+        std::fs::write(root.join("conf/server.conf"), conf).expect("server.conf");
+        Self {
+            http_port,
+            root,
+            jar: Self::find_jar(),
+            child: None,
+        }
+    }
+
+    pub fn http_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http_port)
+    }
+
+    /// Starts the server and waits until it answers queries.
+    pub async fn start(&mut self) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.root.join("questdb.log"))
+            .expect("questdb log");
+        let child = Command::new("java")
+            .args([
+                "-Xms64m",
+                "-Xmx512m",
+                "-XX:+UseParallelGC",
+                "-Djava.awt.headless=true",
+                "-p",
+            ])
+            .arg(&self.jar)
+            .args(["-m", "io.questdb/io.questdb.ServerMain", "-d"])
+            .arg(&self.root)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start QuestDB");
+        self.child = Some(child);
+        let url = format!("{}/exec?query=select%201", self.http_url());
+        spate_tests::eventually(
+            "dedicated QuestDB answers",
+            Duration::from_secs(120),
+            || {
+                let url = url.clone();
+                async move {
+                    let body = reqwest::Client::builder()
+                        .no_proxy()
+                        .build()
+                        .map_err(|e| e.to_string())?
+                        .get(url)
+                        .send()
+                        .await
+                        .map_err(|e| e.to_string())?
+                        .text()
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    if body.contains("\"dataset\":[[1]]") {
+                        Ok(())
+                    } else {
+                        Err(body)
+                    }
+                }
+            },
+        )
+        .await
+        .expect("dedicated QuestDB up");
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL after 30 s).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while std::time::Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// `select <expr> from <table>` on this server, first value.
+    pub async fn scalar(&self, sql: &str) -> Option<i64> {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/exec", self.http_url()),
+            &[("query", sql)],
+        )
+        .ok()?;
+        let body: serde_json::Value = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .ok()?
+            .get(url)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        body.pointer("/dataset/0/0")
+            .and_then(serde_json::Value::as_i64)
+    }
+}
+
+impl Drop for DedicatedQuestdb {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Resident memory of a process in KiB (Linux `/proc`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// A small deterministic pseudo-random sequence (xorshift), seeded from the clock.
+pub struct Jitter(u64);
+
+impl Jitter {
+    pub fn new() -> Self {
+        Self((now_ns() as u64) | 1)
+    }
+    /// A value in `lo..hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        lo + self.0 % (hi - lo).max(1)
+    }
 }
