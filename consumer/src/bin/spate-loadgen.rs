@@ -123,18 +123,19 @@ fn partition_count(args: &Args, producer: &ThreadedProducer<Context>) -> anyhow:
     if let Some(p) = args.partitions {
         return Ok(p.max(1));
     }
-    let metadata = producer
-        .client()
-        .fetch_metadata(Some(&args.topic), Duration::from_secs(10))
-        .context("fetch topic metadata")?;
-    let n = metadata
-        .topics()
-        .first()
-        .map_or(0, |t| t.partitions().len());
-    if n == 0 {
-        bail!("topic {} has no partitions (does it exist?)", args.topic);
+    // A topic the broker auto-creates appears after a metadata request or two.
+    for _ in 0..20 {
+        let metadata = producer
+            .client()
+            .fetch_metadata(Some(&args.topic), Duration::from_secs(10))
+            .context("fetch topic metadata")?;
+        let n = metadata.topics().first().map_or(0, |t| t.partitions().len());
+        if n > 0 {
+            return Ok(n as i32);
+        }
+        std::thread::sleep(Duration::from_millis(250));
     }
-    Ok(n as i32)
+    bail!("topic {} has no partitions (does it exist?)", args.topic)
 }
 
 /// Enqueues one record, waiting while librdkafka's queue is full.
