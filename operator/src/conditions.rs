@@ -24,8 +24,18 @@ pub struct Want {
 
 impl Want {
     /// A condition of `type_` with `status`, `reason` and `message`.
-    pub fn new(type_: &'static str, status: bool, reason: &'static str, message: impl Into<String>) -> Self {
-        Self { type_, status, reason, message: message.into() }
+    pub fn new(
+        type_: &'static str,
+        status: bool,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            type_,
+            status,
+            reason,
+            message: message.into(),
+        }
     }
 }
 
@@ -35,7 +45,12 @@ fn status_str(status: bool) -> &'static str {
 
 /// Merges the wanted conditions into the existing ones: `lastTransitionTime` moves only
 /// when the status flips; reason, message and observedGeneration always follow.
-pub fn merge(existing: &[Condition], wanted: &[Want], generation: Option<i64>, now: &Time) -> Vec<Condition> {
+pub fn merge(
+    existing: &[Condition],
+    wanted: &[Want],
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
     wanted
         .iter()
         .map(|w| {
@@ -59,7 +74,9 @@ pub fn merge(existing: &[Condition], wanted: &[Want], generation: Option<i64>, n
 
 /// The condition of `type_`, if present and True.
 pub fn is_true(conditions: &[Condition], type_: &str) -> bool {
-    conditions.iter().any(|c| c.type_ == type_ && c.status == "True")
+    conditions
+        .iter()
+        .any(|c| c.type_ == type_ && c.status == "True")
 }
 
 #[cfg(test)]
@@ -73,14 +90,32 @@ mod tests {
 
     #[test]
     fn transition_time_moves_only_when_the_status_flips() {
-        let first = merge(&[], &[Want::new(READY, false, "PodsNotReady", "0/1 pods ready")], Some(1), &at(100));
+        let first = merge(
+            &[],
+            &[Want::new(READY, false, "PodsNotReady", "0/1 pods ready")],
+            Some(1),
+            &at(100),
+        );
         assert_eq!(first[0].last_transition_time, at(100));
 
-        let same = merge(&first, &[Want::new(READY, false, "PodsNotReady", "0/2 pods ready")], Some(2), &at(200));
+        let same = merge(
+            &first,
+            &[Want::new(READY, false, "PodsNotReady", "0/2 pods ready")],
+            Some(2),
+            &at(200),
+        );
         assert_eq!(same[0].last_transition_time, at(100));
-        assert_eq!((same[0].message.as_str(), same[0].observed_generation), ("0/2 pods ready", Some(2)));
+        assert_eq!(
+            (same[0].message.as_str(), same[0].observed_generation),
+            ("0/2 pods ready", Some(2))
+        );
 
-        let flipped = merge(&same, &[Want::new(READY, true, "AllPodsReady", "2/2 pods ready")], Some(2), &at(300));
+        let flipped = merge(
+            &same,
+            &[Want::new(READY, true, "AllPodsReady", "2/2 pods ready")],
+            Some(2),
+            &at(300),
+        );
         assert_eq!(flipped[0].last_transition_time, at(300));
         assert!(is_true(&flipped, READY));
     }

@@ -36,8 +36,17 @@ pub struct Context {
 
 impl Context {
     /// A context whose Events name `identity` as the reporting instance.
-    pub fn new(client: Client, identity: &str, metrics: Metrics, config: ReconcilerConfig, leader: watch::Receiver<bool>) -> Self {
-        let reporter = Reporter { controller: "spate-operator".into(), instance: Some(identity.into()) };
+    pub fn new(
+        client: Client,
+        identity: &str,
+        metrics: Metrics,
+        config: ReconcilerConfig,
+        leader: watch::Receiver<bool>,
+    ) -> Self {
+        let reporter = Reporter {
+            controller: "spate-operator".into(),
+            instance: Some(identity.into()),
+        };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -64,7 +73,10 @@ impl Context {
 
     /// Forgets the failures of `key` after a successful reconcile.
     pub fn succeeded(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 }
 

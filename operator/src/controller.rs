@@ -22,7 +22,10 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
     let pipelines: Api<IngestionPipeline> = scoped(&client, namespace);
     let watch = watcher::Config::default();
     let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=spate-operator");
-    info!(namespace = namespace.unwrap_or("<all>"), "starting the IngestionPipeline controller");
+    info!(
+        namespace = namespace.unwrap_or("<all>"),
+        "starting the IngestionPipeline controller"
+    );
     Controller::new(pipelines, watch)
         .owns(scoped::<Deployment>(&client, namespace), owned.clone())
         .owns(scoped::<ConfigMap>(&client, namespace), owned.clone())

@@ -28,15 +28,28 @@ pub fn router(metrics: Metrics, leader: watch::Receiver<bool>) -> Router {
 }
 
 async fn metrics_handler(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
 }
 
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let role = if *state.leader.borrow() { "leader" } else { "standby" };
+    let role = if *state.leader.borrow() {
+        "leader"
+    } else {
+        "standby"
+    };
     (StatusCode::OK, format!("ok ({role})\n"))
 }
 
 /// Serves the endpoints on `listener` until `shutdown` resolves.
-pub async fn serve(listener: TcpListener, router: Router, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -31,7 +31,11 @@ pub struct LeaseConfig {
 
 impl LeaseConfig {
     /// The defaults: 10 s lease, renewed every 2 s.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>, identity: impl Into<String>) -> Self {
+    pub fn new(
+        namespace: impl Into<String>,
+        name: impl Into<String>,
+        identity: impl Into<String>,
+    ) -> Self {
         Self {
             namespace: namespace.into(),
             name: name.into(),
@@ -61,9 +65,15 @@ pub fn decide(spec: Option<&LeaseSpec>, identity: &str, now: Timestamp) -> Step 
         Some(holder) if holder == identity => Step::Renew,
         Some(holder) => {
             let seconds = i64::from(spec.lease_duration_seconds.unwrap_or(0));
-            let renewed = spec.renew_time.as_ref().or(spec.acquire_time.as_ref()).map(|t| t.0);
+            let renewed = spec
+                .renew_time
+                .as_ref()
+                .or(spec.acquire_time.as_ref())
+                .map(|t| t.0);
             match renewed {
-                Some(at) if at + SignedDuration::from_secs(seconds) > now => Step::Wait { holder: holder.into() },
+                Some(at) if at + SignedDuration::from_secs(seconds) > now => Step::Wait {
+                    holder: holder.into(),
+                },
                 _ => Step::Take,
             }
         }
@@ -76,7 +86,8 @@ fn next_spec(old: Option<&LeaseSpec>, step: &Step, cfg: &LeaseConfig, now: Times
     if *step == Step::Take {
         spec.holder_identity = Some(cfg.identity.clone());
         spec.acquire_time = Some(MicroTime(now));
-        spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + i32::from(old.is_some()));
+        spec.lease_transitions =
+            Some(spec.lease_transitions.unwrap_or(0) + i32::from(old.is_some()));
     }
     spec.lease_duration_seconds = Some(i32::try_from(cfg.duration.as_secs()).unwrap_or(i32::MAX));
     spec.renew_time = Some(MicroTime(now));
@@ -84,7 +95,12 @@ fn next_spec(old: Option<&LeaseSpec>, step: &Step, cfg: &LeaseConfig, now: Times
 }
 
 /// Takes part in the election until `stop` resolves; `leader` says whether we hold the Lease.
-pub async fn run(api: Api<Lease>, cfg: LeaseConfig, leader: watch::Sender<bool>, stop: impl std::future::Future<Output = ()>) {
+pub async fn run(
+    api: Api<Lease>,
+    cfg: LeaseConfig,
+    leader: watch::Sender<bool>,
+    stop: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(stop);
     let mut last_renewed: Option<tokio::time::Instant> = None;
     loop {
@@ -105,7 +121,8 @@ pub async fn run(api: Api<Lease>, cfg: LeaseConfig, leader: watch::Sender<bool>,
             Err(error) => {
                 warn!(identity = %cfg.identity, %error, "lease update failed");
                 // Step down before another instance may legally take over.
-                let stale = last_renewed.is_none_or(|t| t.elapsed() + cfg.renew_every >= cfg.duration);
+                let stale =
+                    last_renewed.is_none_or(|t| t.elapsed() + cfg.renew_every >= cfg.duration);
                 if stale {
                     leader.send_replace(false);
                 }
@@ -126,16 +143,29 @@ pub async fn run(api: Api<Lease>, cfg: LeaseConfig, leader: watch::Sender<bool>,
 async fn try_once(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, kube::Error> {
     let now = Timestamp::now();
     let current = api.get_opt(&cfg.name).await?;
-    let step = decide(current.as_ref().and_then(|l| l.spec.as_ref()), &cfg.identity, now);
+    let step = decide(
+        current.as_ref().and_then(|l| l.spec.as_ref()),
+        &cfg.identity,
+        now,
+    );
     if let Step::Wait { holder } = &step {
         debug!(identity = %cfg.identity, %holder, "lease held by another instance");
         return Ok(false);
     }
-    let spec = next_spec(current.as_ref().and_then(|l| l.spec.as_ref()), &step, cfg, now);
+    let spec = next_spec(
+        current.as_ref().and_then(|l| l.spec.as_ref()),
+        &step,
+        cfg,
+        now,
+    );
     let result = match current {
         None => {
             let lease = Lease {
-                metadata: ObjectMeta { name: Some(cfg.name.clone()), namespace: Some(cfg.namespace.clone()), ..ObjectMeta::default() },
+                metadata: ObjectMeta {
+                    name: Some(cfg.name.clone()),
+                    namespace: Some(cfg.namespace.clone()),
+                    ..ObjectMeta::default()
+                },
                 spec: Some(spec),
             };
             api.create(&PostParams::default(), &lease).await
@@ -155,8 +185,14 @@ async fn try_once(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, kube::Err
 
 /// Gives the Lease up on a clean shutdown so the next instance takes over at once.
 async fn release(api: &Api<Lease>, cfg: &LeaseConfig) {
-    let Ok(Some(mut lease)) = api.get_opt(&cfg.name).await else { return };
-    if let Some(spec) = lease.spec.as_mut().filter(|s| s.holder_identity.as_deref() == Some(&cfg.identity)) {
+    let Ok(Some(mut lease)) = api.get_opt(&cfg.name).await else {
+        return;
+    };
+    if let Some(spec) = lease
+        .spec
+        .as_mut()
+        .filter(|s| s.holder_identity.as_deref() == Some(&cfg.identity))
+    {
         spec.holder_identity = None;
         spec.renew_time = None;
         match api.replace(&cfg.name, &PostParams::default(), &lease).await {
@@ -195,7 +231,10 @@ mod tests {
     fn the_holder_renews_and_others_wait_until_it_expires() {
         let lease = held_by("a", 100);
         assert_eq!(decide(Some(&lease), "a", t(105)), Step::Renew);
-        assert_eq!(decide(Some(&lease), "b", t(109)), Step::Wait { holder: "a".into() });
+        assert_eq!(
+            decide(Some(&lease), "b", t(109)),
+            Step::Wait { holder: "a".into() }
+        );
         assert_eq!(decide(Some(&lease), "b", t(110)), Step::Take);
     }
 
@@ -220,8 +259,14 @@ mod tests {
         let cfg = LeaseConfig::new("ns", "l", "b");
         let old = held_by("a", 0);
         let taken = next_spec(Some(&old), &Step::Take, &cfg, t(20));
-        assert_eq!((taken.holder_identity.as_deref(), taken.lease_transitions), (Some("b"), Some(1)));
+        assert_eq!(
+            (taken.holder_identity.as_deref(), taken.lease_transitions),
+            (Some("b"), Some(1))
+        );
         let renewed = next_spec(Some(&taken), &Step::Renew, &cfg, t(22));
-        assert_eq!((renewed.lease_transitions, renewed.renew_time), (Some(1), Some(MicroTime(t(22)))));
+        assert_eq!(
+            (renewed.lease_transitions, renewed.renew_time),
+            (Some(1), Some(MicroTime(t(22))))
+        );
     }
 }

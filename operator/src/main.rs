@@ -10,7 +10,11 @@ use tokio::sync::watch;
 use tracing::info;
 
 #[derive(Parser, Debug)]
-#[command(name = "spate-operator", version, about = "Reconciles IngestionPipelines into spate-consumer workloads")]
+#[command(
+    name = "spate-operator",
+    version,
+    about = "Reconciles IngestionPipelines into spate-consumer workloads"
+)]
 struct Args {
     /// This instance's identity in the Lease (the pod name in a cluster).
     #[arg(long, env = "POD_NAME")]
@@ -38,15 +42,24 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,kube=warn".into());
     if args.log_format == "json" {
-        tracing_subscriber::fmt().json().with_env_filter(filter).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
     } else {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
 
-    let identity = args.identity.clone().unwrap_or_else(|| format!("spate-operator-{}", std::process::id()));
-    let client = kube::Client::try_default().await.context("connecting to the Kubernetes API")?;
+    let identity = args
+        .identity
+        .clone()
+        .unwrap_or_else(|| format!("spate-operator-{}", std::process::id()));
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
     let metrics = Metrics::new();
     let (leader_tx, leader_rx) = watch::channel(false);
 
@@ -54,7 +67,9 @@ async fn main() -> anyhow::Result<()> {
     cfg.lease.name = args.lease_name.clone();
     cfg.watch_namespace = args.watch_namespace.clone();
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
     info!(%identity, listen = %args.listen, "spate-operator starting");
     let (stop_tx, stop_rx) = watch::channel(false);
     let server = tokio::spawn(spate_operator::http::serve(
@@ -69,7 +84,10 @@ async fn main() -> anyhow::Result<()> {
     })
     .await;
     stop_tx.send_replace(true);
-    server.await.context("joining the HTTP server")?.context("serving HTTP")?;
+    server
+        .await
+        .context("joining the HTTP server")?
+        .context("serving HTTP")?;
     Ok(())
 }
 
@@ -81,7 +99,8 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

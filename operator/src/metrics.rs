@@ -22,26 +22,51 @@ impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
         let reconciliations = IntCounterVec::new(
-            Opts::new("spate_operator_reconciliations_total", "Reconciliations of IngestionPipelines by result"),
+            Opts::new(
+                "spate_operator_reconciliations_total",
+                "Reconciliations of IngestionPipelines by result",
+            ),
             &["result"],
         )
         .expect("valid metric");
         let failures = IntCounterVec::new(
-            Opts::new("spate_operator_reconcile_failures_total", "Failed reconciliations by the action that failed"),
+            Opts::new(
+                "spate_operator_reconcile_failures_total",
+                "Failed reconciliations by the action that failed",
+            ),
             &["reason"],
         )
         .expect("valid metric");
         let duration = Histogram::with_opts(
-            HistogramOpts::new("spate_operator_reconcile_duration_seconds", "Duration of one reconciliation")
-                .buckets(vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+            HistogramOpts::new(
+                "spate_operator_reconcile_duration_seconds",
+                "Duration of one reconciliation",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
         )
         .expect("valid metric");
-        let leader = IntGauge::new("spate_operator_leader", "1 while this operator instance holds the lease")
-            .expect("valid metric");
-        for c in [Box::new(reconciliations.clone()) as Box<dyn prometheus::core::Collector>, Box::new(failures.clone()), Box::new(duration.clone()), Box::new(leader.clone())] {
+        let leader = IntGauge::new(
+            "spate_operator_leader",
+            "1 while this operator instance holds the lease",
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(reconciliations.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(failures.clone()),
+            Box::new(duration.clone()),
+            Box::new(leader.clone()),
+        ] {
             registry.register(c).expect("unique metric");
         }
-        Self { registry, reconciliations, failures, duration, leader }
+        Self {
+            registry,
+            reconciliations,
+            failures,
+            duration,
+            leader,
+        }
     }
 
     /// The metrics in Prometheus' text format.

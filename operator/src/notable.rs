@@ -8,7 +8,13 @@ use crate::build::names::CONFIG_HASH_ANNOTATION;
 use crate::conditions::{DEGRADED, READY, Want};
 
 fn event(type_: EventType, reason: &str, action: &str, note: String) -> Event {
-    Event { type_, reason: reason.into(), note: Some(note), action: action.into(), secondary: None }
+    Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note),
+        action: action.into(),
+        secondary: None,
+    }
 }
 
 fn replicas(d: &Deployment) -> Option<i32> {
@@ -16,7 +22,14 @@ fn replicas(d: &Deployment) -> Option<i32> {
 }
 
 fn config_hash(d: &Deployment) -> Option<&String> {
-    d.spec.as_ref()?.template.metadata.as_ref()?.annotations.as_ref()?.get(CONFIG_HASH_ANNOTATION)
+    d.spec
+        .as_ref()?
+        .template
+        .metadata
+        .as_ref()?
+        .annotations
+        .as_ref()?
+        .get(CONFIG_HASH_ANNOTATION)
 }
 
 /// Events for the changes between the previous and the new state of a pipeline.
@@ -32,21 +45,42 @@ pub fn events(
     let now = |type_: &str| new_conditions.iter().find(|w| w.type_ == type_);
 
     if let Some(d) = now(DEGRADED).filter(|d| d.status) {
-        let same = was(DEGRADED).is_some_and(|c| c.status == "True" && c.reason == d.reason && c.message == d.message);
+        let same = was(DEGRADED)
+            .is_some_and(|c| c.status == "True" && c.reason == d.reason && c.message == d.message);
         if !same {
-            out.push(event(EventType::Warning, d.reason, "Reconcile", d.message.clone()));
+            out.push(event(
+                EventType::Warning,
+                d.reason,
+                "Reconcile",
+                d.message.clone(),
+            ));
         }
     }
     if let Some(r) = now(READY) {
         let was_ready = was(READY).is_some_and(|c| c.status == "True");
         if r.status && !was_ready {
-            out.push(event(EventType::Normal, "PipelineReady", "Reconcile", r.message.clone()));
+            out.push(event(
+                EventType::Normal,
+                "PipelineReady",
+                "Reconcile",
+                r.message.clone(),
+            ));
         } else if !r.status && was_ready {
-            out.push(event(EventType::Warning, "PipelineNotReady", "Reconcile", r.message.clone()));
+            out.push(event(
+                EventType::Warning,
+                "PipelineNotReady",
+                "Reconcile",
+                r.message.clone(),
+            ));
         }
     }
     if created_control_token {
-        out.push(event(EventType::Normal, "CreatedControlToken", "CreateSecret", "created the Secret holding the consumers' control token".into()));
+        out.push(event(
+            EventType::Normal,
+            "CreatedControlToken",
+            "CreateSecret",
+            "created the Secret holding the consumers' control token".into(),
+        ));
     }
     match (old_deployment, new_deployment) {
         (None, Some(new)) => out.push(event(
@@ -84,7 +118,13 @@ mod tests {
     use k8s_openapi::jiff::Timestamp;
 
     fn dep(replicas: i32) -> Deployment {
-        Deployment { spec: Some(DeploymentSpec { replicas: Some(replicas), ..Default::default() }), ..Default::default() }
+        Deployment {
+            spec: Some(DeploymentSpec {
+                replicas: Some(replicas),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
     }
 
     fn cond(type_: &str, status: &str, reason: &str) -> Condition {
@@ -104,15 +144,24 @@ mod tests {
 
     #[test]
     fn creation_and_scaling_are_announced() {
-        assert_eq!(reasons(&events(&[], &[], None, Some(&dep(1)), true)), ["CreatedControlToken", "CreatedWorkload"]);
-        assert_eq!(reasons(&events(&[], &[], Some(&dep(1)), Some(&dep(3)), false)), ["ScaledDeployment"]);
+        assert_eq!(
+            reasons(&events(&[], &[], None, Some(&dep(1)), true)),
+            ["CreatedControlToken", "CreatedWorkload"]
+        );
+        assert_eq!(
+            reasons(&events(&[], &[], Some(&dep(1)), Some(&dep(3)), false)),
+            ["ScaledDeployment"]
+        );
         assert!(events(&[], &[], Some(&dep(3)), Some(&dep(3)), false).is_empty());
     }
 
     #[test]
     fn a_degradation_is_announced_once() {
         let wants = [Want::new(DEGRADED, true, "InvalidSpec", "m")];
-        assert_eq!(reasons(&events(&[], &wants, None, None, false)), ["InvalidSpec"]);
+        assert_eq!(
+            reasons(&events(&[], &wants, None, None, false)),
+            ["InvalidSpec"]
+        );
         let old = [cond(DEGRADED, "True", "InvalidSpec")];
         assert!(events(&old, &wants, None, None, false).is_empty());
     }
@@ -120,8 +169,26 @@ mod tests {
     #[test]
     fn readiness_flips_are_announced() {
         let ready = [Want::new(READY, true, "AllPodsReady", "1/1")];
-        assert_eq!(reasons(&events(&[cond(READY, "False", "x")], &ready, None, None, false)), ["PipelineReady"]);
+        assert_eq!(
+            reasons(&events(
+                &[cond(READY, "False", "x")],
+                &ready,
+                None,
+                None,
+                false
+            )),
+            ["PipelineReady"]
+        );
         let not_ready = [Want::new(READY, false, "PodsNotReady", "0/1")];
-        assert_eq!(reasons(&events(&[cond(READY, "True", "x")], &not_ready, None, None, false)), ["PipelineNotReady"]);
+        assert_eq!(
+            reasons(&events(
+                &[cond(READY, "True", "x")],
+                &not_ready,
+                None,
+                None,
+                false
+            )),
+            ["PipelineNotReady"]
+        );
     }
 }

@@ -34,7 +34,8 @@ pub struct PodCounts {
 pub fn pod_counts(deployment: &Deployment) -> Option<PodCounts> {
     let spec = deployment.spec.as_ref()?;
     let status = deployment.status.clone().unwrap_or_default();
-    let observed = status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0);
+    let observed =
+        status.observed_generation.unwrap_or(0) >= deployment.metadata.generation.unwrap_or(0);
     observed.then(|| PodCounts {
         desired: spec.replicas.unwrap_or(1),
         current: status.replicas.unwrap_or(0),
@@ -45,11 +46,25 @@ pub fn pod_counts(deployment: &Deployment) -> Option<PodCounts> {
 }
 
 /// The reason of a Deployment condition of `type_` whose status is `status`, if any.
-fn deployment_condition(deployment: &Deployment, type_: &str, status: &str) -> Option<(String, String)> {
-    deployment.status.as_ref()?.conditions.as_ref()?.iter().find_map(|c| {
-        (c.type_ == type_ && c.status == status)
-            .then(|| (c.reason.clone().unwrap_or_default(), c.message.clone().unwrap_or_default()))
-    })
+fn deployment_condition(
+    deployment: &Deployment,
+    type_: &str,
+    status: &str,
+) -> Option<(String, String)> {
+    deployment
+        .status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find_map(|c| {
+            (c.type_ == type_ && c.status == status).then(|| {
+                (
+                    c.reason.clone().unwrap_or_default(),
+                    c.message.clone().unwrap_or_default(),
+                )
+            })
+        })
 }
 
 /// The three conditions for an outcome and, when applied, the Deployment's state.
@@ -61,7 +76,12 @@ pub fn conditions(outcome: &Outcome, deployment: Option<&Deployment>, paused: bo
     };
     if let Some(msg) = degraded {
         return vec![
-            Want::new(READY, false, reason, "the pipeline cannot run until its spec is fixed"),
+            Want::new(
+                READY,
+                false,
+                reason,
+                "the pipeline cannot run until its spec is fixed",
+            ),
             Want::new(PROGRESSING, false, reason, "waiting for a change"),
             Want::new(DEGRADED, true, reason, msg),
         ];
@@ -73,22 +93,42 @@ pub fn conditions(outcome: &Outcome, deployment: Option<&Deployment>, paused: bo
             .or_else(|| deployment_condition(d, "ReplicaFailure", "True"))
     });
     let degraded = match &stuck {
-        Some((r, m)) if r == "ProgressDeadlineExceeded" => Want::new(DEGRADED, true, "ProgressDeadlineExceeded", m.clone()),
+        Some((r, m)) if r == "ProgressDeadlineExceeded" => {
+            Want::new(DEGRADED, true, "ProgressDeadlineExceeded", m.clone())
+        }
         Some((_, m)) => Want::new(DEGRADED, true, "ReplicaFailure", m.clone()),
         None => Want::new(DEGRADED, false, "AsExpected", "no problem found"),
     };
 
     let Some(counts) = deployment.and_then(pod_counts) else {
         return vec![
-            Want::new(READY, false, "DeploymentPending", "the Deployment controller has not observed the latest spec yet"),
-            Want::new(PROGRESSING, true, "DeploymentPending", "the Deployment is being updated"),
+            Want::new(
+                READY,
+                false,
+                "DeploymentPending",
+                "the Deployment controller has not observed the latest spec yet",
+            ),
+            Want::new(
+                PROGRESSING,
+                true,
+                "DeploymentPending",
+                "the Deployment is being updated",
+            ),
             degraded,
         ];
     };
-    let pods = format!("{}/{} pods ready, {} up to date", counts.ready, counts.desired, counts.updated);
+    let pods = format!(
+        "{}/{} pods ready, {} up to date",
+        counts.ready, counts.desired, counts.updated
+    );
     if paused && counts.current == 0 {
         return vec![
-            Want::new(READY, false, "Paused", "the pipeline is paused: no consumer pod runs"),
+            Want::new(
+                READY,
+                false,
+                "Paused",
+                "the pipeline is paused: no consumer pod runs",
+            ),
             Want::new(PROGRESSING, false, "Paused", "the pipeline is paused"),
             degraded,
         ];
@@ -118,9 +158,18 @@ mod tests {
 
     fn deployment(desired: i32, status: DeploymentStatus) -> Deployment {
         Deployment {
-            metadata: ObjectMeta { generation: Some(2), ..ObjectMeta::default() },
-            spec: Some(DeploymentSpec { replicas: Some(desired), ..DeploymentSpec::default() }),
-            status: Some(DeploymentStatus { observed_generation: Some(2), ..status }),
+            metadata: ObjectMeta {
+                generation: Some(2),
+                ..ObjectMeta::default()
+            },
+            spec: Some(DeploymentSpec {
+                replicas: Some(desired),
+                ..DeploymentSpec::default()
+            }),
+            status: Some(DeploymentStatus {
+                observed_generation: Some(2),
+                ..status
+            }),
         }
     }
 
@@ -130,10 +179,21 @@ mod tests {
 
     #[test]
     fn pods_not_ready_means_progressing_and_not_ready() {
-        let d = deployment(2, DeploymentStatus { replicas: Some(2), updated_replicas: Some(2), ..Default::default() });
+        let d = deployment(
+            2,
+            DeploymentStatus {
+                replicas: Some(2),
+                updated_replicas: Some(2),
+                ..Default::default()
+            },
+        );
         assert_eq!(
             reasons(&conditions(&Outcome::Applied, Some(&d), false)),
-            [(READY, false, "PodsNotReady"), (PROGRESSING, true, "WaitingForPods"), (DEGRADED, false, "AsExpected")]
+            [
+                (READY, false, "PodsNotReady"),
+                (PROGRESSING, true, "WaitingForPods"),
+                (DEGRADED, false, "AsExpected")
+            ]
         );
     }
 
@@ -150,7 +210,13 @@ mod tests {
             },
         );
         let w = conditions(&Outcome::Applied, Some(&d), false);
-        assert_eq!(reasons(&w)[..2], [(READY, true, "AllPodsReady"), (PROGRESSING, false, "RolloutComplete")]);
+        assert_eq!(
+            reasons(&w)[..2],
+            [
+                (READY, true, "AllPodsReady"),
+                (PROGRESSING, false, "RolloutComplete")
+            ]
+        );
         assert_eq!(w[0].message, "2/2 pods ready, 2 up to date");
     }
 
@@ -167,13 +233,21 @@ mod tests {
         }]);
         assert_eq!(
             reasons(&conditions(&Outcome::Applied, Some(&d), false)),
-            [(READY, false, "DeploymentPending"), (PROGRESSING, true, "DeploymentPending"), (DEGRADED, true, "ProgressDeadlineExceeded")]
+            [
+                (READY, false, "DeploymentPending"),
+                (PROGRESSING, true, "DeploymentPending"),
+                (DEGRADED, true, "ProgressDeadlineExceeded")
+            ]
         );
     }
 
     #[test]
     fn an_invalid_spec_is_degraded_and_waits() {
-        let w = conditions(&Outcome::InvalidSpec("workers.min > workers.max".into()), None, false);
+        let w = conditions(
+            &Outcome::InvalidSpec("workers.min > workers.max".into()),
+            None,
+            false,
+        );
         assert_eq!(reasons(&w)[2], (DEGRADED, true, "InvalidSpec"));
         assert_eq!(w[2].message, "workers.min > workers.max");
     }
@@ -181,6 +255,9 @@ mod tests {
     #[test]
     fn a_paused_pipeline_with_no_pods_is_paused() {
         let d = deployment(0, DeploymentStatus::default());
-        assert_eq!(reasons(&conditions(&Outcome::Applied, Some(&d), true))[0], (READY, false, "Paused"));
+        assert_eq!(
+            reasons(&conditions(&Outcome::Applied, Some(&d), true))[0],
+            (READY, false, "Paused")
+        );
     }
 }

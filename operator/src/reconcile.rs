@@ -25,9 +25,15 @@ use crate::observe::{Outcome, conditions};
 use crate::validate::validate;
 
 /// Reconciles one pipeline (the `Controller`'s reconcile function).
-pub async fn reconcile(pipeline: Arc<IngestionPipeline>, ctx: Arc<Context>) -> Result<Action, Error> {
+pub async fn reconcile(
+    pipeline: Arc<IngestionPipeline>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
     if !ctx.is_leader() {
-        ctx.metrics.reconciliations.with_label_values(&["standby"]).inc();
+        ctx.metrics
+            .reconciliations
+            .with_label_values(&["standby"])
+            .inc();
         return Ok(Action::requeue(Duration::from_secs(5)));
     }
     if pipeline.meta().deletion_timestamp.is_some() {
@@ -36,15 +42,23 @@ pub async fn reconcile(pipeline: Arc<IngestionPipeline>, ctx: Arc<Context>) -> R
     }
     let started = Instant::now();
     let result = reconcile_inner(&pipeline, &ctx).await;
-    ctx.metrics.duration.observe(started.elapsed().as_secs_f64());
+    ctx.metrics
+        .duration
+        .observe(started.elapsed().as_secs_f64());
     let key = key(&pipeline);
     match &result {
         Ok((label, _)) => {
-            ctx.metrics.reconciliations.with_label_values(&[label]).inc();
+            ctx.metrics
+                .reconciliations
+                .with_label_values(&[label])
+                .inc();
             ctx.succeeded(&key);
         }
         Err(e) => {
-            ctx.metrics.reconciliations.with_label_values(&["error"]).inc();
+            ctx.metrics
+                .reconciliations
+                .with_label_values(&["error"])
+                .inc();
             ctx.metrics.failures.with_label_values(&[e.reason()]).inc();
         }
     }
@@ -62,14 +76,22 @@ fn key(p: &IngestionPipeline) -> String {
     format!("{}/{}", p.namespace().unwrap_or_default(), p.name_any())
 }
 
-async fn reconcile_inner(pipeline: &IngestionPipeline, ctx: &Context) -> Result<(&'static str, Action), Error> {
+async fn reconcile_inner(
+    pipeline: &IngestionPipeline,
+    ctx: &Context,
+) -> Result<(&'static str, Action), Error> {
     let name = pipeline.name_any();
-    let ns = pipeline.namespace().ok_or_else(|| Error::MissingNamespace(name.clone()))?;
+    let ns = pipeline
+        .namespace()
+        .ok_or_else(|| Error::MissingNamespace(name.clone()))?;
     let client = ctx.client.clone();
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
     let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
 
-    let old_deployment = deployments.get_opt(&name).await.map_err(Error::GetDeployment)?;
+    let old_deployment = deployments
+        .get_opt(&name)
+        .await
+        .map_err(Error::GetDeployment)?;
     let outcome = match validate(pipeline) {
         Err(invalid) => Outcome::InvalidSpec(invalid.0.join("; ")),
         Ok(()) => match missing_secret(&secrets, pipeline).await? {
@@ -79,19 +101,44 @@ async fn reconcile_inner(pipeline: &IngestionPipeline, ctx: &Context) -> Result<
     };
 
     let (deployment, created_token, action, label) = if outcome == Outcome::Applied {
-        let created_token = ensure_control_secret(&secrets, pipeline).await.map_err(Error::CreateControlSecret)?;
+        let created_token = ensure_control_secret(&secrets, pipeline)
+            .await
+            .map_err(Error::CreateControlSecret)?;
         let want = desired(pipeline, &ctx.config.default_image);
-        apply(&Api::<ConfigMap>::namespaced(client.clone(), &ns), &want.config_map).await.map_err(Error::ApplyConfigMap)?;
-        apply(&Api::<ServiceAccount>::namespaced(client.clone(), &ns), &want.service_account)
+        apply(
+            &Api::<ConfigMap>::namespaced(client.clone(), &ns),
+            &want.config_map,
+        )
+        .await
+        .map_err(Error::ApplyConfigMap)?;
+        apply(
+            &Api::<ServiceAccount>::namespaced(client.clone(), &ns),
+            &want.service_account,
+        )
+        .await
+        .map_err(Error::ApplyServiceAccount)?;
+        apply(
+            &Api::<Service>::namespaced(client.clone(), &ns),
+            &want.service,
+        )
+        .await
+        .map_err(Error::ApplyService)?;
+        apply(
+            &Api::<PodDisruptionBudget>::namespaced(client.clone(), &ns),
+            &want.pod_disruption_budget,
+        )
+        .await
+        .map_err(Error::ApplyPodDisruptionBudget)?;
+        let deployment = apply(&deployments, &want.deployment)
             .await
-            .map_err(Error::ApplyServiceAccount)?;
-        apply(&Api::<Service>::namespaced(client.clone(), &ns), &want.service).await.map_err(Error::ApplyService)?;
-        apply(&Api::<PodDisruptionBudget>::namespaced(client.clone(), &ns), &want.pod_disruption_budget)
-            .await
-            .map_err(Error::ApplyPodDisruptionBudget)?;
-        let deployment = apply(&deployments, &want.deployment).await.map_err(Error::ApplyDeployment)?;
+            .map_err(Error::ApplyDeployment)?;
         debug!(pipeline = %name, namespace = %ns, replicas = want.sizing.replicas, workers = want.sizing.workers, "applied children");
-        (Some(deployment), created_token, Action::requeue(ctx.config.resync), "ok")
+        (
+            Some(deployment),
+            created_token,
+            Action::requeue(ctx.config.resync),
+            "ok",
+        )
     } else {
         info!(pipeline = %name, namespace = %ns, outcome = ?outcome, "not applying: waiting for a change");
         let retry = match outcome {
@@ -107,7 +154,12 @@ async fn reconcile_inner(pipeline: &IngestionPipeline, ctx: &Context) -> Result<
     let now = Time(Timestamp::now());
     let counts = deployment.as_ref().and_then(|d| d.status.as_ref());
     let status = IngestionPipelineStatus {
-        conditions: merge(&old_status.conditions, &wants, pipeline.meta().generation, &now),
+        conditions: merge(
+            &old_status.conditions,
+            &wants,
+            pipeline.meta().generation,
+            &now,
+        ),
         observed_generation: pipeline.meta().generation,
         replicas: Some(counts.and_then(|s| s.replicas).unwrap_or(0)),
         ready_replicas: Some(counts.and_then(|s| s.ready_replicas).unwrap_or(0)),
@@ -117,12 +169,24 @@ async fn reconcile_inner(pipeline: &IngestionPipeline, ctx: &Context) -> Result<
     };
     let pipelines: Api<IngestionPipeline> = Api::namespaced(client, &ns);
     if !same_reconciler_status(&old_status, &status) {
-        apply_status(&pipelines, &name, &status).await.map_err(Error::PatchStatus)?;
+        apply_status(&pipelines, &name, &status)
+            .await
+            .map_err(Error::PatchStatus)?;
     }
 
     let reference = pipeline.object_ref(&());
-    let new_deployment = if outcome == Outcome::Applied { deployment.as_ref() } else { old_deployment.as_ref() };
-    for event in events(&old_status.conditions, &wants, old_deployment.as_ref(), new_deployment, created_token) {
+    let new_deployment = if outcome == Outcome::Applied {
+        deployment.as_ref()
+    } else {
+        old_deployment.as_ref()
+    };
+    for event in events(
+        &old_status.conditions,
+        &wants,
+        old_deployment.as_ref(),
+        new_deployment,
+        created_token,
+    ) {
         if let Err(error) = ctx.recorder.publish(&event, &reference).await {
             warn!(pipeline = %name, %error, reason = %event.reason, "publishing an event failed");
         }
@@ -141,27 +205,54 @@ fn same_reconciler_status(old: &IngestionPipelineStatus, new: &IngestionPipeline
 }
 
 /// The first referenced Secret or key that does not exist, as a sentence.
-async fn missing_secret(secrets: &Api<Secret>, pipeline: &IngestionPipeline) -> Result<Option<String>, Error> {
+async fn missing_secret(
+    secrets: &Api<Secret>,
+    pipeline: &IngestionPipeline,
+) -> Result<Option<String>, Error> {
     let spec = &pipeline.spec;
     let mut wanted: Vec<(&str, &SecretKeyRef, Vec<&str>)> = Vec::new();
     if let Some(c) = &spec.source.credentials {
-        wanted.push(("source.credentials", &c.secret_ref, vec![c.secret_ref.username_key.as_str(), c.secret_ref.password_key.as_str()]));
+        wanted.push((
+            "source.credentials",
+            &c.secret_ref,
+            vec![
+                c.secret_ref.username_key.as_str(),
+                c.secret_ref.password_key.as_str(),
+            ],
+        ));
     }
     if let Some(c) = &spec.sink.credentials {
-        let keys = if c.token { vec![c.secret_ref.password_key.as_str()] } else { vec![c.secret_ref.username_key.as_str(), c.secret_ref.password_key.as_str()] };
+        let keys = if c.token {
+            vec![c.secret_ref.password_key.as_str()]
+        } else {
+            vec![
+                c.secret_ref.username_key.as_str(),
+                c.secret_ref.password_key.as_str(),
+            ]
+        };
         wanted.push(("sink.credentials", &c.secret_ref, keys));
     }
     for (field, secret_ref, keys) in wanted {
-        let secret = secrets
-            .get_opt(&secret_ref.name)
-            .await
-            .map_err(|source| Error::GetSecret { name: secret_ref.name.clone(), source })?;
+        let secret =
+            secrets
+                .get_opt(&secret_ref.name)
+                .await
+                .map_err(|source| Error::GetSecret {
+                    name: secret_ref.name.clone(),
+                    source,
+                })?;
         let Some(secret) = secret else {
-            return Ok(Some(format!("{field}: Secret {:?} not found", secret_ref.name)));
+            return Ok(Some(format!(
+                "{field}: Secret {:?} not found",
+                secret_ref.name
+            )));
         };
         let data = secret.data.unwrap_or_default();
         if let Some(key) = keys.into_iter().find(|k| !data.contains_key(*k)) {
-            return Ok(Some(format!("{field}: Secret {:?} has no key {key:?}", secret_ref.name)));
+            return Ok(Some(format!(
+                "{field}: Secret {:?} has no key {key:?}",
+                secret_ref.name
+            )));
         }
     }
     Ok(None)

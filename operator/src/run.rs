@@ -37,7 +37,10 @@ impl OperatorConfig {
         Self {
             lease: LeaseConfig::new(lease_namespace, "spate-operator", identity),
             watch_namespace: None,
-            reconciler: ReconcilerConfig { default_image: default_image.into(), resync: Duration::from_secs(300) },
+            reconciler: ReconcilerConfig {
+                default_image: default_image.into(),
+                resync: Duration::from_secs(300),
+            },
             leader_tasks: Vec::new(),
         }
     }
@@ -45,10 +48,22 @@ impl OperatorConfig {
 
 /// Runs one operator instance until `shutdown` resolves, then releases the Lease.
 /// `leader` reports whether the instance leads; `metrics` collects its figures.
-pub async fn run(client: Client, cfg: OperatorConfig, metrics: Metrics, leader: watch::Sender<bool>, shutdown: impl Future<Output = ()>) {
+pub async fn run(
+    client: Client,
+    cfg: OperatorConfig,
+    metrics: Metrics,
+    leader: watch::Sender<bool>,
+    shutdown: impl Future<Output = ()>,
+) {
     let leases: Api<Lease> = Api::namespaced(client.clone(), &cfg.lease.namespace);
     let identity = cfg.lease.identity.clone();
-    let ctx = Arc::new(Context::new(client, &identity, metrics.clone(), cfg.reconciler.clone(), leader.subscribe()));
+    let ctx = Arc::new(Context::new(
+        client,
+        &identity,
+        metrics.clone(),
+        cfg.reconciler.clone(),
+        leader.subscribe(),
+    ));
     let mut leading = leader.subscribe();
     let election = lease::run(leases, cfg.lease.clone(), leader, shutdown);
     let namespace = cfg.watch_namespace.clone();

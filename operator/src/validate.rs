@@ -19,7 +19,9 @@ pub fn validate(pipeline: &IngestionPipeline) -> Result<(), InvalidSpec> {
     let mut problems = Vec::new();
     let name = pipeline.name_any();
     if name.len() > 52 {
-        problems.push(format!("metadata.name {name:?} is longer than 52 characters"));
+        problems.push(format!(
+            "metadata.name {name:?} is longer than 52 characters"
+        ));
     }
     if spec.workers.min < 1 || spec.workers.max > 256 || spec.workers.min > spec.workers.max {
         problems.push(format!(
@@ -51,12 +53,21 @@ pub fn validate(pipeline: &IngestionPipeline) -> Result<(), InvalidSpec> {
         problems.push("sink.clientConf uses ILP over TCP, which can lose rows: set sink.allowLossyTcp to accept that, or use http".into());
     }
     if tcp && spec.sink.http_url.is_none() {
-        problems.push("sink.httpUrl is required with ILP over TCP (the table DDL goes over HTTP)".into());
+        problems.push(
+            "sink.httpUrl is required with ILP over TCP (the table DDL goes over HTTP)".into(),
+        );
     }
     if !(0.0..=10.0).contains(&spec.autoscaling.headroom) {
-        problems.push(format!("autoscaling.headroom {} is outside [0, 10]", spec.autoscaling.headroom));
+        problems.push(format!(
+            "autoscaling.headroom {} is outside [0, 10]",
+            spec.autoscaling.headroom
+        ));
     }
-    if problems.is_empty() { Ok(()) } else { Err(InvalidSpec(problems)) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(InvalidSpec(problems))
+    }
 }
 
 #[cfg(test)]

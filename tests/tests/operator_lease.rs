@@ -16,9 +16,17 @@ use spate_tests::eventually;
 
 async fn replicas(deployments: &Api<Deployment>, want: i32) -> Result<()> {
     eventually(&format!("replicas {want}"), SETTLE, || async {
-        let d = deployments.get_opt(EXAMPLE).await.map_err(|e| e.to_string())?.ok_or("absent")?;
+        let d = deployments
+            .get_opt(EXAMPLE)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("absent")?;
         let r = d.spec.and_then(|s| s.replicas);
-        if r == Some(want) { Ok(()) } else { Err(format!("{r:?}")) }
+        if r == Some(want) {
+            Ok(())
+        } else {
+            Err(format!("{r:?}"))
+        }
     })
     .await?;
     Ok(())
@@ -88,9 +96,16 @@ async fn a_clean_shutdown_releases_the_lease_at_once() -> Result<()> {
     a.stop().await;
     let stopped = Instant::now();
     let outcome = b.wait_leading().await;
-    println!("figure: holder stopped cleanly → standby leads after {:?}", stopped.elapsed());
+    println!(
+        "figure: holder stopped cleanly → standby leads after {:?}",
+        stopped.elapsed()
+    );
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
-    let holder = leases.get("spate-operator").await?.spec.and_then(|s| s.holder_identity);
+    let holder = leases
+        .get("spate-operator")
+        .await?
+        .spec
+        .and_then(|s| s.holder_identity);
     b.stop().await;
     delete_namespace(&client, &ns).await?;
     outcome?;

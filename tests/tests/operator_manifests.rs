@@ -32,7 +32,13 @@ async fn the_kustomization_is_accepted_by_the_api_server() -> Result<()> {
 #[test]
 fn the_rbac_has_no_wildcards() -> Result<()> {
     let rendered = kubectl_ok(&["kustomize", "manifests/"])?;
-    ensure!(!rendered.contains("'*'") && !rendered.contains("\"*\"") && !rendered.contains("[*]"), "a wildcard in the manifests");
-    ensure!(rendered.contains("readOnlyRootFilesystem: true") && rendered.contains("runAsNonRoot: true"));
+    ensure!(
+        !rendered.contains("'*'") && !rendered.contains("\"*\"") && !rendered.contains("[*]"),
+        "a wildcard in the manifests"
+    );
+    ensure!(
+        rendered.contains("readOnlyRootFilesystem: true")
+            && rendered.contains("runAsNonRoot: true")
+    );
     Ok(())
 }

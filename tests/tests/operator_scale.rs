@@ -22,9 +22,17 @@ spec:
 
 async fn replicas_become(deployments: &Api<Deployment>, want: i32) -> Result<()> {
     eventually(&format!("Deployment replicas {want}"), SETTLE, || async {
-        let d = deployments.get_opt("manual").await.map_err(|e| e.to_string())?.ok_or("absent")?;
+        let d = deployments
+            .get_opt("manual")
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("absent")?;
         let r = d.spec.and_then(|s| s.replicas);
-        if r == Some(want) { Ok(()) } else { Err(format!("{r:?}")) }
+        if r == Some(want) {
+            Ok(())
+        } else {
+            Err(format!("{r:?}"))
+        }
     })
     .await?;
     Ok(())
@@ -42,21 +50,50 @@ async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Resul
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
         replicas_become(&deployments, 1).await?;
 
-        let out = kubectl_ok(&["scale", "-n", &ns, "ingestionpipeline/manual", "--replicas=3"])?;
+        let out = kubectl_ok(&[
+            "scale",
+            "-n",
+            &ns,
+            "ingestionpipeline/manual",
+            "--replicas=3",
+        ])?;
         println!("{}", out.trim());
         replicas_become(&deployments, 3).await?;
-        let scale = kubectl_ok(&["get", "-n", &ns, "ingestionpipeline/manual", "--subresource=scale", "-o", "jsonpath={.spec.replicas} {.status.selector}"])?;
+        let scale = kubectl_ok(&[
+            "get",
+            "-n",
+            &ns,
+            "ingestionpipeline/manual",
+            "--subresource=scale",
+            "-o",
+            "jsonpath={.spec.replicas} {.status.selector}",
+        ])?;
         println!("scale subresource: {scale}");
-        anyhow::ensure!(scale.starts_with("3 ") && scale.contains("spate.dev/pipeline=manual"), "{scale}");
+        anyhow::ensure!(
+            scale.starts_with("3 ") && scale.contains("spate.dev/pipeline=manual"),
+            "{scale}"
+        );
 
         // Beyond replicas.max the Deployment stays at the bound.
-        kubectl_ok(&["scale", "-n", &ns, "ingestionpipeline/manual", "--replicas=9"])?;
+        kubectl_ok(&[
+            "scale",
+            "-n",
+            &ns,
+            "ingestionpipeline/manual",
+            "--replicas=9",
+        ])?;
         replicas_become(&deployments, 5).await?;
 
         // Paused: zero pods, the rest kept.
         let pipelines: Api<IngestionPipeline> = Api::namespaced(client.clone(), &ns);
         let patch = serde_json::json!({"spec": {"paused": true}});
-        pipelines.patch("manual", &Default::default(), &kube::api::Patch::Merge(&patch)).await?;
+        pipelines
+            .patch(
+                "manual",
+                &Default::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await?;
         replicas_become(&deployments, 0).await?;
         Ok(())
     }

@@ -20,8 +20,15 @@ spec:
 /// The valid pipeline with `from` replaced by `to`, named `name`.
 fn variant(name: &str, from: &str, to: &str) -> String {
     let yaml = VALID.replace("NAME", name);
-    assert!(from.is_empty() || yaml.contains(from), "{from} not in the template");
-    if from.is_empty() { yaml } else { yaml.replace(from, to) }
+    assert!(
+        from.is_empty() || yaml.contains(from),
+        "{from} not in the template"
+    );
+    if from.is_empty() {
+        yaml
+    } else {
+        yaml.replace(from, to)
+    }
 }
 
 #[tokio::test]
@@ -29,16 +36,92 @@ async fn invalid_pipelines_are_refused_with_readable_messages() -> Result<()> {
     let client = client_with_crd().await?;
     let ns = namespace(&client, "op-validate").await?;
     let cases: Vec<(&str, String, &[&str])> = vec![
-        ("workers min > max", variant("w", "workers: {min: 1, max: 4}", "workers: {min: 8, max: 2}"), &["workers.min must be less than or equal to workers.max"]),
-        ("replicas min > max", variant("r", "replicas: {min: 1, max: 3}", "replicas: {min: 5, max: 3}"), &["replicas.min must be less than or equal to replicas.max"]),
-        ("negative replicas", variant("n", "replicas: {min: 1, max: 3}", "replicas: {min: -1, max: 3}"), &["spec.replicas.min", "greater than or equal to 0"]),
-        ("zero workers", variant("z", "workers: {min: 1, max: 4}", "workers: {min: 0, max: 4}"), &["spec.workers.min", "greater than or equal to 1"]),
-        ("too many workers", variant("t", "workers: {min: 1, max: 4}", "workers: {min: 1, max: 1000}"), &["spec.workers.max", "less than or equal to 256"]),
-        ("no topics", variant("e", "topics: [trades]", "topics: []"), &["spec.source.topics", "at least 1 items"]),
-        ("bad format", variant("f", "  sink:", "  format: protobuf\n  sink:"), &["spec.format", "Unsupported value: \"protobuf\"", "coinbase-match"]),
-        ("address and clientConf", variant("s", "sink: {address: \"questdb:9000\"}", "sink: {address: \"questdb:9000\", clientConf: \"http::addr=questdb:9000;\"}"), &["set exactly one of sink.address and sink.clientConf"]),
-        ("password in clientConf", variant("p", "sink: {address: \"questdb:9000\"}", "sink: {clientConf: \"http::addr=q:9000;password=hunter2;\"}"), &["hold no password or token"]),
-        ("secret in clientOptions", variant("o", "topics: [trades]}", "topics: [trades], clientOptions: {sasl.password: x}}"), &["secrets cannot be given in clientOptions"]),
+        (
+            "workers min > max",
+            variant(
+                "w",
+                "workers: {min: 1, max: 4}",
+                "workers: {min: 8, max: 2}",
+            ),
+            &["workers.min must be less than or equal to workers.max"],
+        ),
+        (
+            "replicas min > max",
+            variant(
+                "r",
+                "replicas: {min: 1, max: 3}",
+                "replicas: {min: 5, max: 3}",
+            ),
+            &["replicas.min must be less than or equal to replicas.max"],
+        ),
+        (
+            "negative replicas",
+            variant(
+                "n",
+                "replicas: {min: 1, max: 3}",
+                "replicas: {min: -1, max: 3}",
+            ),
+            &["spec.replicas.min", "greater than or equal to 0"],
+        ),
+        (
+            "zero workers",
+            variant(
+                "z",
+                "workers: {min: 1, max: 4}",
+                "workers: {min: 0, max: 4}",
+            ),
+            &["spec.workers.min", "greater than or equal to 1"],
+        ),
+        (
+            "too many workers",
+            variant(
+                "t",
+                "workers: {min: 1, max: 4}",
+                "workers: {min: 1, max: 1000}",
+            ),
+            &["spec.workers.max", "less than or equal to 256"],
+        ),
+        (
+            "no topics",
+            variant("e", "topics: [trades]", "topics: []"),
+            &["spec.source.topics", "at least 1 items"],
+        ),
+        (
+            "bad format",
+            variant("f", "  sink:", "  format: protobuf\n  sink:"),
+            &[
+                "spec.format",
+                "Unsupported value: \"protobuf\"",
+                "coinbase-match",
+            ],
+        ),
+        (
+            "address and clientConf",
+            variant(
+                "s",
+                "sink: {address: \"questdb:9000\"}",
+                "sink: {address: \"questdb:9000\", clientConf: \"http::addr=questdb:9000;\"}",
+            ),
+            &["set exactly one of sink.address and sink.clientConf"],
+        ),
+        (
+            "password in clientConf",
+            variant(
+                "p",
+                "sink: {address: \"questdb:9000\"}",
+                "sink: {clientConf: \"http::addr=q:9000;password=hunter2;\"}",
+            ),
+            &["hold no password or token"],
+        ),
+        (
+            "secret in clientOptions",
+            variant(
+                "o",
+                "topics: [trades]}",
+                "topics: [trades], clientOptions: {sasl.password: x}}",
+            ),
+            &["secrets cannot be given in clientOptions"],
+        ),
         ("headroom out of range", variant("h", "", ""), &[]),
     ];
     let mut failures = Vec::new();
@@ -51,7 +134,11 @@ async fn invalid_pipelines_are_refused_with_readable_messages() -> Result<()> {
             failures.push(format!("{what}: message lacks {missing:?}"));
         }
     }
-    let headroom = variant("h", "replicas: {min: 1, max: 3}", "replicas: {min: 1, max: 3}\n  autoscaling: {headroom: 11}");
+    let headroom = variant(
+        "h",
+        "replicas: {min: 1, max: 3}",
+        "replicas: {min: 1, max: 3}\n  autoscaling: {headroom: 11}",
+    );
     let (ok, output) = kubectl_apply_yaml(&ns, &headroom)?;
     println!("--- headroom 11:\n{}", output.trim());
     if ok || !output.contains("spec.autoscaling.headroom") {

@@ -40,7 +40,11 @@ pub fn questdb_conf(pipeline: &IngestionPipeline) -> String {
         (None, Some(addr)) => format!("http::addr={addr};"),
         (None, None) => "http::addr=127.0.0.1:9000;".to_string(),
     };
-    if conf.ends_with(';') { conf } else { format!("{conf};") }
+    if conf.ends_with(';') {
+        conf
+    } else {
+        format!("{conf};")
+    }
 }
 
 /// Builds the consumer's environment for a pipeline.
@@ -75,10 +79,21 @@ pub fn consumer_env(pipeline: &IngestionPipeline) -> ConsumerEnv {
             }
         }
         Some(creds) => {
-            options.push(format!("security.protocol={}", creds.security_protocol.as_str()));
+            options.push(format!(
+                "security.protocol={}",
+                creds.security_protocol.as_str()
+            ));
             options.push(format!("sasl.mechanism={}", creds.mechanism.as_str()));
-            env.push(secret_env("SPATE_KAFKA_USERNAME", &creds.secret_ref, &creds.secret_ref.username_key));
-            env.push(secret_env("SPATE_KAFKA_PASSWORD", &creds.secret_ref, &creds.secret_ref.password_key));
+            env.push(secret_env(
+                "SPATE_KAFKA_USERNAME",
+                &creds.secret_ref,
+                &creds.secret_ref.username_key,
+            ));
+            env.push(secret_env(
+                "SPATE_KAFKA_PASSWORD",
+                &creds.secret_ref,
+                &creds.secret_ref.password_key,
+            ));
             options.push("sasl.username=$(SPATE_KAFKA_USERNAME)".into());
             options.push("sasl.password=$(SPATE_KAFKA_PASSWORD)".into());
             env.push(plain_env("SPATE_KAFKA_OPTIONS", options.join(",")));
@@ -89,12 +104,27 @@ pub fn consumer_env(pipeline: &IngestionPipeline) -> ConsumerEnv {
     match &spec.sink.credentials {
         None => put("QDB_CLIENT_CONF", conf),
         Some(creds) if creds.token => {
-            env.push(secret_env("SPATE_QDB_TOKEN", &creds.secret_ref, &creds.secret_ref.password_key));
-            env.push(plain_env("QDB_CLIENT_CONF", format!("{conf}token=$(SPATE_QDB_TOKEN);")));
+            env.push(secret_env(
+                "SPATE_QDB_TOKEN",
+                &creds.secret_ref,
+                &creds.secret_ref.password_key,
+            ));
+            env.push(plain_env(
+                "QDB_CLIENT_CONF",
+                format!("{conf}token=$(SPATE_QDB_TOKEN);"),
+            ));
         }
         Some(creds) => {
-            env.push(secret_env("SPATE_QDB_USERNAME", &creds.secret_ref, &creds.secret_ref.username_key));
-            env.push(secret_env("SPATE_QDB_PASSWORD", &creds.secret_ref, &creds.secret_ref.password_key));
+            env.push(secret_env(
+                "SPATE_QDB_USERNAME",
+                &creds.secret_ref,
+                &creds.secret_ref.username_key,
+            ));
+            env.push(secret_env(
+                "SPATE_QDB_PASSWORD",
+                &creds.secret_ref,
+                &creds.secret_ref.password_key,
+            ));
             env.push(plain_env(
                 "QDB_CLIENT_CONF",
                 format!("{conf}username=$(SPATE_QDB_USERNAME);password=$(SPATE_QDB_PASSWORD);"),
@@ -124,7 +154,10 @@ pub fn consumer_env(pipeline: &IngestionPipeline) -> ConsumerEnv {
             put(key, v.to_string());
         }
     }
-    put("SPATE_SHUTDOWN_GRACE_SECS", tuning.shutdown_grace_seconds.to_string());
+    put(
+        "SPATE_SHUTDOWN_GRACE_SECS",
+        tuning.shutdown_grace_seconds.to_string(),
+    );
     put("SPATE_LOG_FORMAT", tuning.log_format.clone());
     put("SPATE_LISTEN", format!("0.0.0.0:{METRICS_PORT}"));
 
@@ -141,7 +174,11 @@ pub fn consumer_env(pipeline: &IngestionPipeline) -> ConsumerEnv {
 }
 
 fn plain_env(name: &str, value: String) -> EnvVar {
-    EnvVar { name: name.into(), value: Some(value), value_from: None }
+    EnvVar {
+        name: name.into(),
+        value: Some(value),
+        value_from: None,
+    }
 }
 
 fn secret_env(name: &str, secret: &SecretKeyRef, key: &str) -> EnvVar {

@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+};
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, HTTPGetAction,
-    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, SeccompProfile, SecurityContext,
-    Volume, VolumeMount, EmptyDirVolumeSource,
+    Capabilities, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvFromSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
+    SeccompProfile, SecurityContext, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -15,8 +17,8 @@ use kube::ResourceExt;
 use super::config::ConsumerEnv;
 use super::hash::config_hash;
 use super::names::{
-    CONFIG_HASH_ANNOTATION, CONTAINER_NAME, METRICS_PORT, child_meta, common_labels, selector_labels,
-    workload_name,
+    CONFIG_HASH_ANNOTATION, CONTAINER_NAME, METRICS_PORT, child_meta, common_labels,
+    selector_labels, workload_name,
 };
 use crate::crd::IngestionPipeline;
 
@@ -26,10 +28,19 @@ pub const TERMINATION_MARGIN_SECONDS: i64 = 10;
 pub const CONSUMER_UID: i64 = 65532;
 
 /// The Deployment running `replicas` consumer pods of `image`.
-pub fn deployment(pipeline: &IngestionPipeline, env: &ConsumerEnv, replicas: i32, image: &str) -> Deployment {
+pub fn deployment(
+    pipeline: &IngestionPipeline,
+    env: &ConsumerEnv,
+    replicas: i32,
+    image: &str,
+) -> Deployment {
     let name = workload_name(pipeline);
     let spec = &pipeline.spec;
-    let hash = config_hash(env.config.iter().flat_map(|(k, v)| [k.as_str(), v.as_str()]));
+    let hash = config_hash(
+        env.config
+            .iter()
+            .flat_map(|(k, v)| [k.as_str(), v.as_str()]),
+    );
 
     let http_probe = |path: &str, period: i32, failures: i32| Probe {
         http_get: Some(HTTPGetAction {
@@ -49,7 +60,10 @@ pub fn deployment(pipeline: &IngestionPipeline, env: &ConsumerEnv, replicas: i32
         image_pull_policy: spec.image_pull_policy.map(|p| p.as_str().to_string()),
         args: None,
         env_from: Some(vec![EnvFromSource {
-            config_map_ref: Some(ConfigMapEnvSource { name: name.clone(), optional: Some(false) }),
+            config_map_ref: Some(ConfigMapEnvSource {
+                name: name.clone(),
+                optional: Some(false),
+            }),
             ..EnvFromSource::default()
         }]),
         env: Some(env.env.clone()),
@@ -59,7 +73,10 @@ pub fn deployment(pipeline: &IngestionPipeline, env: &ConsumerEnv, replicas: i32
             protocol: Some("TCP".into()),
             ..ContainerPort::default()
         }]),
-        liveness_probe: Some(Probe { initial_delay_seconds: Some(5), ..http_probe("/healthz", 10, 3) }),
+        liveness_probe: Some(Probe {
+            initial_delay_seconds: Some(5),
+            ..http_probe("/healthz", 10, 3)
+        }),
         readiness_probe: Some(http_probe("/readyz", 5, 2)),
         resources: spec.resources.clone(),
         security_context: Some(SecurityContext {
@@ -69,11 +86,21 @@ pub fn deployment(pipeline: &IngestionPipeline, env: &ConsumerEnv, replicas: i32
             read_only_root_filesystem: Some(true),
             allow_privilege_escalation: Some(false),
             privileged: Some(false),
-            capabilities: Some(Capabilities { drop: Some(vec!["ALL".into()]), add: None }),
-            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".into()]),
+                add: None,
+            }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                localhost_profile: None,
+            }),
             ..SecurityContext::default()
         }),
-        volume_mounts: Some(vec![VolumeMount { name: "tmp".into(), mount_path: "/tmp".into(), ..VolumeMount::default() }]),
+        volume_mounts: Some(vec![VolumeMount {
+            name: "tmp".into(),
+            mount_path: "/tmp".into(),
+            ..VolumeMount::default()
+        }]),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..Container::default()
     };
@@ -92,12 +119,18 @@ pub fn deployment(pipeline: &IngestionPipeline, env: &ConsumerEnv, replicas: i32
             run_as_user: Some(CONSUMER_UID),
             run_as_group: Some(CONSUMER_UID),
             fs_group: Some(CONSUMER_UID),
-            seccomp_profile: Some(SeccompProfile { type_: "RuntimeDefault".into(), localhost_profile: None }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".into(),
+                localhost_profile: None,
+            }),
             ..PodSecurityContext::default()
         }),
         volumes: Some(vec![Volume {
             name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource { size_limit: None, medium: None }),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: None,
+                medium: None,
+            }),
             ..Volume::default()
         }]),
         node_selector: (!scheduling.node_selector.is_empty()).then_some(scheduling.node_selector),
@@ -111,7 +144,10 @@ pub fn deployment(pipeline: &IngestionPipeline, env: &ConsumerEnv, replicas: i32
         metadata: child_meta(pipeline, name.clone()),
         spec: Some(DeploymentSpec {
             replicas: Some(replicas),
-            selector: LabelSelector { match_labels: Some(selector_labels(&pipeline.name_any())), match_expressions: None },
+            selector: LabelSelector {
+                match_labels: Some(selector_labels(&pipeline.name_any())),
+                match_expressions: None,
+            },
             revision_history_limit: Some(3),
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".into()),

@@ -12,7 +12,9 @@ pub(crate) mod tests;
 pub use config::{ConsumerEnv, consumer_env, group_id, questdb_conf};
 pub use deployment::{CONSUMER_UID, TERMINATION_MARGIN_SECONDS, deployment};
 pub use hash::config_hash;
-pub use objects::{config_map, control_secret, pod_disruption_budget, random_token, service, service_account};
+pub use objects::{
+    config_map, control_secret, pod_disruption_budget, random_token, service, service_account,
+};
 pub use sizing::{Sizing, sizing};
 
 use k8s_openapi::api::apps::v1::Deployment;

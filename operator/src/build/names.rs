@@ -33,7 +33,10 @@ pub fn control_secret_name(pipeline_name: &str) -> String {
 /// The labels that select a pipeline's pods (immutable once the Deployment exists).
 pub fn selector_labels(pipeline_name: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
-        ("app.kubernetes.io/name".to_string(), "spate-consumer".to_string()),
+        (
+            "app.kubernetes.io/name".to_string(),
+            "spate-consumer".to_string(),
+        ),
         (PIPELINE_LABEL.to_string(), pipeline_name.to_string()),
     ])
 }

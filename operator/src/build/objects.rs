@@ -2,14 +2,19 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount, ServicePort, ServiceSpec};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Secret, Service, ServiceAccount, ServicePort, ServiceSpec,
+};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
 use super::config::ConsumerEnv;
-use super::names::{CONTROL_TOKEN_KEY, METRICS_PORT, child_meta, control_secret_name, selector_labels, workload_name};
+use super::names::{
+    CONTROL_TOKEN_KEY, METRICS_PORT, child_meta, control_secret_name, selector_labels,
+    workload_name,
+};
 use crate::crd::IngestionPipeline;
 
 /// The ConfigMap holding the consumer's plain settings.
@@ -56,7 +61,10 @@ pub fn pod_disruption_budget(pipeline: &IngestionPipeline) -> PodDisruptionBudge
         metadata: child_meta(pipeline, workload_name(pipeline)),
         spec: Some(PodDisruptionBudgetSpec {
             max_unavailable: Some(IntOrString::Int(1)),
-            selector: Some(LabelSelector { match_labels: Some(selector_labels(&pipeline.name_any())), match_expressions: None }),
+            selector: Some(LabelSelector {
+                match_labels: Some(selector_labels(&pipeline.name_any())),
+                match_expressions: None,
+            }),
             ..PodDisruptionBudgetSpec::default()
         }),
         status: None,

@@ -20,11 +20,21 @@ pub fn sizing(spec: &IngestionPipelineSpec, status: Option<&IngestionPipelineSta
     let wish = status.and_then(|s| s.autoscaler.as_ref());
     let (replicas, workers) = if spec.autoscaling.enabled {
         (
-            wish.and_then(|w| w.desired_replicas).unwrap_or(rmin).clamp(rmin, rmax),
-            wish.and_then(|w| w.desired_workers).unwrap_or_else(|| spec.workers.initial()).clamp(wmin, wmax),
+            wish.and_then(|w| w.desired_replicas)
+                .unwrap_or(rmin)
+                .clamp(rmin, rmax),
+            wish.and_then(|w| w.desired_workers)
+                .unwrap_or_else(|| spec.workers.initial())
+                .clamp(wmin, wmax),
         )
     } else {
-        (spec.replicas.desired.unwrap_or(rmin).clamp(rmin, rmax), spec.workers.initial())
+        (
+            spec.replicas.desired.unwrap_or(rmin).clamp(rmin, rmax),
+            spec.workers.initial(),
+        )
     };
-    Sizing { replicas: if spec.paused { 0 } else { replicas }, workers }
+    Sizing {
+        replicas: if spec.paused { 0 } else { replicas },
+        workers,
+    }
 }

@@ -4,12 +4,16 @@ use k8s_openapi::api::core::v1::Container;
 use kube::api::ObjectMeta;
 
 use super::*;
-use crate::crd::{AutoscalerStatus, IngestionPipeline, IngestionPipelineStatus, KafkaCredentials, QuestdbCredentials, SecretKeyRef};
+use crate::crd::{
+    AutoscalerStatus, IngestionPipeline, IngestionPipelineStatus, KafkaCredentials,
+    QuestdbCredentials, SecretKeyRef,
+};
 
 /// The example pipeline, as a user would apply it, with a namespace and uid set.
 pub(crate) fn example() -> IngestionPipeline {
     let mut p: IngestionPipeline =
-        serde_yaml::from_str(include_str!("../../../manifests/examples/pipeline.yaml")).expect("example parses");
+        serde_yaml::from_str(include_str!("../../../manifests/examples/pipeline.yaml"))
+            .expect("example parses");
     p.metadata = ObjectMeta {
         namespace: Some("markets".into()),
         uid: Some("0c1d-uid".into()),
@@ -20,12 +24,29 @@ pub(crate) fn example() -> IngestionPipeline {
 }
 
 fn container(d: &Desired) -> &Container {
-    &d.deployment.spec.as_ref().unwrap().template.spec.as_ref().unwrap().containers[0]
+    &d.deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
 }
 
 fn config_hash_of(d: &Desired) -> String {
-    d.deployment.spec.as_ref().unwrap().template.metadata.as_ref().unwrap().annotations.as_ref().unwrap()
-        [names::CONFIG_HASH_ANNOTATION]
+    d.deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .metadata
+        .as_ref()
+        .unwrap()
+        .annotations
+        .as_ref()
+        .unwrap()[names::CONFIG_HASH_ANNOTATION]
         .clone()
 }
 
@@ -42,7 +63,10 @@ fn every_child_is_owned_by_the_pipeline_as_controller() {
         assert_eq!(meta.name.as_deref(), Some("coinbase-trades"));
         assert_eq!(meta.namespace.as_deref(), Some("markets"));
         let owner = &meta.owner_references.as_ref().unwrap()[0];
-        assert_eq!((owner.kind.as_str(), owner.uid.as_str(), owner.controller), ("IngestionPipeline", "0c1d-uid", Some(true)));
+        assert_eq!(
+            (owner.kind.as_str(), owner.uid.as_str(), owner.controller),
+            ("IngestionPipeline", "0c1d-uid", Some(true))
+        );
     }
 }
 
@@ -54,10 +78,19 @@ fn the_config_map_carries_the_consumer_contract() {
     assert_eq!(data["KAFKA_TOPICS"], "trades.coinbase");
     assert_eq!(data["KAFKA_GROUP_ID"], "spate-coinbase");
     assert_eq!(data["SPATE_KAFKA_OPTIONS"], "fetch.max.bytes=52428800");
-    assert_eq!(data["QDB_CLIENT_CONF"], "http::addr=questdb.questdb.svc:9000;");
+    assert_eq!(
+        data["QDB_CLIENT_CONF"],
+        "http::addr=questdb.questdb.svc:9000;"
+    );
     assert_eq!(data["SPATE_TABLE"], "trades");
     assert_eq!(data["SPATE_INPUT_FORMAT"], "coinbase-market-trades");
-    assert_eq!((data["NUM_WORKERS"].as_str(), data["SPATE_MAX_WORKERS"].as_str()), ("2", "8"));
+    assert_eq!(
+        (
+            data["NUM_WORKERS"].as_str(),
+            data["SPATE_MAX_WORKERS"].as_str()
+        ),
+        ("2", "8")
+    );
     assert_eq!(data["SPATE_LISTEN"], "0.0.0.0:9464");
     assert!(!data.contains_key("SPATE_CONTROL_TOKEN"));
 }
@@ -72,49 +105,126 @@ fn the_group_id_defaults_to_namespace_and_name() {
 #[test]
 fn secrets_reach_the_pod_only_through_secret_references() {
     let mut p = example();
-    let secret = SecretKeyRef { name: "kafka-creds".into(), username_key: "user".into(), password_key: "pass".into() };
-    p.spec.source.credentials = Some(KafkaCredentials { secret_ref: secret.clone(), mechanism: Default::default(), security_protocol: Default::default() });
-    p.spec.sink.credentials = Some(QuestdbCredentials { secret_ref: SecretKeyRef { name: "qdb".into(), ..secret }, token: false });
+    let secret = SecretKeyRef {
+        name: "kafka-creds".into(),
+        username_key: "user".into(),
+        password_key: "pass".into(),
+    };
+    p.spec.source.credentials = Some(KafkaCredentials {
+        secret_ref: secret.clone(),
+        mechanism: Default::default(),
+        security_protocol: Default::default(),
+    });
+    p.spec.sink.credentials = Some(QuestdbCredentials {
+        secret_ref: SecretKeyRef {
+            name: "qdb".into(),
+            ..secret
+        },
+        token: false,
+    });
     let d = desired(&p, "img");
     let data = d.config_map.data.clone().unwrap();
     assert!(!data.contains_key("SPATE_KAFKA_OPTIONS") && !data.contains_key("QDB_CLIENT_CONF"));
     let env = container(&d).env.clone().unwrap();
-    let by_name = |n: &str| env.iter().find(|e| e.name == n).unwrap_or_else(|| panic!("{n} missing"));
-    let user = by_name("SPATE_KAFKA_USERNAME").value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
-    assert_eq!((user.name.as_str(), user.key.as_str()), ("kafka-creds", "user"));
+    let by_name = |n: &str| {
+        env.iter()
+            .find(|e| e.name == n)
+            .unwrap_or_else(|| panic!("{n} missing"))
+    };
+    let user = by_name("SPATE_KAFKA_USERNAME")
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (user.name.as_str(), user.key.as_str()),
+        ("kafka-creds", "user")
+    );
     assert_eq!(
         by_name("SPATE_KAFKA_OPTIONS").value.as_deref(),
-        Some("fetch.max.bytes=52428800,security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512,sasl.username=$(SPATE_KAFKA_USERNAME),sasl.password=$(SPATE_KAFKA_PASSWORD)")
+        Some(
+            "fetch.max.bytes=52428800,security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512,sasl.username=$(SPATE_KAFKA_USERNAME),sasl.password=$(SPATE_KAFKA_PASSWORD)"
+        )
     );
     assert_eq!(
         by_name("QDB_CLIENT_CONF").value.as_deref(),
-        Some("http::addr=questdb.questdb.svc:9000;username=$(SPATE_QDB_USERNAME);password=$(SPATE_QDB_PASSWORD);")
+        Some(
+            "http::addr=questdb.questdb.svc:9000;username=$(SPATE_QDB_USERNAME);password=$(SPATE_QDB_PASSWORD);"
+        )
     );
     // The referencing variables come after those they reference.
     let pos = |n: &str| env.iter().position(|e| e.name == n).unwrap();
     assert!(pos("SPATE_KAFKA_PASSWORD") < pos("SPATE_KAFKA_OPTIONS"));
     assert!(pos("SPATE_QDB_PASSWORD") < pos("QDB_CLIENT_CONF"));
-    let token = by_name("SPATE_CONTROL_TOKEN").value_from.as_ref().unwrap().secret_key_ref.as_ref().unwrap();
-    assert_eq!((token.name.as_str(), token.key.as_str()), ("coinbase-trades-control", "token"));
+    let token = by_name("SPATE_CONTROL_TOKEN")
+        .value_from
+        .as_ref()
+        .unwrap()
+        .secret_key_ref
+        .as_ref()
+        .unwrap();
+    assert_eq!(
+        (token.name.as_str(), token.key.as_str()),
+        ("coinbase-trades-control", "token")
+    );
 }
 
 #[test]
 fn consumer_pods_are_hardened_and_probed() {
     let d = desired(&example(), "img");
-    let pod = d.deployment.spec.as_ref().unwrap().template.spec.as_ref().unwrap();
+    let pod = d
+        .deployment
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap();
     let c = container(&d);
     let sc = c.security_context.as_ref().unwrap();
     assert_eq!(sc.run_as_non_root, Some(true));
     assert_eq!(sc.read_only_root_filesystem, Some(true));
     assert_eq!(sc.allow_privilege_escalation, Some(false));
-    assert_eq!(sc.capabilities.as_ref().unwrap().drop, Some(vec!["ALL".to_string()]));
+    assert_eq!(
+        sc.capabilities.as_ref().unwrap().drop,
+        Some(vec!["ALL".to_string()])
+    );
     assert_eq!(sc.seccomp_profile.as_ref().unwrap().type_, "RuntimeDefault");
-    assert_eq!(c.liveness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(), Some("/healthz"));
-    assert_eq!(c.readiness_probe.as_ref().unwrap().http_get.as_ref().unwrap().path.as_deref(), Some("/readyz"));
+    assert_eq!(
+        c.liveness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/healthz")
+    );
+    assert_eq!(
+        c.readiness_probe
+            .as_ref()
+            .unwrap()
+            .http_get
+            .as_ref()
+            .unwrap()
+            .path
+            .as_deref(),
+        Some("/readyz")
+    );
     assert_eq!(c.ports.as_ref().unwrap()[0].container_port, 9464);
-    assert_eq!(pod.termination_grace_period_seconds, Some(25 + TERMINATION_MARGIN_SECONDS));
+    assert_eq!(
+        pod.termination_grace_period_seconds,
+        Some(25 + TERMINATION_MARGIN_SECONDS)
+    );
     assert_eq!(pod.automount_service_account_token, Some(false));
-    assert_eq!(d.service_account.automount_service_account_token, Some(false));
+    assert_eq!(
+        d.service_account.automount_service_account_token,
+        Some(false)
+    );
     assert_eq!(c.image.as_deref(), Some("img"));
 }
 
@@ -123,14 +233,27 @@ fn a_spec_change_rolls_the_pods_and_a_status_change_does_not() {
     let base = desired(&example(), "img");
     let mut p = example();
     p.status = Some(IngestionPipelineStatus {
-        autoscaler: Some(AutoscalerStatus { desired_replicas: Some(4), desired_workers: Some(6), ..Default::default() }),
+        autoscaler: Some(AutoscalerStatus {
+            desired_replicas: Some(4),
+            desired_workers: Some(6),
+            ..Default::default()
+        }),
         lag: Some(1234),
         ..Default::default()
     });
     let scaled = desired(&p, "img");
     assert_eq!(config_hash_of(&base), config_hash_of(&scaled));
-    assert_eq!(scaled.deployment.spec.as_ref().unwrap().template, base.deployment.spec.as_ref().unwrap().template);
-    assert_eq!(scaled.sizing, Sizing { replicas: 4, workers: 6 });
+    assert_eq!(
+        scaled.deployment.spec.as_ref().unwrap().template,
+        base.deployment.spec.as_ref().unwrap().template
+    );
+    assert_eq!(
+        scaled.sizing,
+        Sizing {
+            replicas: 4,
+            workers: 6
+        }
+    );
 
     p.spec.format = crate::crd::InputFormat::CoinbaseMatch;
     assert_ne!(config_hash_of(&base), config_hash_of(&desired(&p, "img")));
@@ -140,14 +263,36 @@ fn a_spec_change_rolls_the_pods_and_a_status_change_does_not() {
 fn sizing_follows_the_autoscaler_within_bounds_or_the_scale_subresource() {
     let mut p = example();
     let wish = |r, w| IngestionPipelineStatus {
-        autoscaler: Some(AutoscalerStatus { desired_replicas: r, desired_workers: w, ..Default::default() }),
+        autoscaler: Some(AutoscalerStatus {
+            desired_replicas: r,
+            desired_workers: w,
+            ..Default::default()
+        }),
         ..Default::default()
     };
-    assert_eq!(sizing(&p.spec, None), Sizing { replicas: 1, workers: 2 });
-    assert_eq!(sizing(&p.spec, Some(&wish(Some(50), Some(0)))), Sizing { replicas: 6, workers: 1 });
+    assert_eq!(
+        sizing(&p.spec, None),
+        Sizing {
+            replicas: 1,
+            workers: 2
+        }
+    );
+    assert_eq!(
+        sizing(&p.spec, Some(&wish(Some(50), Some(0)))),
+        Sizing {
+            replicas: 6,
+            workers: 1
+        }
+    );
     p.spec.autoscaling.enabled = false;
     p.spec.replicas.desired = Some(3);
-    assert_eq!(sizing(&p.spec, Some(&wish(Some(5), Some(7)))), Sizing { replicas: 3, workers: 2 });
+    assert_eq!(
+        sizing(&p.spec, Some(&wish(Some(5), Some(7)))),
+        Sizing {
+            replicas: 3,
+            workers: 2
+        }
+    );
     p.spec.replicas.desired = Some(99);
     assert_eq!(sizing(&p.spec, None).replicas, 6);
     p.spec.paused = true;

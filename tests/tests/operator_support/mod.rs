@@ -34,12 +34,19 @@ pub async fn client_with_crd() -> Result<Client> {
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     let crd = IngestionPipeline::crd();
     let name = crd.metadata.name.clone().context("CRD name")?;
-    crds.patch(&name, &PatchParams::apply("spate-tests").force(), &Patch::Apply(&crd))
-        .await
-        .context("apply the IngestionPipeline CRD")?;
-    tokio::time::timeout(SETTLE, await_condition(crds, &name, conditions::is_crd_established()))
-        .await
-        .context("CRD not Established in time")??;
+    crds.patch(
+        &name,
+        &PatchParams::apply("spate-tests").force(),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .context("apply the IngestionPipeline CRD")?;
+    tokio::time::timeout(
+        SETTLE,
+        await_condition(crds, &name, conditions::is_crd_established()),
+    )
+    .await
+    .context("CRD not Established in time")??;
     Ok(client)
 }
 
@@ -47,16 +54,25 @@ pub async fn client_with_crd() -> Result<Client> {
 pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
     let name = unique_name(prefix);
     let ns = Namespace {
-        metadata: kube::api::ObjectMeta { name: Some(name.clone()), ..Default::default() },
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
         ..Default::default()
     };
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.context("create namespace")?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .context("create namespace")?;
     Ok(name)
 }
 
 /// Deletes a test namespace (the garbage collector and namespace controller do the rest).
 pub async fn delete_namespace(client: &Client, name: &str) -> Result<()> {
-    Api::<Namespace>::all(client.clone()).delete(name, &DeleteParams::default()).await.context("delete namespace")?;
+    Api::<Namespace>::all(client.clone())
+        .delete(name, &DeleteParams::default())
+        .await
+        .context("delete namespace")?;
     Ok(())
 }
 
@@ -80,21 +96,38 @@ impl Instance {
         let (stop, stopped) = oneshot::channel::<()>();
         let mut cfg = OperatorConfig::new(identity, namespace, "spate-consumer:test");
         cfg.watch_namespace = Some(namespace.to_string());
-        let task = tokio::spawn(run(client.clone(), cfg, metrics.clone(), leader_tx, async move {
-            let _ = stopped.await;
-        }));
-        Self { identity: identity.into(), metrics, leader, stop: Some(stop), task }
+        let task = tokio::spawn(run(
+            client.clone(),
+            cfg,
+            metrics.clone(),
+            leader_tx,
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        Self {
+            identity: identity.into(),
+            metrics,
+            leader,
+            stop: Some(stop),
+            task,
+        }
     }
 
     /// Waits until it leads.
     pub async fn wait_leading(&mut self) -> Result<()> {
-        tokio::time::timeout(SETTLE, self.leader.wait_for(|l| *l)).await.context("never led")??;
+        tokio::time::timeout(SETTLE, self.leader.wait_for(|l| *l))
+            .await
+            .context("never led")??;
         Ok(())
     }
 
     /// Reconciliations it made, by result.
     pub fn reconciliations(&self, result: &str) -> u64 {
-        self.metrics.reconciliations.with_label_values(&[result]).get()
+        self.metrics
+            .reconciliations
+            .with_label_values(&[result])
+            .get()
     }
 
     /// Kills it like a crash: no lease release, everything dropped at once.
@@ -146,9 +179,17 @@ pub fn kubectl_apply_yaml(namespace: &str, yaml: &str) -> Result<(bool, String)>
         .stderr(std::process::Stdio::piped())
         .spawn()
         .context("run kubectl apply")?;
-    child.stdin.take().context("stdin")?.write_all(yaml.as_bytes())?;
+    child
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(yaml.as_bytes())?;
     let out = child.wait_with_output()?;
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     Ok((out.status.success(), text))
 }
 
