@@ -1,0 +1,281 @@
+//! Observations assembled from one round of readings, with the rate estimates and the memory
+//! (last Kafka reading, pod set) they need between rounds. Pure: the caller does the I/O.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::autoscale::estimate::RateEstimator;
+use crate::autoscale::policy::Observations;
+use crate::autoscale::signals::{ConsumerSignals, GroupLag};
+
+/// λ and μ are averaged over this long …
+const RATE_TAU: Duration = Duration::from_secs(10);
+/// … and a sample this far (a fraction) from the average replaces it at once.
+const RATE_JUMP: f64 = 0.5;
+/// A μ sample needs at least this many busy worker-seconds per second behind it.
+const MIN_BUSY_WORKERS: f64 = 0.05;
+
+/// What one round read; `None` where the reading failed.
+#[derive(Clone, Debug)]
+pub struct Readings<'a> {
+    /// The policy's clock.
+    pub now: Duration,
+    /// The consumer group's lag, read this round.
+    pub lag: Option<&'a GroupLag>,
+    /// The consumers' metrics, read this round.
+    pub consumers: Option<&'a ConsumerSignals>,
+    /// The consumer pods that are ready (names).
+    pub ready_pods: &'a BTreeSet<String>,
+    /// Pods asked for.
+    pub replicas: u32,
+    /// Workers per pod asked for.
+    pub workers: u32,
+}
+
+/// Turns successive rounds of readings into [`Observations`].
+#[derive(Clone, Debug)]
+pub struct Tracker {
+    stale_after: Duration,
+    forget_after: Duration,
+    arrivals: RateEstimator,
+    service: RateEstimator,
+    last_lag: Option<(Duration, GroupLag)>,
+    pods: Option<BTreeSet<String>>,
+    last_rebalance: Option<Duration>,
+}
+
+impl Tracker {
+    /// A tracker marking Kafka data older than `stale_after` stale, and dropping it (the lag
+    /// becomes unknown) once older than `forget_after`.
+    pub fn new(stale_after: Duration, forget_after: Duration) -> Self {
+        Self {
+            stale_after,
+            forget_after,
+            arrivals: RateEstimator::new(RATE_TAU, RATE_JUMP),
+            service: RateEstimator::new(RATE_TAU, RATE_JUMP),
+            last_lag: None,
+            pods: None,
+            last_rebalance: None,
+        }
+    }
+
+    /// The observations of this round.
+    ///
+    /// - backlog and partitions from the latest lag reading, stale when it is not from this
+    ///   round or older than `stale_after`, unknown when older than `forget_after`;
+    /// - λ from the growth of the summed high watermarks;
+    /// - μ from processed records per busy worker-second (an idle worker does not lower it);
+    /// - a change of the set of ready pods counts as a consumer-group rebalance;
+    /// - consumer metrics that are missing or stale mark the observations stale.
+    pub fn observe(&mut self, r: &Readings<'_>) -> Observations {
+        let now = r.now;
+        if let Some(lag) = r.lag {
+            self.arrivals.observe(now, lag.high_watermarks() as f64);
+            self.last_lag = Some((now, lag.clone()));
+        }
+        if let Some(c) = r.consumers
+            && let (Some(throughput), Some(mu)) = (c.throughput, c.service_rate)
+            && mu > 0.0
+        {
+            self.service
+                .observe_ratio(now, throughput, throughput / mu, MIN_BUSY_WORKERS);
+        }
+        if let Some(before) = &self.pods
+            && before != r.ready_pods
+        {
+            self.last_rebalance = Some(now);
+        }
+        self.pods = Some(r.ready_pods.clone());
+
+        let fresh_lag = self
+            .last_lag
+            .as_ref()
+            .filter(|(at, _)| now.saturating_sub(*at) <= self.forget_after)
+            .map(|(at, lag)| (now.saturating_sub(*at), lag));
+        let kafka_stale =
+            r.lag.is_none() || fresh_lag.is_none_or(|(age, _)| age > self.stale_after);
+        let consumers = r.consumers.cloned().unwrap_or_default();
+        Observations {
+            partitions: fresh_lag.map_or(0, |(_, l)| l.partitions.len() as u32),
+            backlog: fresh_lag.map(|(_, l)| l.total()),
+            max_partition_lag: fresh_lag.map(|(_, l)| l.max()),
+            arrival_rate: fresh_lag.and(self.arrivals.rate()),
+            service_rate: self.service.rate(),
+            throughput: consumers.throughput,
+            flush_latency: consumers.flush_latency,
+            queue_depth: consumers.queue_depth.map(|q| q.max(0.0) as u64),
+            replicas: r.replicas,
+            workers: r.workers,
+            ready_replicas: r.ready_pods.len() as u32,
+            last_rebalance: self.last_rebalance,
+            kafka_stale,
+            metrics_stale: r.consumers.is_none_or(|c| c.stale),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autoscale::signals::PartitionLag;
+
+    fn lag(parts: &[(i64, i64)]) -> GroupLag {
+        GroupLag {
+            partitions: parts
+                .iter()
+                .enumerate()
+                .map(|(i, &(high, committed))| PartitionLag {
+                    topic: "t".into(),
+                    partition: i as i32,
+                    low: 0,
+                    high,
+                    committed: Some(committed),
+                    lag: (high - committed).max(0) as u64,
+                })
+                .collect(),
+        }
+    }
+
+    fn pods(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn consumers(throughput: f64, mu: f64, stale: bool) -> ConsumerSignals {
+        ConsumerSignals {
+            throughput: Some(throughput),
+            service_rate: Some(mu),
+            flush_latency: Some(0.02),
+            queue_depth: Some(10.0),
+            pods_seen: 1,
+            stale,
+            ..ConsumerSignals::default()
+        }
+    }
+
+    fn s(secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+
+    fn tracker() -> Tracker {
+        Tracker::new(s(5), s(30))
+    }
+
+    fn round<'a>(
+        now: u64,
+        lag: Option<&'a GroupLag>,
+        c: Option<&'a ConsumerSignals>,
+        ready: &'a BTreeSet<String>,
+    ) -> Readings<'a> {
+        Readings {
+            now: s(now),
+            lag,
+            consumers: c,
+            ready_pods: ready,
+            replicas: 1,
+            workers: 2,
+        }
+    }
+
+    #[test]
+    fn backlog_arrivals_and_service_rate_come_from_two_rounds() {
+        let mut t = tracker();
+        let ready = pods(&["a"]);
+        let c = consumers(1000.0, 800.0, false);
+        let first = t.observe(&round(
+            0,
+            Some(&lag(&[(100, 100), (100, 100)])),
+            Some(&c),
+            &ready,
+        ));
+        assert_eq!(first.arrival_rate, None, "one reading gives no rate");
+        let l = lag(&[(1100, 600), (1100, 1100)]);
+        let o = t.observe(&round(1, Some(&l), Some(&c), &ready));
+        assert_eq!(o.partitions, 2);
+        assert_eq!(o.backlog, Some(500));
+        assert_eq!(o.max_partition_lag, Some(500));
+        assert_eq!(o.arrival_rate, Some(2000.0));
+        assert_eq!(o.service_rate, Some(800.0));
+        assert_eq!(o.throughput, Some(1000.0));
+        assert_eq!((o.replicas, o.workers, o.ready_replicas), (1, 2, 1));
+        assert!(!o.kafka_stale && !o.metrics_stale);
+        assert_eq!(o.last_rebalance, None);
+    }
+
+    #[test]
+    fn a_failed_kafka_read_keeps_the_last_lag_but_marks_it_stale_then_forgets_it() {
+        let mut t = tracker();
+        let ready = pods(&["a"]);
+        let c = consumers(1000.0, 800.0, false);
+        let l = lag(&[(100, 50)]);
+        t.observe(&round(0, Some(&l), Some(&c), &ready));
+        let o = t.observe(&round(2, None, Some(&c), &ready));
+        assert_eq!(o.backlog, Some(50));
+        assert!(o.kafka_stale);
+        let o = t.observe(&round(31, None, Some(&c), &ready));
+        assert_eq!((o.backlog, o.arrival_rate, o.partitions), (None, None, 0));
+        assert!(o.kafka_stale);
+    }
+
+    #[test]
+    fn missing_or_stale_consumer_metrics_mark_the_observations_stale() {
+        let mut t = tracker();
+        let ready = pods(&["a"]);
+        let l = lag(&[(100, 50)]);
+        assert!(t.observe(&round(0, Some(&l), None, &ready)).metrics_stale);
+        let c = consumers(1000.0, 800.0, true);
+        assert!(
+            t.observe(&round(1, Some(&l), Some(&c), &ready))
+                .metrics_stale
+        );
+    }
+
+    #[test]
+    fn a_change_of_the_ready_pods_counts_as_a_rebalance() {
+        let mut t = tracker();
+        let l = lag(&[(100, 50)]);
+        let one = pods(&["a"]);
+        let two = pods(&["a", "b"]);
+        assert_eq!(
+            t.observe(&round(0, Some(&l), None, &one)).last_rebalance,
+            None
+        );
+        assert_eq!(
+            t.observe(&round(1, Some(&l), None, &one)).last_rebalance,
+            None
+        );
+        let o = t.observe(&round(2, Some(&l), None, &two));
+        assert_eq!((o.last_rebalance, o.ready_replicas), (Some(s(2)), 2));
+        assert_eq!(
+            t.observe(&round(3, Some(&l), None, &two)).last_rebalance,
+            Some(s(2))
+        );
+    }
+
+    #[test]
+    fn idle_workers_do_not_lower_the_service_rate() {
+        let mut t = tracker();
+        let ready = pods(&["a"]);
+        let l = lag(&[(0, 0)]);
+        t.observe(&round(
+            0,
+            Some(&l),
+            Some(&consumers(4000.0, 5000.0, false)),
+            &ready,
+        ));
+        // Almost no load: 10 records/s over 0.002 busy workers carries no information.
+        let o = t.observe(&round(
+            1,
+            Some(&l),
+            Some(&consumers(10.0, 5000.0, false)),
+            &ready,
+        ));
+        assert_eq!(o.service_rate, Some(5000.0));
+        let quiet = ConsumerSignals {
+            throughput: Some(10.0),
+            service_rate: Some(10.0 / 0.002),
+            ..consumers(0.0, 1.0, false)
+        };
+        let o = t.observe(&round(2, Some(&l), Some(&quiet), &ready));
+        assert_eq!(o.service_rate, Some(5000.0));
+    }
+}

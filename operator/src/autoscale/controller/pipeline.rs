@@ -1,0 +1,357 @@
+//! One pipeline's loop: every round, read the lag from Kafka, the pods and their metrics,
+//! decide, and apply.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use super::apply::{ScaleStatus, direction, publish_event, set_workers, write_status};
+use super::observe::{Readings, Tracker};
+use super::pods::{ReadyPod, names, ready_pods};
+use super::{Error, Shared};
+use crate::autoscale::policy::{Direction, PolicyState, Reason, decide};
+use crate::autoscale::signals::{
+    ConsumerSignals, GroupLag, GroupLagReader, PodScraper, SignalError,
+};
+use crate::autoscale::spec::policy_config;
+use crate::build::names::{CONTROL_TOKEN_KEY, control_secret_name, selector_string};
+use crate::build::{group_id, sizing};
+use crate::crd::IngestionPipeline;
+
+/// The lag is written to the status at most this often when nothing else changes.
+const LAG_STATUS_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs the loop of one pipeline until aborted; `pipeline` follows the latest object.
+pub async fn run(
+    shared: Arc<Shared>,
+    key: String,
+    pipeline: watch::Receiver<Arc<IngestionPipeline>>,
+) {
+    let first = pipeline.borrow().clone();
+    let mut round = Round::new(&shared, key.clone(), &first);
+    let mut tick = tokio::time::interval(shared.config.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let clock = Instant::now();
+    loop {
+        tick.tick().await;
+        if !shared.ctx.is_leader() {
+            continue;
+        }
+        let p = pipeline.borrow().clone();
+        if let Err(error) = round.run(&shared, &p, clock.elapsed()).await {
+            warn!(pipeline = %key, %error, "autoscaler round failed");
+        }
+    }
+}
+
+/// Where the group's lag is read: brokers, group, client properties and topics.
+#[derive(Clone, Debug, PartialEq)]
+struct KafkaSource {
+    brokers: String,
+    group: String,
+    options: Vec<(String, String)>,
+    topics: Vec<String>,
+}
+
+/// What a pipeline's loop carries from one round to the next.
+struct Round {
+    key: String,
+    tracker: Tracker,
+    policy: PolicyState,
+    /// Pods and workers per pod last asked for.
+    asked: (u32, u32),
+    status: ScaleStatus,
+    status_written: Option<Instant>,
+    reader: Option<(KafkaSource, GroupLagReader)>,
+    scraper: PodScraper,
+    token: Option<String>,
+    last_reason: Option<Reason>,
+}
+
+impl Round {
+    fn new(shared: &Shared, key: String, p: &IngestionPipeline) -> Self {
+        let size = sizing(&p.spec, p.status.as_ref());
+        let interval = shared.config.interval;
+        Self {
+            key,
+            tracker: Tracker::new(
+                interval * 3 + shared.config.timeout,
+                Duration::from_secs(30).max(interval * 10),
+            ),
+            policy: PolicyState::default(),
+            asked: (size.replicas.max(0) as u32, size.workers.max(0) as u32),
+            status: ScaleStatus::of(p),
+            status_written: None,
+            reader: None,
+            scraper: PodScraper::new(shared.http.clone()),
+            token: None,
+            last_reason: None,
+        }
+    }
+
+    async fn run(
+        &mut self,
+        shared: &Shared,
+        p: &IngestionPipeline,
+        now: Duration,
+    ) -> Result<(), Error> {
+        let cfg = policy_config(&p.spec);
+        let (name, ns) = (p.name_any(), p.namespace().unwrap_or_default());
+        let client = shared.ctx.client.clone();
+
+        let lag = self.read_lag(shared, p).await;
+        let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        let listed = pods
+            .list(&ListParams::default().labels(&selector_string(&name)))
+            .await
+            .map_err(|source| Error::ListPods {
+                pipeline: self.key.clone(),
+                source,
+            })?;
+        let ready = ready_pods(&listed.items);
+        let consumers = self.read_consumers(shared, &ns, &name, &ready, now).await;
+
+        let ready_names: BTreeSet<String> = names(&ready);
+        let obs = self.tracker.observe(&Readings {
+            now,
+            lag: lag.as_ref(),
+            consumers: consumers.as_ref(),
+            ready_pods: &ready_names,
+            replicas: self.asked.0,
+            workers: self.asked.1,
+        });
+        let decision = decide(&cfg, &self.policy, &obs, now);
+        if self.last_reason != Some(decision.reason) {
+            info!(pipeline = %self.key, reason = %decision.reason, message = %decision.message, "autoscaler decision");
+            self.last_reason = Some(decision.reason);
+        } else {
+            debug!(pipeline = %self.key, reason = %decision.reason, message = %decision.message, "autoscaler decision");
+        }
+
+        if let Some(backlog) = obs.backlog {
+            self.status.lag = Some(backlog.min(i64::MAX as u64) as i64);
+        }
+        let api: Api<IngestionPipeline> = Api::namespaced(client.clone(), &ns);
+        let (replicas, workers) = self.asked;
+        if decision.changes(replicas, workers) {
+            let dir = direction(&decision, replicas, workers);
+            let mut status = self.status.clone();
+            status.scaled(&decision, Timestamp::now());
+            write_status(&api, &name, &status).await?;
+            self.status = status;
+            self.status_written = Some(Instant::now());
+            self.asked = (decision.replicas, decision.workers);
+            info!(
+                pipeline = %self.key, reason = %decision.reason, from_replicas = replicas, from_workers = workers,
+                replicas = decision.replicas, workers = decision.workers, message = %decision.message, "scaling"
+            );
+            let label = match dir {
+                Direction::Up => "up",
+                Direction::Down => "down",
+            };
+            shared
+                .metrics
+                .decisions
+                .with_label_values(&[&self.key, label, decision.reason.as_str()])
+                .inc();
+            publish_event(&shared.ctx.recorder, p, &decision, dir).await;
+        } else if self
+            .status_written
+            .is_none_or(|at| at.elapsed() >= LAG_STATUS_EVERY)
+            && self.status != ScaleStatus::of(p)
+        {
+            write_status(&api, &name, &self.status).await?;
+            self.status_written = Some(Instant::now());
+        }
+        self.policy = decision.state;
+
+        let m = &shared.metrics;
+        m.desired_replicas
+            .with_label_values(&[&self.key])
+            .set(i64::from(self.asked.0));
+        m.desired_workers
+            .with_label_values(&[&self.key])
+            .set(i64::from(self.asked.1));
+        if let Some(lag) = self.status.lag {
+            m.observed_lag.with_label_values(&[&self.key]).set(lag);
+        }
+        if let Some(l) = obs.arrival_rate {
+            m.rates.with_label_values(&[&self.key, "arrival"]).set(l);
+        }
+        if let Some(mu) = obs.service_rate {
+            m.rates.with_label_values(&[&self.key, "service"]).set(mu);
+        }
+
+        if !ready.is_empty() {
+            let token = self.token(shared, &ns, &name).await?;
+            if let Err(error) = set_workers(
+                &shared.http,
+                &ready,
+                shared.config.consumer_port,
+                &token,
+                self.asked.1,
+            )
+            .await
+            {
+                self.token = None;
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// The group's lag, or None (logged) when Kafka could not be read this round.
+    async fn read_lag(&mut self, shared: &Shared, p: &IngestionPipeline) -> Option<GroupLag> {
+        let source = match self.kafka_source(shared, p).await {
+            Ok(source) => source,
+            Err(error) => {
+                warn!(pipeline = %self.key, %error, "cannot read the consumer group's lag");
+                return None;
+            }
+        };
+        let reader = self.reader.take().filter(|(s, _)| *s == source);
+        let timeout = shared.config.timeout;
+        let joined = tokio::task::spawn_blocking(move || {
+            let (source, reader) = match reader {
+                Some(r) => r,
+                None => match GroupLagReader::new(
+                    &source.brokers,
+                    &source.group,
+                    &source.options,
+                    timeout,
+                ) {
+                    Ok(r) => (source, r),
+                    Err(e) => return (None, Err(e)),
+                },
+            };
+            let lag = reader.read(&source.topics);
+            (Some((source, reader)), lag)
+        })
+        .await;
+        match joined {
+            Ok((reader, lag)) => {
+                self.reader = reader;
+                lag.inspect_err(|error| warn!(pipeline = %self.key, %error, "reading the consumer group's lag failed")).ok()
+            }
+            Err(error) => {
+                warn!(pipeline = %self.key, %error, "the lag reader panicked");
+                None
+            }
+        }
+    }
+
+    async fn kafka_source(
+        &self,
+        shared: &Shared,
+        p: &IngestionPipeline,
+    ) -> Result<KafkaSource, Error> {
+        let src = &p.spec.source;
+        let mut options: Vec<(String, String)> = src
+            .client_options
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some(creds) = &src.credentials {
+            let ns = p.namespace().unwrap_or_default();
+            let secret = read_secret(shared, &ns, &creds.secret_ref.name).await?;
+            let value = |key: &str| {
+                secret
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get(key))
+                    .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+                    .ok_or_else(|| Error::ReadControlToken {
+                        secret: creds.secret_ref.name.clone(),
+                        message: format!("no key {key:?}"),
+                    })
+            };
+            options.push((
+                "security.protocol".into(),
+                creds.security_protocol.as_str().into(),
+            ));
+            options.push(("sasl.mechanism".into(), creds.mechanism.as_str().into()));
+            options.push((
+                "sasl.username".into(),
+                value(&creds.secret_ref.username_key)?,
+            ));
+            options.push((
+                "sasl.password".into(),
+                value(&creds.secret_ref.password_key)?,
+            ));
+        }
+        Ok(KafkaSource {
+            brokers: src.bootstrap_servers.clone(),
+            group: group_id(p),
+            options,
+            topics: src.topics.clone(),
+        })
+    }
+
+    /// The consumers' signals, from Prometheus or by scraping the ready pods; None when unreadable.
+    async fn read_consumers(
+        &mut self,
+        shared: &Shared,
+        ns: &str,
+        name: &str,
+        ready: &[ReadyPod],
+        now: Duration,
+    ) -> Option<ConsumerSignals> {
+        match &shared.prometheus {
+            Some(prom) => {
+                let selector = format!("namespace=\"{ns}\",pipeline=\"{name}\"");
+                let result: Result<ConsumerSignals, SignalError> =
+                    prom.consumer_signals(&selector, ready.len()).await;
+                result.inspect_err(|error| warn!(pipeline = %self.key, %error, "reading consumer metrics from Prometheus failed")).ok()
+            }
+            None => {
+                let targets: Vec<(String, String)> = ready
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.name.clone(),
+                            format!("{}/metrics", p.url(shared.config.consumer_port)),
+                        )
+                    })
+                    .collect();
+                Some(self.scraper.scrape(now, &targets).await)
+            }
+        }
+    }
+
+    async fn token(&mut self, shared: &Shared, ns: &str, name: &str) -> Result<String, Error> {
+        if let Some(token) = &self.token {
+            return Ok(token.clone());
+        }
+        let secret_name = control_secret_name(name);
+        let secret = read_secret(shared, ns, &secret_name).await?;
+        let token = secret
+            .data
+            .as_ref()
+            .and_then(|d| d.get(CONTROL_TOKEN_KEY))
+            .map(|v| String::from_utf8_lossy(&v.0).trim().to_string())
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| Error::ReadControlToken {
+                secret: secret_name,
+                message: format!("no key {CONTROL_TOKEN_KEY:?}"),
+            })?;
+        self.token = Some(token.clone());
+        Ok(token)
+    }
+}
+
+async fn read_secret(shared: &Shared, ns: &str, name: &str) -> Result<Secret, Error> {
+    Api::<Secret>::namespaced(shared.ctx.client.clone(), ns)
+        .get(name)
+        .await
+        .map_err(|e| Error::ReadControlToken {
+            secret: format!("{ns}/{name}"),
+            message: e.to_string(),
+        })
+}

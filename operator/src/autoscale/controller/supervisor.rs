@@ -1,0 +1,125 @@
+//! Starts a loop for every pipeline that wants autoscaling and stops it when the pipeline
+//! goes away, is paused or turns autoscaling off; every loop stops with the supervisor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::watch;
+use tokio::task::{AbortHandle, JoinSet};
+
+use super::{AutoscalerConfig, AutoscalerMetrics, Error, Shared};
+use crate::autoscale::signals::PrometheusReader;
+use crate::context::Context;
+use crate::crd::IngestionPipeline;
+
+/// Whether the autoscaler should run for `p`.
+pub fn wants_autoscaling(p: &IngestionPipeline) -> bool {
+    p.spec.autoscaling.enabled && !p.spec.paused && p.metadata.deletion_timestamp.is_none()
+}
+
+/// Runs the autoscaler until the future is dropped (when leadership is lost).
+pub async fn run(
+    ctx: Arc<Context>,
+    config: AutoscalerConfig,
+    metrics: AutoscalerMetrics,
+) -> Result<(), Error> {
+    let http = reqwest::Client::builder()
+        .timeout(config.timeout)
+        .build()
+        .map_err(Error::BuildHttpClient)?;
+    let prometheus = config.prometheus_url.as_deref().map(|url| {
+        PrometheusReader::new(
+            http.clone(),
+            url,
+            &config.prometheus_window,
+            config.interval * 5,
+        )
+    });
+    let api: Api<IngestionPipeline> = match &config.namespace {
+        Some(ns) => Api::namespaced(ctx.client.clone(), ns),
+        None => Api::all(ctx.client.clone()),
+    };
+    tracing::info!(
+        namespace = config.namespace.as_deref().unwrap_or("<all>"),
+        prometheus = config.prometheus_url.as_deref().unwrap_or("<scrape pods>"),
+        "starting the autoscaler"
+    );
+    let (store, writer) = reflector::store();
+    let watch = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .default_backoff()
+        .for_each(|_| futures::future::ready(()));
+    let interval = config.interval;
+    let shared = Arc::new(Shared {
+        ctx,
+        config,
+        metrics,
+        http,
+        prometheus,
+    });
+    let supervise = async move {
+        let mut loops: JoinSet<()> = JoinSet::new();
+        let mut running: HashMap<
+            ObjectRef<IngestionPipeline>,
+            (watch::Sender<Arc<IngestionPipeline>>, AbortHandle),
+        > = HashMap::new();
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            while loops.try_join_next().is_some() {}
+            let wanted: HashMap<_, _> = store
+                .state()
+                .into_iter()
+                .filter(|p| wants_autoscaling(p))
+                .map(|p| (ObjectRef::from_obj(p.as_ref()), p))
+                .collect();
+            running.retain(|key, (_, handle)| {
+                let keep = wanted.contains_key(key) && !handle.is_finished();
+                if !keep {
+                    tracing::info!(pipeline = %key, "stopping the autoscaler loop");
+                    handle.abort();
+                    shared.metrics.forget(&label(key));
+                }
+                keep
+            });
+            for (key, pipeline) in wanted {
+                match running.get(&key) {
+                    Some((tx, _)) => {
+                        tx.send_if_modified(|old| {
+                            let changed =
+                                old.metadata.resource_version != pipeline.metadata.resource_version;
+                            if changed {
+                                *old = pipeline.clone();
+                            }
+                            changed
+                        });
+                    }
+                    None => {
+                        tracing::info!(pipeline = %key, "starting the autoscaler loop");
+                        let (tx, rx) = watch::channel(pipeline);
+                        let handle =
+                            loops.spawn(super::pipeline::run(shared.clone(), label(&key), rx));
+                        running.insert(key, (tx, handle));
+                    }
+                }
+            }
+        }
+    };
+    tokio::select! {
+        () = watch => tracing::warn!("the pipeline watch ended"),
+        () = supervise => {}
+    }
+    Ok(())
+}
+
+/// The `pipeline` label of a pipeline's metrics: `namespace/name`.
+fn label(key: &ObjectRef<IngestionPipeline>) -> String {
+    format!(
+        "{}/{}",
+        key.namespace.as_deref().unwrap_or_default(),
+        key.name
+    )
+}
