@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use clap::Parser;
+use spate_operator::autoscale::controller::{AutoscalerConfig, AutoscalerMetrics, leader_task};
 use spate_operator::metrics::Metrics;
 use spate_operator::run::{OperatorConfig, run};
 use tokio::sync::watch;
@@ -37,6 +38,13 @@ struct Args {
     /// Log format: text or json.
     #[arg(long, env = "SPATE_LOG_FORMAT", default_value = "json")]
     log_format: String,
+    /// The Prometheus the autoscaler reads the consumers' metrics from; it scrapes the pods
+    /// directly when absent.
+    #[arg(long, env = "PROMETHEUS_URL")]
+    prometheus_url: Option<String>,
+    /// Milliseconds between two autoscaler rounds of one pipeline.
+    #[arg(long, env = "SPATE_AUTOSCALE_INTERVAL_MS", default_value_t = 1000)]
+    autoscale_interval_ms: u64,
 }
 
 #[tokio::main]
@@ -66,6 +74,14 @@ async fn main() -> anyhow::Result<()> {
     let mut cfg = OperatorConfig::new(&identity, &args.lease_namespace, &args.consumer_image);
     cfg.lease.name = args.lease_name.clone();
     cfg.watch_namespace = args.watch_namespace.clone();
+    let autoscaler = AutoscalerConfig {
+        prometheus_url: args.prometheus_url.clone(),
+        namespace: args.watch_namespace.clone(),
+        interval: std::time::Duration::from_millis(args.autoscale_interval_ms.max(100)),
+        ..AutoscalerConfig::default()
+    };
+    let autoscaler_metrics = AutoscalerMetrics::register(&metrics.registry).context("registering the autoscaler's metrics")?;
+    cfg.leader_tasks.push(leader_task(autoscaler, autoscaler_metrics));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
