@@ -19,7 +19,10 @@ use spate_tests::podrunner::{AddressRange, ImageMap, PodRunner, PodRunnerConfig}
 use tokio::signal::unix::{SignalKind, signal};
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Run the Pods of the local Kubernetes API server as local processes")]
+#[command(
+    version,
+    about = "Run the Pods of the local Kubernetes API server as local processes"
+)]
 struct Args {
     /// IMAGE=PATH: run PATH for containers of IMAGE (matched without registry, tag or digest).
     #[arg(long = "image-map", value_name = "IMAGE=PATH", required = true)]
@@ -89,7 +92,12 @@ async fn main() -> Result<()> {
         .kubeconfig
         .clone()
         .or_else(|| from_env("KUBECONFIG"))
-        .with_context(|| format!("no --kubeconfig and no KUBECONFIG in {} (run `make env-up`)", env_file.display()))?;
+        .with_context(|| {
+            format!(
+                "no --kubeconfig and no KUBECONFIG in {} (run `make env-up`)",
+                env_file.display()
+            )
+        })?;
     let client = kube_client(&kubeconfig).await?;
 
     let mut images = ImageMap::default();
@@ -98,7 +106,11 @@ async fn main() -> Result<()> {
     }
     for (image, path) in args.image_map.iter().filter_map(|s| s.split_once('=')) {
         if !Path::new(path).exists() {
-            tracing::warn!(image, path, "the program mapped to this image does not exist (yet)");
+            tracing::warn!(
+                image,
+                path,
+                "the program mapped to this image does not exist (yet)"
+            );
         }
     }
     let log_dir = args
@@ -118,7 +130,9 @@ async fn main() -> Result<()> {
     config.prometheus_targets_file = if args.no_prometheus_targets {
         None
     } else {
-        args.prometheus_targets_file.clone().or_else(|| from_env("PROMETHEUS_TARGETS_FILE"))
+        args.prometheus_targets_file
+            .clone()
+            .or_else(|| from_env("PROMETHEUS_TARGETS_FILE"))
     };
     config.pipeline_label = args.pipeline_label.clone();
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace_secs);
@@ -132,7 +146,9 @@ async fn main() -> Result<()> {
         "starting pod runner"
     );
 
-    let runner = PodRunner::start(client, config).await.context("start the pod runner")?;
+    let runner = PodRunner::start(client, config)
+        .await
+        .context("start the pod runner")?;
     let mut terminate = signal(SignalKind::terminate()).context("install the SIGTERM handler")?;
     let mut watchdog = tokio::time::interval(Duration::from_secs(1));
     loop {
@@ -152,7 +168,9 @@ async fn main() -> Result<()> {
 fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -163,7 +181,11 @@ fn init_tracing(format: &str) {
 /// `.spate/env` of the repository this binary was built from, else of the working directory.
 fn default_env_file() -> PathBuf {
     let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.spate/env");
-    if built.exists() { built } else { PathBuf::from(".spate/env") }
+    if built.exists() {
+        built
+    } else {
+        PathBuf::from(".spate/env")
+    }
 }
 
 fn read_env_file(path: &Path) -> Option<BTreeMap<String, String>> {
@@ -177,7 +199,8 @@ fn read_env_file(path: &Path) -> Option<BTreeMap<String, String>> {
 }
 
 async fn kube_client(path: &Path) -> Result<kube::Client> {
-    let kubeconfig = Kubeconfig::read_from(path).with_context(|| format!("read kubeconfig {}", path.display()))?;
+    let kubeconfig = Kubeconfig::read_from(path)
+        .with_context(|| format!("read kubeconfig {}", path.display()))?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
         .with_context(|| format!("use kubeconfig {}", path.display()))?;

@@ -89,7 +89,13 @@ pub(crate) async fn supervise(
             supervisor
                 .terminate(grace.min(shared.config.shutdown_grace))
                 .await;
-            supervisor.fail = shared.config.fail_pods_on_shutdown;
+            // A stopped node's pods stay Running in the API (the node controller takes it
+            // from there) unless the runner is told to fail them for their owners to replace.
+            supervisor.phase_override = Some(if shared.config.fail_pods_on_shutdown {
+                Phase::Failed
+            } else {
+                Phase::Running
+            });
             supervisor.post_status().await;
         }
         Ending::Completed => supervisor.post_status().await,
@@ -202,7 +208,9 @@ struct Supervisor {
     events: mpsc::UnboundedReceiver<ContainerEvent>,
     posted: Option<Value>,
     post_retry_at: Instant,
-    fail: bool,
+    /// SIGTERM to SIGKILL when a probe kills a container: the pod's termination grace period.
+    kill_grace: Duration,
+    phase_override: Option<Phase>,
 }
 
 impl Supervisor {
@@ -247,7 +255,8 @@ impl Supervisor {
             events,
             posted: None,
             post_retry_at: Instant::now(),
-            fail: false,
+            kill_grace: grace_period(pod),
+            phase_override: None,
         }
     }
 
@@ -309,7 +318,14 @@ impl Supervisor {
                     "OnFailure" => exit.exit_code != 0,
                     _ => true,
                 };
-                info!(container = %container.spec.name, ip = %self.ip, exit_code = exit.exit_code, signal = ?exit.signal, restart, "container exited");
+                info!(
+                    container = %container.spec.name,
+                    ip = %self.ip,
+                    exit_code = exit.exit_code,
+                    signal = ?exit.signal,
+                    restart,
+                    "container exited"
+                );
                 container.exited(exit, restart, initial, max);
             }
             ContainerEvent::Probe {
@@ -324,8 +340,7 @@ impl Supervisor {
                 }
                 if let Some(reason) = container.observe_probe(kind, ok) {
                     info!(container = %container.spec.name, ip = %self.ip, reason, "killing container");
-                    let grace = Duration::from_secs(30);
-                    container.stop(grace);
+                    container.stop(self.kill_grace);
                 }
             }
         }
@@ -385,7 +400,14 @@ impl Supervisor {
         );
         match container.start(&launch, self.ip, &shared.http, &self.events_tx) {
             Ok(pid) => {
-                info!(container = %container.spec.name, ip = %self.ip, pid, program = %launch.program.display(), log = %launch.log_file.display(), "container started")
+                info!(
+                    container = %container.spec.name,
+                    ip = %self.ip,
+                    pid,
+                    program = %launch.program.display(),
+                    log = %launch.log_file.display(),
+                    "container started"
+                )
             }
             Err(error) => {
                 warn!(container = %container.spec.name, error = %error, "starting the container failed");
@@ -401,8 +423,8 @@ impl Supervisor {
     }
 
     fn phase(&self) -> Phase {
-        if self.fail {
-            return Phase::Failed;
+        if let Some(phase) = self.phase_override {
+            return phase;
         }
         let views: Vec<ContainerView> = self.containers.iter().map(ContainerRun::view).collect();
         Phase::of(&views, self.restarting())

@@ -23,7 +23,6 @@ pub enum Action {
     Http {
         port: u16,
         path: String,
-        https: bool,
         headers: Vec<(String, String)>,
     },
     Tcp {
@@ -82,14 +81,16 @@ fn action(container: &Container, probe: &Probe) -> Action {
             .and_then(|p| u16::try_from(p.container_port).ok()),
     };
     if let Some(http) = &probe.http_get {
+        let https = http
+            .scheme
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("https"));
         return match port(&http.port) {
+            // The probe client speaks plain HTTP: an HTTPS probe checks the port accepts connections.
+            Some(port) if https => Action::Tcp { port },
             Some(port) => Action::Http {
                 port,
                 path: http.path.clone().unwrap_or_else(|| "/".to_owned()),
-                https: http
-                    .scheme
-                    .as_deref()
-                    .is_some_and(|s| s.eq_ignore_ascii_case("https")),
                 headers: http
                     .http_headers
                     .iter()
@@ -126,12 +127,10 @@ pub async fn check(
         Action::Http {
             port,
             path,
-            https,
             headers,
         } => {
-            let scheme = if *https { "https" } else { "http" };
             let mut request = http
-                .get(format!("{scheme}://{}{path}", SocketAddr::new(ip, *port)))
+                .get(format!("http://{}{path}", SocketAddr::new(ip, *port)))
                 .timeout(timeout);
             for (name, value) in headers {
                 request = request.header(name, value);

@@ -34,7 +34,6 @@ impl Shared {
     pub fn new(client: Client, config: PodRunnerConfig) -> Result<Self, Error> {
         let http = reqwest::Client::builder()
             .no_proxy()
-            .danger_accept_invalid_certs(true)
             .build()
             .map_err(Error::BuildHttpClient)?;
         let targets = config
