@@ -61,6 +61,9 @@ async fn main() -> anyhow::Result<()> {
         tracing_subscriber::fmt().with_env_filter(filter).init();
     }
 
+    // kube's TLS uses the process-wide rustls provider; pick ring explicitly so the choice
+    // does not depend on which crypto features the dependency graph happens to enable.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let identity = args
         .identity
         .clone()
