@@ -83,8 +83,10 @@ async fn main() -> anyhow::Result<()> {
         interval: std::time::Duration::from_millis(args.autoscale_interval_ms.max(100)),
         ..AutoscalerConfig::default()
     };
-    let autoscaler_metrics = AutoscalerMetrics::register(&metrics.registry).context("registering the autoscaler's metrics")?;
-    cfg.leader_tasks.push(leader_task(autoscaler, autoscaler_metrics));
+    let autoscaler_metrics = AutoscalerMetrics::register(&metrics.registry)
+        .context("registering the autoscaler's metrics")?;
+    cfg.leader_tasks
+        .push(leader_task(autoscaler, autoscaler_metrics));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
