@@ -10,8 +10,8 @@ use super::fields::{self, Fields, truncate};
 use crate::record::{RejectReason, Rejection};
 use crate::trade::Trade;
 
-pub(super) fn decode(f: Fields<'_>) -> Result<Trade<'_>, Rejection> {
-    let kind = fields::string(f.kind, "type")?;
+pub(super) fn decode<'a>(f: &mut Fields<'a>) -> Result<Trade<'a>, Rejection> {
+    let kind = fields::string(f.kind.take(), "type")?;
     if kind != "match" && kind != "last_match" {
         return Err(Rejection::new(
             RejectReason::UnsupportedMessage,
@@ -23,14 +23,14 @@ pub(super) fn decode(f: Fields<'_>) -> Result<Trade<'_>, Rejection> {
     }
     Ok(Trade {
         exchange: Cow::Borrowed("coinbase"),
-        symbol: fields::symbol(f.product_id, "product_id")?,
-        side: fields::side(f.side, "side")?.opposite(),
-        trade_id: fields::trade_id(f.trade_id, "trade_id")?,
-        price: fields::decimal(f.price, "price")?,
-        size: fields::decimal(f.size, "size")?,
-        sequence: fields::integer_opt(f.sequence, "sequence")?,
+        symbol: fields::symbol(f.product_id.take(), "product_id")?,
+        side: fields::side(f.side.take(), "side")?.opposite(),
+        trade_id: fields::trade_id(f.trade_id.take(), "trade_id")?,
+        price: fields::decimal(f.price.take(), "price")?,
+        size: fields::decimal(f.size.take(), "size")?,
+        sequence: fields::integer_opt(f.sequence.take(), "sequence")?,
         quality_score: None,
-        timestamp_ns: fields::timestamp(f.time, "time")?,
+        timestamp_ns: fields::timestamp(f.time.take(), "time")?,
     })
 }
 

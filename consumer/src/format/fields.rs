@@ -32,27 +32,19 @@ pub(crate) struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     /// Reads the object at the scanner's position.
+    #[inline]
     pub(crate) fn read(scanner: &mut Scanner<'a>) -> Result<Self, Rejection> {
         let mut f = Fields::default();
+        f.read_into(scanner)?;
+        Ok(f)
+    }
+
+    /// Reads the object at the scanner's position into `self` (which must be empty).
+    #[inline]
+    pub(crate) fn read_into(&mut self, scanner: &mut Scanner<'a>) -> Result<(), Rejection> {
         scanner.object(|key, value| {
-            let slot = match key.as_ref() {
-                "exchange" => &mut f.exchange,
-                "symbol" => &mut f.symbol,
-                "side" => &mut f.side,
-                "trade_id" => &mut f.trade_id,
-                "price" => &mut f.price,
-                "size" => &mut f.size,
-                "sequence" => &mut f.sequence,
-                "quality_score" => &mut f.quality_score,
-                "timestamp" => &mut f.timestamp,
-                "type" => &mut f.kind,
-                "product_id" => &mut f.product_id,
-                "time" => &mut f.time,
-                "channel" => &mut f.channel,
-                "events" => &mut f.events,
-                "trades" => &mut f.trades,
-                "sequence_num" => &mut f.sequence_num,
-                _ => return Ok(()),
+            let Some(slot) = self.slot(key.as_bytes()) else {
+                return Ok(());
             };
             if slot.is_some() {
                 return Err(Rejection::new(
@@ -62,8 +54,37 @@ impl<'a> Fields<'a> {
             }
             *slot = Some(value);
             Ok(())
-        })?;
-        Ok(f)
+        })
+    }
+
+    /// The slot of a known member name: dispatch on length and first byte, then one
+    /// comparison.
+    #[inline]
+    fn slot(&mut self, key: &[u8]) -> Option<&mut Option<Value<'a>>> {
+        let (name, slot): (&[u8], _) = match (key.len(), key.first()?) {
+            (8, b'e') => (b"exchange", &mut self.exchange),
+            (6, b's') => (b"symbol", &mut self.symbol),
+            (4, b's') => match key[2] {
+                b'd' => (b"side", &mut self.side),
+                _ => (b"size", &mut self.size),
+            },
+            (8, b't') => (b"trade_id", &mut self.trade_id),
+            (5, b'p') => (b"price", &mut self.price),
+            (8, b's') => (b"sequence", &mut self.sequence),
+            (13, b'q') => (b"quality_score", &mut self.quality_score),
+            (9, b't') => (b"timestamp", &mut self.timestamp),
+            (4, b't') => match key[1] {
+                b'y' => (b"type", &mut self.kind),
+                _ => (b"time", &mut self.time),
+            },
+            (10, b'p') => (b"product_id", &mut self.product_id),
+            (7, b'c') => (b"channel", &mut self.channel),
+            (6, b'e') => (b"events", &mut self.events),
+            (6, b't') => (b"trades", &mut self.trades),
+            (12, b's') => (b"sequence_num", &mut self.sequence_num),
+            _ => return None,
+        };
+        (key == name).then_some(slot)
     }
 }
 

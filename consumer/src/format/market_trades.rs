@@ -9,11 +9,11 @@ use super::json::{Scanner, Value};
 use crate::record::{RejectReason, Rejection};
 use crate::trade::Trade;
 
-pub(super) fn decode<'a, F>(f: Fields<'a>, mut sink: F) -> Result<usize, Rejection>
+pub(super) fn decode<'a, F>(f: &mut Fields<'a>, mut sink: F) -> Result<usize, Rejection>
 where
     F: FnMut(Trade<'a>) -> Result<(), Rejection>,
 {
-    let channel = fields::string(f.channel, "channel")?;
+    let channel = fields::string(f.channel.take(), "channel")?;
     if channel != "market_trades" {
         return Err(Rejection::new(
             RejectReason::UnsupportedMessage,
@@ -23,8 +23,8 @@ where
             ),
         ));
     }
-    let sequence = fields::integer_opt(f.sequence_num, "sequence_num")?;
-    let events = match f.events {
+    let sequence = fields::integer_opt(f.sequence_num.take(), "sequence_num")?;
+    let events = match f.events.take() {
         Some(Value::Array(raw)) => raw,
         None | Some(Value::Null) => {
             return Err(Rejection::new(

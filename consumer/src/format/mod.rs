@@ -83,7 +83,8 @@ where
     F: FnMut(Trade<'a>) -> Result<(), Rejection>,
 {
     let mut scanner = Scanner::new(text);
-    let fields = Fields::read(&mut scanner)?;
+    let mut fields = Fields::default();
+    fields.read_into(&mut scanner)?;
     scanner.finish()?;
     let format = match format {
         InputFormat::Auto if fields.channel.is_some() => InputFormat::CoinbaseMarketTrades,
@@ -92,9 +93,9 @@ where
         fixed => fixed,
     };
     match format {
-        InputFormat::CoinbaseMarketTrades => market_trades::decode(fields, sink),
-        InputFormat::CoinbaseMatch => sink(coinbase_match::decode(fields)?).map(|()| 1),
-        _ => sink(normalized::decode(fields)?).map(|()| 1),
+        InputFormat::CoinbaseMarketTrades => market_trades::decode(&mut fields, sink),
+        InputFormat::CoinbaseMatch => sink(coinbase_match::decode(&mut fields)?).map(|()| 1),
+        _ => sink(normalized::decode(&mut fields)?).map(|()| 1),
     }
 }
 

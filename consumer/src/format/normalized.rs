@@ -6,8 +6,8 @@ use super::fields::{self, Fields};
 use crate::record::{RejectReason, Rejection};
 use crate::trade::Trade;
 
-pub(super) fn decode(f: Fields<'_>) -> Result<Trade<'_>, Rejection> {
-    let exchange = fields::string(f.exchange, "exchange")?;
+pub(super) fn decode<'a>(f: &mut Fields<'a>) -> Result<Trade<'a>, Rejection> {
+    let exchange = fields::string(f.exchange.take(), "exchange")?;
     if exchange.trim().is_empty() {
         return Err(Rejection::new(
             RejectReason::MissingField,
@@ -16,14 +16,14 @@ pub(super) fn decode(f: Fields<'_>) -> Result<Trade<'_>, Rejection> {
     }
     Ok(Trade {
         exchange,
-        symbol: fields::symbol(f.symbol, "symbol")?,
-        side: fields::side(f.side, "side")?,
-        trade_id: fields::trade_id(f.trade_id, "trade_id")?,
-        price: fields::decimal(f.price, "price")?,
-        size: fields::decimal(f.size, "size")?,
-        sequence: fields::integer_opt(f.sequence, "sequence")?,
-        quality_score: fields::decimal_opt(f.quality_score, "quality_score")?,
-        timestamp_ns: fields::timestamp(f.timestamp, "timestamp")?,
+        symbol: fields::symbol(f.symbol.take(), "symbol")?,
+        side: fields::side(f.side.take(), "side")?,
+        trade_id: fields::trade_id(f.trade_id.take(), "trade_id")?,
+        price: fields::decimal(f.price.take(), "price")?,
+        size: fields::decimal(f.size.take(), "size")?,
+        sequence: fields::integer_opt(f.sequence.take(), "sequence")?,
+        quality_score: fields::decimal_opt(f.quality_score.take(), "quality_score")?,
+        timestamp_ns: fields::timestamp(f.timestamp.take(), "timestamp")?,
     })
 }
 
