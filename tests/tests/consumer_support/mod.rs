@@ -305,6 +305,8 @@ pub async fn produce(topic: &str, messages: &[Message]) {
         .set("linger.ms", "5")
         .set("acks", "all")
         .set("enable.idempotence", "true")
+        // Up to the broker's default record batch limit.
+        .set("message.max.bytes", "1048588")
         .create()
         .expect("producer");
     let mut pending = Vec::with_capacity(messages.len());
