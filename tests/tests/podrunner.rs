@@ -209,6 +209,14 @@ impl Scenario {
 
     async fn run(&self, targets_file: &Path) -> Result<()> {
         self.create_workload(3).await?;
+        // A pod whose image has no local program is left for another node.
+        let stranger: Pod = serde_json::from_value(json!({
+            "metadata": { "name": "stranger" },
+            "spec": { "containers": [{ "name": "c", "image": "registry.example/nginx:1" }] },
+        }))?;
+        self.pods()
+            .create(&PostParams::default(), &stranger)
+            .await?;
 
         // Bound, Running, Ready through the probe, on distinct loopback addresses, reachable.
         let ready = self.ready_pods(3).await?;
@@ -236,6 +244,11 @@ impl Scenario {
                 "$(VAR) not expanded:\n{env}"
             );
         }
+        let stranger = self.pods().get("stranger").await?;
+        ensure!(
+            stranger.spec.and_then(|s| s.node_name).is_none(),
+            "a pod with an unmapped image was bound"
+        );
         let node = Api::<Node>::all(self.client.clone())
             .get(&self.node)
             .await?;
@@ -301,7 +314,7 @@ impl Scenario {
         let remaining = eventually("one pod left", SETTLE, || async {
             let pods = self
                 .pods()
-                .list(&ListParams::default())
+                .list(&ListParams::default().labels("app=web"))
                 .await
                 .map_err(|e| e.to_string())?;
             let names: Vec<String> = pods.items.iter().map(|p| p.name_any()).collect();
@@ -410,7 +423,7 @@ impl Scenario {
         let found = eventually(&format!("{count} ready pods"), SETTLE, || async {
             let pods = self
                 .pods()
-                .list(&ListParams::default())
+                .list(&ListParams::default().labels("app=web"))
                 .await
                 .map_err(|e| e.to_string())?;
             let mut ready = Vec::new();

@@ -27,6 +27,9 @@ struct Args {
     /// IMAGE=PATH: run PATH for containers of IMAGE (matched without registry, tag or digest).
     #[arg(long = "image-map", value_name = "IMAGE=PATH", required = true)]
     image_map: Vec<String>,
+    /// Also bind pods whose images have no --image-map entry (they wait in ErrImagePull).
+    #[arg(long)]
+    claim_unmapped: bool,
     /// Name of the Node to register and bind pods to.
     #[arg(long, default_value = "spate-local")]
     node_name: String,
@@ -122,6 +125,7 @@ async fn main() -> Result<()> {
     let mut config = PodRunnerConfig::new(&args.node_name, images, log_dir);
     config.namespace = args.namespace.clone();
     config.label_selector = args.selector.clone();
+    config.claim_unmapped = args.claim_unmapped;
     if let Some(range) = args.address_range {
         config.addresses = range;
     }

@@ -17,6 +17,10 @@ pub struct PodRunnerConfig {
     pub label_selector: Option<String>,
     /// Which local program runs which image.
     pub images: ImageMap,
+    /// Also bind unbound pods whose images have no local program (they then wait in
+    /// `ErrImagePull`, as on a node that cannot pull); by default those are left unbound
+    /// for another runner.
+    pub claim_unmapped: bool,
     /// Where each container's stdout and stderr go (`<namespace>_<pod>/<container>.log`).
     pub log_dir: PathBuf,
     /// The loopback block pod addresses come from.
@@ -56,6 +60,7 @@ impl PodRunnerConfig {
             namespace: None,
             label_selector: None,
             images,
+            claim_unmapped: false,
             log_dir: log_dir.into(),
             addresses: AddressRange::for_process(std::process::id()),
             listen_env: vec!["SPATE_LISTEN".to_owned()],

@@ -7,6 +7,7 @@
 //! no container runtime.
 
 pub mod address;
+pub mod claim;
 pub mod config;
 mod container;
 pub mod envvars;

@@ -18,7 +18,7 @@ use tracing::{Instrument, info, warn};
 use super::address::AddressPool;
 use super::config::PodRunnerConfig;
 use super::targets::TargetsFile;
-use super::{Error, node, pod};
+use super::{Error, claim, node, pod};
 
 /// What every pod task shares.
 pub(crate) struct Shared {
@@ -134,21 +134,18 @@ fn dispatch(
     stop: &watch::Receiver<bool>,
     pod: Pod,
 ) {
-    let node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
-    if node.is_some_and(|n| n != shared.config.node_name) {
-        return;
-    }
     let uid = pod.uid().unwrap_or_default();
     if let Some(updates) = pods.get(&uid) {
         updates.send_replace(Some(pod));
         return;
     }
-    let deleting = pod.metadata.deletion_timestamp.is_some();
-    let terminal = matches!(
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()),
-        Some("Succeeded" | "Failed")
-    );
-    if (node.is_none() && deleting) || (terminal && !deleting) {
+    let config = &shared.config;
+    if !claim::should_claim(
+        &pod,
+        &config.node_name,
+        &config.images,
+        config.claim_unmapped,
+    ) {
         return;
     }
     let span = tracing::info_span!("pod", namespace = %pod.namespace().unwrap_or_default(), pod = %pod.name_any());
