@@ -129,7 +129,10 @@ fn partition_count(args: &Args, producer: &ThreadedProducer<Context>) -> anyhow:
             .client()
             .fetch_metadata(Some(&args.topic), Duration::from_secs(10))
             .context("fetch topic metadata")?;
-        let n = metadata.topics().first().map_or(0, |t| t.partitions().len());
+        let n = metadata
+            .topics()
+            .first()
+            .map_or(0, |t| t.partitions().len());
         if n > 0 {
             return Ok(n as i32);
         }
