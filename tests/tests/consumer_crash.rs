@@ -12,6 +12,8 @@ use support::{ConsumerProcess, ConsumerSpec, Jitter, first_row, mixed_messages, 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_and_restarted_consumers_leave_no_row_missing_or_duplicated() {
     TestEnv::get();
+    // Built before producing starts, so the kills fall while records still arrive.
+    support::consumer_binary();
     let topic = unique_name("crash");
     let table = unique_table("crash");
     create_topic(&topic, 4).await.expect("topic");

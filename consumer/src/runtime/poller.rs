@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
 use rdkafka::topic_partition_list::TopicPartitionList;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::backpressure::{Watermarks, decide};
 use super::chunk::{Chunk, PartitionId};
@@ -152,7 +152,7 @@ fn apply_backpressure(
 ) -> bool {
     let decision = decide(watermarks, active, hold, load);
     if decision.active != active {
-        info!(
+        debug!(
             inflight = load.inflight,
             active = decision.active,
             "backpressure changed"
