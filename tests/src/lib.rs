@@ -21,4 +21,5 @@ pub use names::{unique_name, unique_table};
 pub use poll::eventually;
 pub use prometheus::{PrometheusTarget, add_prometheus_target, prometheus_query};
 pub use questdb::{questdb_count, questdb_ilp_http_conf, questdb_query, wait_for_questdb_count};
+pub mod demo;
 pub mod podrunner;

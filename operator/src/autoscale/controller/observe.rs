@@ -14,6 +14,12 @@ const RATE_TAU: Duration = Duration::from_secs(10);
 const RATE_JUMP: f64 = 0.5;
 /// A μ sample needs at least this many busy worker-seconds per second behind it.
 const MIN_BUSY_WORKERS: f64 = 0.05;
+/// μ is sampled only while the workers have work waiting: a backlog of at least this many
+/// seconds of arrivals …
+const SATURATED_SECONDS: f64 = 1.0;
+/// … and at least this many records. A worker that waits for records (or lingers on a
+/// partial batch) shows its share of the arrivals, not what it could do.
+const SATURATED_RECORDS: u64 = 1000;
 
 /// What one round read; `None` where the reading failed.
 #[derive(Clone, Debug)]
@@ -64,7 +70,8 @@ impl Tracker {
     /// - backlog and partitions from the latest lag reading, stale when it is not from this
     ///   round or older than `stale_after`, unknown when older than `forget_after`;
     /// - λ from the growth of the summed high watermarks;
-    /// - μ from processed records per busy worker-second (an idle worker does not lower it);
+    /// - μ from processed records per busy worker-second, sampled only while a backlog keeps
+    ///   the workers saturated (the last such estimate, or the spec's hint, holds otherwise);
     /// - a change of the set of ready pods counts as a consumer-group rebalance;
     /// - consumer metrics that are missing or stale mark the observations stale.
     pub fn observe(&mut self, r: &Readings<'_>) -> Observations {
@@ -73,7 +80,13 @@ impl Tracker {
             self.arrivals.observe(now, lag.high_watermarks() as f64);
             self.last_lag = Some((now, lag.clone()));
         }
-        if let Some(c) = r.consumers
+        let lambda = self.arrivals.rate().unwrap_or(0.0);
+        let saturated = r.lag.is_some_and(|l| {
+            let backlog = l.total();
+            backlog >= SATURATED_RECORDS && backlog as f64 >= lambda * SATURATED_SECONDS
+        });
+        if saturated
+            && let Some(c) = r.consumers
             && let (Some(throughput), Some(mu)) = (c.throughput, c.service_rate)
             && mu > 0.0
         {
@@ -188,12 +201,16 @@ mod tests {
             &ready,
         ));
         assert_eq!(first.arrival_rate, None, "one reading gives no rate");
-        let l = lag(&[(1100, 600), (1100, 1100)]);
+        assert_eq!(
+            first.service_rate, None,
+            "no backlog: the workers were not saturated"
+        );
+        let l = lag(&[(2100, 100), (2100, 100)]);
         let o = t.observe(&round(1, Some(&l), Some(&c), &ready));
         assert_eq!(o.partitions, 2);
-        assert_eq!(o.backlog, Some(500));
-        assert_eq!(o.max_partition_lag, Some(500));
-        assert_eq!(o.arrival_rate, Some(2000.0));
+        assert_eq!(o.backlog, Some(4000));
+        assert_eq!(o.max_partition_lag, Some(2000));
+        assert_eq!(o.arrival_rate, Some(4000.0));
         assert_eq!(o.service_rate, Some(800.0));
         assert_eq!(o.throughput, Some(1000.0));
         assert_eq!((o.replicas, o.workers, o.ready_replicas), (1, 2, 1));
@@ -252,30 +269,36 @@ mod tests {
     }
 
     #[test]
-    fn idle_workers_do_not_lower_the_service_rate() {
+    fn workers_waiting_for_records_do_not_lower_the_service_rate() {
         let mut t = tracker();
         let ready = pods(&["a"]);
-        let l = lag(&[(0, 0)]);
-        t.observe(&round(
-            0,
-            Some(&l),
-            Some(&consumers(4000.0, 5000.0, false)),
-            &ready,
-        ));
-        // Almost no load: 10 records/s over 0.002 busy workers carries no information.
+        let busy = consumers(20_000.0, 5000.0, false);
+        // A backlog of 50 000 records: the workers are saturated, 5000/s each.
+        t.observe(&round(0, Some(&lag(&[(50_000, 0)])), Some(&busy), &ready));
         let o = t.observe(&round(
             1,
-            Some(&l),
-            Some(&consumers(10.0, 5000.0, false)),
+            Some(&lag(&[(60_000, 20_000)])),
+            Some(&busy),
             &ready,
         ));
         assert_eq!(o.service_rate, Some(5000.0));
-        let quiet = ConsumerSignals {
-            throughput: Some(10.0),
-            service_rate: Some(10.0 / 0.002),
-            ..consumers(0.0, 1.0, false)
-        };
-        let o = t.observe(&round(2, Some(&l), Some(&quiet), &ready));
+        // Drained: eight workers share 2000/s and mostly wait; that is not their capacity.
+        let waiting = consumers(2000.0, 300.0, false);
+        let o = t.observe(&round(
+            2,
+            Some(&lag(&[(62_000, 61_800)])),
+            Some(&waiting),
+            &ready,
+        ));
+        assert_eq!(o.service_rate, Some(5000.0));
+        // Almost no load: 10 records/s over 0.002 busy workers carries no information either.
+        let idle = consumers(10.0, 5000.0, false);
+        let o = t.observe(&round(
+            3,
+            Some(&lag(&[(90_000, 62_000)])),
+            Some(&idle),
+            &ready,
+        ));
         assert_eq!(o.service_rate, Some(5000.0));
     }
 }

@@ -1,0 +1,140 @@
+//! spate-demo: the autoscaling scenario on the local environment, with live progress, a
+//! summary and a plot. `make demo` builds it and runs it after `make env-up`.
+//!
+//! A quiet load, a spike and quiet again go to a fresh Kafka topic; spate-operator (run in
+//! this process, with its autoscaler) scales the consumer pods — which the pod runner runs
+//! as local processes — and every trade lands in a fresh QuestDB table exactly once.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use spate_tests::demo::{Scenario, Schedule, run};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Run spate's autoscaling demo on the local environment"
+)]
+struct Args {
+    /// Trades per second before and after the spike.
+    #[arg(long, default_value_t = 2_000.0)]
+    base: f64,
+    /// Trades per second during the spike.
+    #[arg(long, default_value_t = 40_000.0)]
+    peak: f64,
+    /// Seconds of quiet load before the spike.
+    #[arg(long, default_value_t = 20.0)]
+    quiet_seconds: f64,
+    /// Seconds the spike lasts.
+    #[arg(long, default_value_t = 45.0)]
+    spike_seconds: f64,
+    /// Seconds of quiet load after the spike.
+    #[arg(long, default_value_t = 75.0)]
+    tail_seconds: f64,
+    /// Partitions of the topic.
+    #[arg(long, default_value_t = 8)]
+    partitions: i32,
+    /// The most workers per pod.
+    #[arg(long, default_value_t = 4)]
+    max_workers: i32,
+    /// The most pods.
+    #[arg(long, default_value_t = 3)]
+    max_replicas: i32,
+    /// Seconds the backlog must stay drained before scaling down.
+    #[arg(long, default_value_t = 20)]
+    scale_down_seconds: i32,
+    /// The consumer binary run for each pod (default: spate-consumer next to this program).
+    #[arg(long)]
+    consumer: Option<PathBuf>,
+    /// Where the plot and the logs go.
+    #[arg(long, default_value = "target/demo")]
+    out: PathBuf,
+    /// The longest the run may last, minutes.
+    #[arg(long, default_value_t = 6.0)]
+    max_minutes: f64,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let log_path = args.out.join("demo.log");
+    let log = std::fs::File::create(&log_path)
+        .with_context(|| format!("creating {}", log_path.display()))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,kube=warn,spate_tests::podrunner=warn".into()),
+        )
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(log))
+        .init();
+
+    let consumer = match args.consumer.clone() {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("spate-consumer"),
+    };
+    anyhow::ensure!(
+        consumer.exists(),
+        "{} not found: build it (cargo build --release -p spate-consumer) or pass --consumer",
+        consumer.display()
+    );
+    let scenario = Scenario {
+        prefix: "demo".into(),
+        partitions: args.partitions,
+        schedule: Schedule::spike(
+            args.base,
+            args.quiet_seconds,
+            args.peak,
+            args.spike_seconds,
+            args.tail_seconds,
+        ),
+        symbols: 64,
+        workers: (1, args.max_workers),
+        replicas: (1, args.max_replicas),
+        drain_seconds: 30,
+        scale_down_seconds: args.scale_down_seconds,
+        rebalance_settle_seconds: 5,
+        lag_target_seconds: 5.0,
+        per_worker_rate_hint: Some(5_000.0),
+        consumer: std::fs::canonicalize(&consumer).unwrap_or(consumer),
+        out_dir: args.out.clone(),
+        max_run: Duration::from_secs_f64(args.max_minutes * 60.0),
+        startup_timeout: Duration::from_secs(120),
+    };
+    println!("spate demo — operator, consumer pods, Kafka, QuestDB and Prometheus on this machine");
+    println!(
+        "logs: {} (operator and pod runner), {}/logs/ (each consumer pod)",
+        log_path.display(),
+        args.out.display()
+    );
+    let mut progress = |s: &spate_tests::demo::Sample| {
+        println!("{}", s.line());
+        let _ = std::io::stdout().flush();
+    };
+    let mut note = |m: &str| println!("• {m}");
+    let report = tokio::select! {
+        r = run(&scenario, &mut progress, &mut note) => r.context("the demo failed")?,
+        _ = tokio::signal::ctrl_c() => {
+            println!("interrupted: the pods stop with this process; `make env-down` stops the environment");
+            return Ok(());
+        }
+    };
+    let (namespace, topic, table) = &report.names;
+    println!("\nsummary (namespace {namespace}, topic {topic}, table {table}):\n");
+    print!("{}", report.summary.table());
+    println!("\nplot: {}", report.plot.display());
+    println!(
+        "the environment stays up for `make demo` again or `make test`; `make env-down` stops it"
+    );
+    anyhow::ensure!(
+        report.summary.exactly_once(),
+        "not every trade is in QuestDB exactly once"
+    );
+    Ok(())
+}
