@@ -75,9 +75,11 @@ async fn a_stopped_runner_leaves_its_pods_unready_and_a_new_one_takes_them_back(
             );
         }
 
-        // A new runner for the node restarts their containers on the same addresses.
+        // A new runner for the node restarts their containers on the same addresses, even
+        // with another address block of its own (a pod's IP never changes).
         let mut config = scenario.runner_config();
         config.delete_node_on_shutdown = true;
+        config.addresses = format!("127.{}.200.0/24", 1 + std::process::id() % 254).parse()?;
         let second = PodRunner::start(scenario.client.clone(), config)
             .await
             .context("start the second pod runner")?;

@@ -122,13 +122,10 @@ impl AddressPool {
         fallback.map(|(offset, ip)| self.take(offset, ip))
     }
 
-    /// Takes `ip` when it is in the range and free (a pod that already had it keeps it).
-    pub fn reserve(&mut self, ip: Ipv4Addr) -> bool {
-        let offset = u32::from(ip).wrapping_sub(self.range.base);
-        if self.range.host(offset).is_some() && self.in_use.insert(ip) {
-            return true;
-        }
-        false
+    /// Takes `ip` for a pod that already has it (a pod's IP never changes), whichever
+    /// range it came from; refused for 127.0.0.1, non-loopback and addresses in use.
+    pub fn adopt(&mut self, ip: Ipv4Addr) -> bool {
+        ip.is_loopback() && ip != Ipv4Addr::LOCALHOST && self.in_use.insert(ip)
     }
 
     pub fn release(&mut self, ip: Ipv4Addr) {
@@ -202,21 +199,21 @@ mod tests {
             pool.allocate(0, |_| true),
             Some(Ipv4Addr::new(127, 0, 0, 2))
         );
-        assert!(!pool.reserve(Ipv4Addr::LOCALHOST));
+        assert!(!pool.adopt(Ipv4Addr::LOCALHOST));
     }
 
     #[test]
-    fn a_reserved_address_is_not_handed_out() {
+    fn a_pods_earlier_address_is_adopted_from_any_range() {
         let mut pool = pool("127.9.0.0/30");
-        assert!(pool.reserve(Ipv4Addr::new(127, 9, 0, 1)));
-        assert!(!pool.reserve(Ipv4Addr::new(127, 9, 0, 1)));
-        assert!(
-            !pool.reserve(Ipv4Addr::new(127, 8, 0, 1)),
-            "outside the range"
-        );
+        assert!(pool.adopt(Ipv4Addr::new(127, 200, 3, 4)));
+        assert!(!pool.adopt(Ipv4Addr::new(127, 200, 3, 4)), "already in use");
+        assert!(!pool.adopt(Ipv4Addr::LOCALHOST));
+        assert!(!pool.adopt(Ipv4Addr::new(10, 0, 0, 1)));
+        assert!(pool.adopt(Ipv4Addr::new(127, 9, 0, 1)));
         assert_eq!(
             pool.allocate(0, |_| true),
-            Some(Ipv4Addr::new(127, 9, 0, 2))
+            Some(Ipv4Addr::new(127, 9, 0, 2)),
+            "an adopted address is in use"
         );
     }
 

@@ -245,6 +245,7 @@ impl ContainerRun {
             };
             self.last_terminated = Some(terminated);
         } else {
+            self.start_at = None;
             self.state = ContainerState::Terminated(terminated);
         }
     }
@@ -315,5 +316,87 @@ async fn probe_loop(
         {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> ContainerRun {
+        let spec =
+            serde_json::from_value(serde_json::json!({ "name": "c", "image": "i" })).unwrap();
+        ContainerRun::new(0, spec, 0, Duration::from_secs(1))
+    }
+
+    #[test]
+    fn a_crash_waits_in_back_off_that_doubles_up_to_its_bound() {
+        let mut container = run();
+        let crash = Exit {
+            exit_code: 2,
+            signal: None,
+        };
+        let (initial, max) = (Duration::from_secs(1), Duration::from_secs(3));
+        let mut delays = Vec::new();
+        for _ in 0..4 {
+            let before = Instant::now();
+            container.exited(crash, true, initial, max);
+            delays.push((container.start_at.unwrap() - before).as_secs_f64().round() as u64);
+        }
+        assert_eq!(delays, [1, 2, 3, 3]);
+        assert!(
+            matches!(&container.state, ContainerState::Waiting { reason, .. } if reason == "CrashLoopBackOff")
+        );
+        assert_eq!(
+            container.last_terminated.as_ref().map(|t| t.exit.exit_code),
+            Some(2)
+        );
+        assert!(!container.ready && !container.is_running());
+    }
+
+    #[test]
+    fn an_exit_without_restart_is_terminal() {
+        let mut container = run();
+        container.exited(
+            Exit {
+                exit_code: 0,
+                signal: None,
+            },
+            false,
+            Duration::ZERO,
+            Duration::ZERO,
+        );
+        assert!(
+            matches!(&container.state, ContainerState::Terminated(t) if t.reason == "Completed")
+        );
+        assert_eq!(container.start_at, None);
+    }
+
+    #[tokio::test]
+    async fn a_started_container_without_probes_is_ready_and_reports_its_exit() {
+        let mut container = run();
+        let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+        let dir = std::env::temp_dir().join(format!("podrunner-container-{}", std::process::id()));
+        let launch = Launch {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), "exit 3".into()],
+            env: vec![],
+            log_file: dir.join("c.log"),
+        };
+        let http = reqwest::Client::new();
+        container
+            .start(&launch, Ipv4Addr::LOCALHOST, &http, &events)
+            .unwrap();
+        assert!(container.ready && container.started && container.is_running());
+        let event = received.recv().await.unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(
+            event,
+            ContainerEvent::Exited {
+                generation: 1,
+                exit: Exit { exit_code: 3, .. },
+                ..
+            }
+        ));
     }
 }

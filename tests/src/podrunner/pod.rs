@@ -149,8 +149,8 @@ async fn bind(api: &Api<Pod>, pod: &Pod, node: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The pod's earlier address when it is ours and free, else a fresh one where none of the
-/// container ports is taken.
+/// The pod's earlier address when it had one (the API server never lets a pod's IP
+/// change), else a fresh one where none of the container ports is taken.
 fn allocate_address(shared: &Shared, pod: &Pod) -> Option<Ipv4Addr> {
     let mut pool = shared.pool.lock().unwrap_or_else(|e| e.into_inner());
     let previous = pod
@@ -158,9 +158,10 @@ fn allocate_address(shared: &Shared, pod: &Pod) -> Option<Ipv4Addr> {
         .as_ref()
         .and_then(|s| s.pod_ip.as_deref())
         .and_then(|ip| ip.parse().ok());
-    if let Some(ip) = previous
-        && pool.reserve(ip)
-    {
+    if let Some(ip) = previous {
+        if !pool.adopt(ip) {
+            warn!(ip = %ip, "the pod's address is already in use here");
+        }
         return Some(ip);
     }
     let ports: Vec<u16> = pod

@@ -68,7 +68,18 @@ pub fn spawn(launch: &Launch, banner: &str) -> std::io::Result<Child> {
         .open(&launch.log_file)?;
     writeln!(log, "----- {banner}")?;
     let stderr = log.try_clone()?;
-    Command::new(&launch.program)
+    let mut command = match setpriv() {
+        // SIGKILL when the runner dies, even by SIGKILL: no container outlives its runner.
+        Some(setpriv) => {
+            let mut command = Command::new(setpriv);
+            command
+                .args(["--pdeathsig", "KILL", "--"])
+                .arg(&launch.program);
+            command
+        }
+        None => Command::new(&launch.program),
+    };
+    command
         .args(&launch.args)
         .env_clear()
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
@@ -79,6 +90,15 @@ pub fn spawn(launch: &Launch, banner: &str) -> std::io::Result<Child> {
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
+}
+
+/// util-linux's `setpriv`, which sets the parent-death signal and then execs the program
+/// in place (same pid), when this machine has it.
+fn setpriv() -> Option<&'static Path> {
+    ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .map(Path::new)
+        .find(|path| path.exists())
 }
 
 /// Sends `signal` to the process group led by `pid`; a group already gone is not an error.
