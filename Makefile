@@ -33,8 +33,9 @@ test-unit: ## unit tests only (no servers)
 test: lint env-up ## everything: lint, the environment, unit, integration and end-to-end tests
 	$(CARGO) test --workspace --locked -- --test-threads=2
 
-demo: env-up ## the local end-to-end demo
-	@$(ENV) status
+demo: env-up ## the autoscaling demo: a spike of trades, the operator scaling workers then pods, a summary and a plot
+	$(CARGO) build --release --locked -p spate-consumer -p spate-tests --bin spate-consumer --bin spate-demo
+	$${CARGO_TARGET_DIR:-target}/release/spate-demo --out $${CARGO_TARGET_DIR:-target}/demo $(DEMO_ARGS)
 
 bench: ## benchmarks (figures in BENCHMARKS.md)
 	$(CARGO) bench --workspace

@@ -198,7 +198,7 @@ async fn scenario(
         describe(&s.schedule)
     ));
 
-    let started = Timestamp::now();
+    sampler.start_clock(Timestamp::now());
     let clock = tokio::time::Instant::now();
     let mut load = Load::start(topic, s.schedule.clone(), s.symbols)?;
     let mut samples = Vec::new();
@@ -241,7 +241,7 @@ async fn scenario(
         tokio::time::sleep(Duration::from_secs(1)).await;
         counts = sampler.counts().await?;
     }
-    let decisions = sampler.decisions(started).await;
+    let decisions = sampler.decisions();
     let summary = summarise(
         &samples,
         decisions,

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, ListParams};
@@ -14,7 +13,7 @@ use serde::Deserialize;
 use spate_operator::autoscale::controller::pods::ready_pods;
 use spate_operator::autoscale::signals::GroupLagReader;
 use spate_operator::build::names::selector_string;
-use spate_operator::crd::IngestionPipeline;
+use spate_operator::crd::{IngestionPipeline, IngestionPipelineStatus};
 
 use super::DemoError;
 use super::report::{DecisionRow, Sample};
@@ -31,6 +30,9 @@ pub struct Sampler {
     lag: Option<GroupLagReader>,
     group: String,
     last: Option<Sample>,
+    start: Option<Timestamp>,
+    seen: Option<Timestamp>,
+    decisions: Vec<DecisionRow>,
 }
 
 #[derive(Deserialize)]
@@ -61,6 +63,9 @@ impl Sampler {
             lag: None,
             group: group.into(),
             last: None,
+            start: None,
+            seen: None,
+            decisions: Vec::new(),
         })
     }
 
@@ -95,12 +100,14 @@ impl Sampler {
         };
         let pipelines: Api<IngestionPipeline> =
             Api::namespaced(self.client.clone(), &self.namespace);
-        let last_reason = pipelines
+        let status = pipelines
             .get_opt(&self.name)
             .await
             .ok()
             .flatten()
-            .and_then(|p| p.status?.last_scale_reason);
+            .and_then(|p| p.status);
+        self.track_decision(status.as_ref(), t);
+        let last_reason = status.and_then(|s| s.last_scale_reason);
         let (dt, p0, r0) = self
             .last
             .as_ref()
@@ -165,35 +172,51 @@ impl Sampler {
         Ok((rows.max(0) as u64, distinct.max(0) as u64))
     }
 
-    /// The operator's scaling Events about the pipeline, in order, timed from `start`.
-    pub async fn decisions(&self, start: Timestamp) -> Vec<DecisionRow> {
-        let events: Api<Event> = Api::namespaced(self.client.clone(), &self.namespace);
-        let listed = events
-            .list(&ListParams::default())
-            .await
-            .map(|l| l.items)
-            .unwrap_or_default();
-        let mut rows: Vec<DecisionRow> = listed
-            .into_iter()
-            .filter(|e| {
-                e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(self.name.as_str())
-            })
-            .filter(|e| matches!(e.action.as_deref(), Some("ScaleUp") | Some("ScaleDown")))
-            .map(|e| {
-                let at = e
-                    .event_time
-                    .as_ref()
-                    .map(|t| t.0)
-                    .or_else(|| e.metadata.creation_timestamp.as_ref().map(|t| t.0));
-                DecisionRow {
-                    t: at.map_or(0.0, |at| at.duration_since(start).as_secs_f64()),
-                    action: e.action.clone().unwrap_or_default(),
-                    reason: e.reason.clone().unwrap_or_default(),
-                    note: e.note.clone().unwrap_or_default(),
-                }
-            })
-            .collect();
-        rows.sort_by(|a, b| a.t.total_cmp(&b.t));
-        rows
+    /// Starts the clock of the decisions' times (the load's start).
+    pub fn start_clock(&mut self, at: Timestamp) {
+        self.start = Some(at);
+    }
+
+    /// The scaling decisions seen in the pipeline's status, in order. (The operator also
+    /// publishes each as an Event; Kubernetes folds repeats of one reason into a series.)
+    pub fn decisions(&self) -> Vec<DecisionRow> {
+        self.decisions.clone()
+    }
+
+    fn track_decision(&mut self, status: Option<&IngestionPipelineStatus>, t: f64) {
+        let Some(status) = status else { return };
+        let Some(a) = &status.autoscaler else { return };
+        let Some(at) = a.decision_time.as_ref().map(|t| t.0) else {
+            return;
+        };
+        if self.seen == Some(at) {
+            return;
+        }
+        self.seen = Some(at);
+        let reason = a.reason.clone().unwrap_or_default();
+        let note = status.last_scale_reason.as_deref().unwrap_or_default();
+        let note = note
+            .strip_prefix(&format!("{reason}: "))
+            .unwrap_or(note)
+            .to_string();
+        self.decisions.push(DecisionRow {
+            t: self
+                .start
+                .map_or(t, |start| at.duration_since(start).as_secs_f64()),
+            action: action_of(&reason).into(),
+            reason,
+            note,
+        });
+    }
+}
+
+/// `ScaleUp`, `ScaleDown` or `Correct` (a size brought back inside the bounds).
+fn action_of(reason: &str) -> &'static str {
+    if reason.starts_with("ScaleUp") {
+        "ScaleUp"
+    } else if reason.starts_with("ScaleDown") {
+        "ScaleDown"
+    } else {
+        "Correct"
     }
 }

@@ -36,6 +36,9 @@ pub struct Readings<'a> {
     pub replicas: u32,
     /// Workers per pod asked for.
     pub workers: u32,
+    /// After a change of the ready pods, how long μ is not sampled: the rebalance settles
+    /// and the rates' window still mixes the pods that left with those that came.
+    pub settle: Duration,
 }
 
 /// Turns successive rounds of readings into [`Observations`].
@@ -72,7 +75,8 @@ impl Tracker {
     /// - λ from the growth of the summed high watermarks;
     /// - μ from processed records per busy worker-second, sampled only while a backlog keeps
     ///   the workers saturated (the last such estimate, or the spec's hint, holds otherwise);
-    /// - a change of the set of ready pods counts as a consumer-group rebalance;
+    /// - a change of the set of ready pods counts as a consumer-group rebalance, and μ is not
+    ///   sampled for `settle` after it;
     /// - consumer metrics that are missing or stale mark the observations stale.
     pub fn observe(&mut self, r: &Readings<'_>) -> Observations {
         let now = r.now;
@@ -80,23 +84,25 @@ impl Tracker {
             self.arrivals.observe(now, lag.high_watermarks() as f64);
             self.last_lag = Some((now, lag.clone()));
         }
+        if let Some(before) = &self.pods
+            && before != r.ready_pods
+        {
+            self.last_rebalance = Some(now);
+        }
         let lambda = self.arrivals.rate().unwrap_or(0.0);
         let saturated = r.lag.is_some_and(|l| {
             let backlog = l.total();
             backlog >= SATURATED_RECORDS && backlog as f64 >= lambda * SATURATED_SECONDS
         });
+        let settled = self.last_rebalance.is_none_or(|at| now >= at + r.settle);
         if saturated
+            && settled
             && let Some(c) = r.consumers
             && let (Some(throughput), Some(mu)) = (c.throughput, c.service_rate)
             && mu > 0.0
         {
             self.service
                 .observe_ratio(now, throughput, throughput / mu, MIN_BUSY_WORKERS);
-        }
-        if let Some(before) = &self.pods
-            && before != r.ready_pods
-        {
-            self.last_rebalance = Some(now);
         }
         self.pods = Some(r.ready_pods.clone());
 
@@ -186,6 +192,7 @@ mod tests {
             ready_pods: ready,
             replicas: 1,
             workers: 2,
+            settle: s(5),
         }
     }
 
@@ -300,5 +307,24 @@ mod tests {
             &ready,
         ));
         assert_eq!(o.service_rate, Some(5000.0));
+    }
+
+    #[test]
+    fn the_service_rate_is_not_sampled_while_a_rebalance_settles() {
+        let mut t = tracker();
+        let one = pods(&["a"]);
+        let two = pods(&["a", "b"]);
+        let busy = consumers(20_000.0, 5000.0, false);
+        t.observe(&round(0, Some(&lag(&[(50_000, 0)])), Some(&busy), &one));
+        t.observe(&round(1, Some(&lag(&[(70_000, 0)])), Some(&busy), &one));
+        // A pod joins: the rates mix the group before and after; 300/s is not believed …
+        let mixed = consumers(1000.0, 300.0, false);
+        let o = t.observe(&round(2, Some(&lag(&[(90_000, 0)])), Some(&mixed), &two));
+        assert_eq!(o.service_rate, Some(5000.0));
+        let o = t.observe(&round(6, Some(&lag(&[(99_000, 0)])), Some(&mixed), &two));
+        assert_eq!(o.service_rate, Some(5000.0));
+        // … until it has settled.
+        let o = t.observe(&round(7, Some(&lag(&[(99_000, 0)])), Some(&mixed), &two));
+        assert_eq!(o.service_rate, Some(300.0));
     }
 }

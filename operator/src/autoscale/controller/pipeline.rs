@@ -25,6 +25,9 @@ use crate::build::names::{CONTROL_TOKEN_KEY, control_secret_name, selector_strin
 use crate::build::{group_id, sizing};
 use crate::crd::IngestionPipeline;
 
+/// How long after a rebalance the consumers' rates still mix the pods before and after it
+/// (the `rate()` window of the Prometheus queries, or two scrapes).
+const RATE_WINDOW_SETTLE: Duration = Duration::from_secs(10);
 /// The lag is written to the status at most this often when nothing else changes.
 const LAG_STATUS_EVERY: Duration = Duration::from_secs(5);
 
@@ -126,6 +129,7 @@ impl Round {
             ready_pods: &ready_names,
             replicas: self.asked.0,
             workers: self.asked.1,
+            settle: cfg.rebalance_settle + RATE_WINDOW_SETTLE,
         });
         let decision = decide(&cfg, &self.policy, &obs, now);
         if self.last_reason != Some(decision.reason) {

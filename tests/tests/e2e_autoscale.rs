@@ -1,0 +1,121 @@
+//! End to end, against the real servers: a spike of trades goes to Kafka; the operator (its
+//! reconciler and autoscaler, in this process) scales the consumer pods — run as local
+//! processes by the pod runner — workers first, then pods; the backlog drains; after the
+//! dwell it scales back down; and every trade produced is in QuestDB exactly once.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use spate_tests::demo::{Sample, Scenario, Schedule, drained_below, run};
+
+/// The `spate-consumer` binary of this test's profile, built if needed.
+fn consumer_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile directory")
+        .to_path_buf();
+    let target_dir = profile_dir
+        .parent()
+        .expect("target directory")
+        .to_path_buf();
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.args(["build", "-p", "spate-consumer", "--bin", "spate-consumer"])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    if profile_dir.file_name().is_some_and(|n| n == "release") {
+        cmd.arg("--release");
+    }
+    assert!(
+        cmd.status().expect("run cargo build").success(),
+        "cargo build -p spate-consumer failed"
+    );
+    let bin = profile_dir.join("spate-consumer");
+    assert!(bin.exists(), "{} missing after the build", bin.display());
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_once() {
+    let consumer = consumer_binary();
+    let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-autoscale");
+    let scenario = Scenario {
+        prefix: "e2e-autoscale".into(),
+        partitions: 8,
+        schedule: Schedule::spike(1_000.0, 15.0, 25_000.0, 25.0, 40.0),
+        symbols: 64,
+        workers: (1, 4),
+        replicas: (1, 3),
+        drain_seconds: 20,
+        scale_down_seconds: 15,
+        rebalance_settle_seconds: 5,
+        lag_target_seconds: 5.0,
+        per_worker_rate_hint: Some(5_000.0),
+        consumer,
+        out_dir,
+        max_run: Duration::from_secs(360),
+        startup_timeout: Duration::from_secs(180),
+    };
+    let mut progress = |s: &Sample| println!("{}", s.line());
+    let mut note = |m: &str| println!("• {m}");
+    let report = run(&scenario, &mut progress, &mut note)
+        .await
+        .expect("the scenario runs");
+    let s = &report.summary;
+    println!("\n{}\nplot: {}", s.table(), report.plot.display());
+
+    let samples = &report.samples;
+    let first = |f: &dyn Fn(&Sample) -> bool| samples.iter().find(|x| f(x)).map(|x| x.t);
+    let workers_up = first(&|x| x.workers.iter().any(|(_, w)| *w > 1));
+    let pods_up = first(&|x| x.replicas > 1);
+    let peak_at = samples
+        .iter()
+        .max_by_key(|x| x.lag.unwrap_or(0))
+        .map(|x| x.t)
+        .unwrap_or(0.0);
+    let drained = drained_below(&scenario.schedule);
+    let drained_at = first(&|x| x.t > peak_at && x.lag.is_some_and(|l| l <= drained));
+    let scaled_down_at = first(&|x| Some(x.t) > drained_at && x.replicas == 1 && x.ready == 1);
+
+    assert!(
+        workers_up.is_some(),
+        "the operator never raised the workers of a pod"
+    );
+    assert!(pods_up.is_some(), "the operator never added a pod");
+    assert!(
+        workers_up <= pods_up,
+        "workers grow first (workers at {workers_up:?}, pods at {pods_up:?})"
+    );
+    assert!(
+        s.first_scale_up.is_some(),
+        "no ScaleUp Event during the spike"
+    );
+    assert!(
+        s.peak_lag > drained,
+        "the spike built a backlog ({} records at its peak)",
+        s.peak_lag
+    );
+    assert!(
+        drained_at.is_some(),
+        "the backlog never drained below {drained} records"
+    );
+    assert!(
+        scaled_down_at.is_some(),
+        "the operator never scaled back down to one pod after the backlog drained"
+    );
+    assert!(
+        s.decisions.iter().any(|d| d.action == "ScaleDown"),
+        "no ScaleDown Event"
+    );
+    assert_eq!(s.failed, 0, "Kafka refused trades");
+    assert_eq!(
+        s.rows, s.produced,
+        "rows in QuestDB against trades produced"
+    );
+    assert_eq!(
+        s.distinct, s.produced,
+        "distinct trades in QuestDB against trades produced"
+    );
+}
