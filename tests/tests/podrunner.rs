@@ -311,6 +311,38 @@ impl Scenario {
         )
         .await?;
 
+        // A failing liveness probe gets the container stopped (SIGTERM first) and restarted.
+        self.create_sick().await?;
+        let sick = eventually("the unhealthy container restarted", SETTLE, || async {
+            let pods = self
+                .pods()
+                .list(&ListParams::default().labels("app=sick"))
+                .await
+                .map_err(|e| e.to_string())?;
+            let restarts = pods.items.first().and_then(|p| {
+                p.status
+                    .as_ref()?
+                    .container_statuses
+                    .as_ref()?
+                    .first()
+                    .map(|c| c.restart_count)
+            });
+            match (pods.items.first(), restarts) {
+                (Some(pod), Some(n)) if n >= 1 => Ok(pod.name_any()),
+                _ => Err(format!("restarts {restarts:?}")),
+            }
+        })
+        .await?;
+        let log = std::fs::read_to_string(
+            self.log_dir
+                .join(format!("{}_{sick}", self.namespace))
+                .join("http.log"),
+        )?;
+        ensure!(
+            log.contains("received SIGTERM"),
+            "the unhealthy container was not sent SIGTERM:\n{log}"
+        );
+
         // Scaled down: the extra pods get SIGTERM, exit, and their objects disappear.
         self.scale(1).await?;
         let remaining = eventually("one pod left", SETTLE, || async {
@@ -406,6 +438,42 @@ impl Scenario {
         }))?;
         Api::<Deployment>::namespaced(self.client.clone(), &self.namespace)
             .create(&pp, &deployment)
+            .await?;
+        Ok(())
+    }
+
+    /// A Deployment whose liveness probe asks for a page its server does not have.
+    async fn create_sick(&self) -> Result<()> {
+        let labels = json!({ "app": "sick" });
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": { "name": "sick" },
+            "spec": {
+                "replicas": 1,
+                "selector": { "matchLabels": labels },
+                "template": {
+                    "metadata": { "labels": labels },
+                    "spec": {
+                        "terminationGracePeriodSeconds": 5,
+                        "containers": [{
+                            "name": "http",
+                            "image": IMAGE,
+                            "ports": [{ "containerPort": 9464 }],
+                            "env": [
+                                { "name": "PORT", "value": "9464" },
+                                { "name": "POD_IP", "valueFrom": { "fieldRef": { "fieldPath": "status.podIP" } } },
+                                { "name": "PODRUNNER_TEST_RUN", "value": self.namespace },
+                            ],
+                            "livenessProbe": {
+                                "httpGet": { "path": "/missing", "port": 9464 },
+                                "initialDelaySeconds": 1, "periodSeconds": 1, "failureThreshold": 2,
+                            },
+                        }],
+                    },
+                },
+            },
+        }))?;
+        Api::<Deployment>::namespaced(self.client.clone(), &self.namespace)
+            .create(&PostParams::default(), &deployment)
             .await?;
         Ok(())
     }
