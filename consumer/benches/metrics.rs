@@ -53,13 +53,15 @@ fn bench(c: &mut Criterion) {
             let metrics = metrics.clone();
             on_threads(iters, move |n| {
                 let mut rec = metrics.worker_recorder();
-                for i in 1..=n {
-                    rec.record_processed(black_box(1));
-                    if i % BATCH == 0 {
-                        rec.publish();
+                let mut left = n;
+                while left > 0 {
+                    let batch = left.min(BATCH);
+                    for _ in 0..batch {
+                        rec.record_processed(black_box(1));
                     }
+                    rec.publish();
+                    left -= batch;
                 }
-                rec.publish();
             })
         })
     });
@@ -70,14 +72,16 @@ fn bench(c: &mut Criterion) {
             let metrics = metrics.clone();
             on_threads(iters, move |n| {
                 let mut rec = metrics.worker_recorder();
-                for i in 1..=n {
-                    rec.record_processed(black_box(1));
-                    rec.observe_latency(black_box(0.012));
-                    if i % BATCH == 0 {
-                        rec.publish();
+                let mut left = n;
+                while left > 0 {
+                    let batch = left.min(BATCH);
+                    for i in 0..batch {
+                        rec.record_processed(black_box(1));
+                        rec.observe_latency_ms(black_box(8 + i % 64));
                     }
+                    rec.publish();
+                    left -= batch;
                 }
-                rec.publish();
             })
         })
     });

@@ -169,7 +169,7 @@ impl Worker {
             for r in chunk.records() {
                 if let Some(ts) = r.timestamp_ms {
                     self.recorder
-                        .observe_latency((acked_ms - ts).max(0) as f64 / 1000.0);
+                        .observe_latency_ms((acked_ms - ts).max(0) as u64);
                 }
             }
         }

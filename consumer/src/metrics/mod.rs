@@ -1,8 +1,11 @@
 //! Prometheus metrics of the consumer: handles resolved once, per-worker local counts
 //! published once per batch, so recording a record on the hot path costs a plain add.
 
+mod histogram;
+
 use std::time::Duration;
 
+pub use histogram::{BatchHistogram, LocalBatchHistogram};
 use prometheus::local::LocalHistogram;
 use prometheus::{
     Counter, Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
@@ -62,9 +65,10 @@ impl ErrorKind {
     }
 }
 
-/// Buckets of `processing_latency_seconds` (Kafka append time → QuestDB acknowledgement).
-const LATENCY_BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+/// Buckets of `processing_latency_seconds` (Kafka append time → QuestDB acknowledgement),
+/// in milliseconds.
+const LATENCY_BUCKETS_MS: &[u64] = &[
+    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000,
 ];
 /// Buckets of `spate_flush_latency_seconds`.
 const FLUSH_BUCKETS: &[f64] = &[
@@ -76,7 +80,7 @@ const FLUSH_BUCKETS: &[f64] = &[
 pub struct Metrics {
     registry: Registry,
     pub trades_processed: IntCounter,
-    pub processing_latency: Histogram,
+    pub processing_latency: BatchHistogram,
     pub queue_depth: IntGauge,
     pub inflight_records: IntGauge,
     pub batch_size: IntGauge,
@@ -123,12 +127,10 @@ impl Metrics {
             )?,
             processing_latency: reg(
                 r,
-                Histogram::with_opts(
-                    HistogramOpts::new(
-                        "processing_latency_seconds",
-                        "Kafka append time to QuestDB acknowledgement",
-                    )
-                    .buckets(LATENCY_BUCKETS.to_vec()),
+                BatchHistogram::new(
+                    "processing_latency_seconds",
+                    "Kafka record timestamp to QuestDB acknowledgement",
+                    LATENCY_BUCKETS_MS,
                 )?,
             )?,
             queue_depth: reg(
@@ -267,7 +269,7 @@ pub struct WorkerRecorder {
     processed: u64,
     flushed_rows: u64,
     busy: Duration,
-    latency: LocalHistogram,
+    latency: LocalBatchHistogram,
     flush_latency: LocalHistogram,
     trades_processed: IntCounter,
     flushed_rows_total: IntCounter,
@@ -281,10 +283,10 @@ impl WorkerRecorder {
         self.processed += n;
     }
 
-    /// Records the end-to-end latency of one record.
+    /// Records the end-to-end latency of one record, in milliseconds.
     #[inline]
-    pub fn observe_latency(&mut self, seconds: f64) {
-        self.latency.observe(seconds);
+    pub fn observe_latency_ms(&mut self, ms: u64) {
+        self.latency.observe_ms(ms);
     }
 
     /// Records one QuestDB flush of `rows` rows.
@@ -332,11 +334,11 @@ mod tests {
         let metrics = Metrics::new().expect("metrics");
         let mut rec = metrics.worker_recorder();
         rec.record_processed(3);
-        rec.observe_latency(0.02);
+        rec.observe_latency_ms(20);
         assert_eq!(metrics.trades_processed.get(), 0);
         rec.publish();
         assert_eq!(metrics.trades_processed.get(), 3);
-        assert_eq!(metrics.processing_latency.get_sample_count(), 1);
+        assert_eq!(metrics.processing_latency.count(), 1);
     }
 
     #[test]
