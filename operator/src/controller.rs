@@ -1,19 +1,85 @@
 //! The IngestionPipeline controller: watches pipelines and the children they own.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use kube::api::Api;
-use kube::runtime::controller::Controller;
-use kube::runtime::watcher;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{Api, PartialObjectMeta};
+use kube::runtime::controller::{self, Controller};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
+use crate::apply::Applied;
 use crate::context::Context;
 use crate::crd::IngestionPipeline;
 use crate::reconcile::{error_policy, reconcile};
+
+/// How long changes of a pipeline and its children are collected before one reconcile:
+/// creating a pipeline's children alone sends five watch events.
+pub const DEBOUNCE: Duration = Duration::from_millis(250);
+/// Pipelines reconciled at once; more only queue up at the API server.
+pub const CONCURRENCY: u16 = 32;
+
+/// What the reconciles of one controller share beyond the [`Context`]: the metadata of
+/// the live children (watch caches) and the last applies, to skip unchanged children.
+#[derive(Default)]
+pub struct Watched {
+    /// Live ConfigMaps' metadata.
+    pub config_maps: Option<Store<PartialObjectMeta<ConfigMap>>>,
+    /// Live ServiceAccounts' metadata.
+    pub service_accounts: Option<Store<PartialObjectMeta<ServiceAccount>>>,
+    /// Live Services' metadata.
+    pub services: Option<Store<PartialObjectMeta<Service>>>,
+    /// Live PodDisruptionBudgets' metadata.
+    pub pod_disruption_budgets: Option<Store<PartialObjectMeta<PodDisruptionBudget>>>,
+    /// Live Deployments' metadata.
+    pub deployments: Option<Store<PartialObjectMeta<Deployment>>>,
+    /// The last apply of each child.
+    pub applied: Applied,
+    /// When each pipeline's (by uid) control token was last seen to exist.
+    tokens: Mutex<HashMap<String, Instant>>,
+}
+
+impl Watched {
+    /// Whether the control token of the pipeline `uid` was seen within `within`.
+    pub fn token_seen(&self, uid: &str, within: Duration) -> bool {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uid)
+            .is_some_and(|t| t.elapsed() < within)
+    }
+
+    /// Records that the control token of the pipeline `uid` exists now.
+    pub fn saw_token(&self, uid: &str) {
+        self.tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(uid.to_string(), Instant::now());
+    }
+}
+
+/// The cached metadata of the object `name` in `namespace`, if the watch has seen it.
+pub fn live_meta<K>(
+    store: Option<&Store<PartialObjectMeta<K>>>,
+    namespace: &str,
+    name: &str,
+) -> Option<ObjectMeta>
+where
+    K: kube::Resource<DynamicType = ()> + Clone,
+{
+    let key = ObjectRef::<PartialObjectMeta<K>>::new(name).within(namespace);
+    store?.get(&key).map(|o| o.metadata.clone())
+}
 
 /// Runs the controller until its watches end (they retry on their own) — in the
 /// operator, until leadership is lost and the future is dropped.
@@ -26,20 +92,62 @@ pub async fn run(ctx: Arc<Context>, namespace: Option<&str>) {
         namespace = namespace.unwrap_or("<all>"),
         "starting the IngestionPipeline controller"
     );
-    Controller::new(pipelines, watch)
+    let (config_maps, w1) = meta_cache::<ConfigMap>(scoped(&client, namespace), &owned);
+    let (service_accounts, w2) = meta_cache::<ServiceAccount>(scoped(&client, namespace), &owned);
+    let (services, w3) = meta_cache::<Service>(scoped(&client, namespace), &owned);
+    let (pod_disruption_budgets, w4) =
+        meta_cache::<PodDisruptionBudget>(scoped(&client, namespace), &owned);
+    let (deployments, w5) = meta_cache::<Deployment>(scoped(&client, namespace), &owned);
+    let watched = Arc::new(Watched {
+        config_maps: Some(config_maps),
+        service_accounts: Some(service_accounts),
+        services: Some(services),
+        pod_disruption_budgets: Some(pod_disruption_budgets),
+        deployments: Some(deployments),
+        ..Watched::default()
+    });
+    let config = controller::Config::default()
+        .debounce(DEBOUNCE)
+        .concurrency(CONCURRENCY);
+    let controller = Controller::new(pipelines, watch)
+        .with_config(config)
         .owns(scoped::<Deployment>(&client, namespace), owned.clone())
         .owns(scoped::<ConfigMap>(&client, namespace), owned.clone())
         .owns(scoped::<Service>(&client, namespace), owned.clone())
         .owns(scoped::<ServiceAccount>(&client, namespace), owned.clone())
         .owns(scoped::<PodDisruptionBudget>(&client, namespace), owned)
-        .run(reconcile, error_policy, ctx)
+        .run(
+            move |pipeline, ctx| reconcile(pipeline, ctx, watched.clone()),
+            error_policy,
+            ctx,
+        )
         .for_each(|result| async move {
             match result {
                 Ok((object, _)) => debug!(pipeline = %object.name, "reconciled"),
                 Err(error) => warn!(%error, "reconcile error"),
             }
-        })
-        .await;
+        });
+    futures::future::join(controller, futures::future::join_all([w1, w2, w3, w4, w5])).await;
+}
+
+/// A watch cache of the metadata of one kind of child, and the future that fills it.
+fn meta_cache<K>(
+    api: Api<PartialObjectMeta<K>>,
+    config: &watcher::Config,
+) -> (Store<PartialObjectMeta<K>>, BoxFuture<'static, ()>)
+where
+    K: kube::Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static,
+    PartialObjectMeta<K>: kube::Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned,
+{
+    let (store, writer) = reflector::store();
+    let fill = reflector::reflector(writer, watcher(api, config.clone()))
+        .default_backoff()
+        .for_each(|event| async move {
+            if let Err(error) = event {
+                warn!(%error, "child watch error");
+            }
+        });
+    (store, Box::pin(fill))
 }
 
 /// An API over one namespace, or over all of them.

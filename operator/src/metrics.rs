@@ -13,6 +13,8 @@ pub struct Metrics {
     pub failures: IntCounterVec,
     /// Reconcile durations.
     pub duration: Histogram,
+    /// Child applies by kind and result (`applied`, or `skipped` when unchanged).
+    pub applies: IntCounterVec,
     /// 1 while this instance holds the lease.
     pub leader: IntGauge,
 }
@@ -47,6 +49,14 @@ impl Metrics {
             ]),
         )
         .expect("valid metric");
+        let applies = IntCounterVec::new(
+            Opts::new(
+                "spate_operator_child_applies_total",
+                "Server-side applies of pipeline children by kind, and those skipped as unchanged",
+            ),
+            &["kind", "result"],
+        )
+        .expect("valid metric");
         let leader = IntGauge::new(
             "spate_operator_leader",
             "1 while this operator instance holds the lease",
@@ -56,6 +66,7 @@ impl Metrics {
             Box::new(reconciliations.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(failures.clone()),
             Box::new(duration.clone()),
+            Box::new(applies.clone()),
             Box::new(leader.clone()),
         ] {
             registry.register(c).expect("unique metric");
@@ -65,6 +76,7 @@ impl Metrics {
             reconciliations,
             failures,
             duration,
+            applies,
             leader,
         }
     }

@@ -13,11 +13,12 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::{debug, info, warn};
 
-use crate::apply::{apply, apply_status, ensure_control_secret};
+use crate::apply::{Drift, apply_status, ensure_control_secret};
 use crate::build::names::selector_string;
 use crate::build::{desired, sizing};
 use crate::conditions::merge;
 use crate::context::Context;
+use crate::controller::{Watched, live_meta};
 use crate::crd::{IngestionPipeline, IngestionPipelineStatus, SecretKeyRef};
 use crate::error::Error;
 use crate::notable::events;
@@ -28,6 +29,7 @@ use crate::validate::validate;
 pub async fn reconcile(
     pipeline: Arc<IngestionPipeline>,
     ctx: Arc<Context>,
+    watched: Arc<Watched>,
 ) -> Result<Action, Error> {
     if !ctx.is_leader() {
         ctx.metrics
@@ -41,7 +43,7 @@ pub async fn reconcile(
         return Ok(Action::await_change());
     }
     let started = Instant::now();
-    let result = reconcile_inner(&pipeline, &ctx).await;
+    let result = reconcile_inner(&pipeline, &ctx, &watched).await;
     ctx.metrics
         .duration
         .observe(started.elapsed().as_secs_f64());
@@ -79,6 +81,7 @@ fn key(p: &IngestionPipeline) -> String {
 async fn reconcile_inner(
     pipeline: &IngestionPipeline,
     ctx: &Context,
+    watched: &Watched,
 ) -> Result<(&'static str, Action), Error> {
     let name = pipeline.name_any();
     let ns = pipeline
@@ -101,40 +104,89 @@ async fn reconcile_inner(
     };
 
     let (deployment, created_token, action, label) = if outcome == Outcome::Applied {
-        let created_token = ensure_control_secret(&secrets, pipeline)
-            .await
-            .map_err(Error::CreateControlSecret)?;
+        let uid = pipeline.uid().unwrap_or_default();
+        let created_token = if watched.token_seen(&uid, ctx.config.resync) {
+            false
+        } else {
+            let created = ensure_control_secret(&secrets, pipeline)
+                .await
+                .map_err(Error::CreateControlSecret)?;
+            watched.saw_token(&uid);
+            created
+        };
         let want = desired(pipeline, &ctx.config.default_image);
-        apply(
-            &Api::<ConfigMap>::namespaced(client.clone(), &ns),
-            &want.config_map,
-        )
-        .await
-        .map_err(Error::ApplyConfigMap)?;
-        apply(
-            &Api::<ServiceAccount>::namespaced(client.clone(), &ns),
-            &want.service_account,
-        )
-        .await
-        .map_err(Error::ApplyServiceAccount)?;
-        apply(
-            &Api::<Service>::namespaced(client.clone(), &ns),
-            &want.service,
-        )
-        .await
-        .map_err(Error::ApplyService)?;
-        apply(
-            &Api::<PodDisruptionBudget>::namespaced(client.clone(), &ns),
-            &want.pod_disruption_budget,
-        )
-        .await
-        .map_err(Error::ApplyPodDisruptionBudget)?;
-        let deployment = apply(&deployments, &want.deployment)
+        let applied = &watched.applied;
+        let metrics = &ctx.metrics;
+        applied
+            .apply(
+                &Api::<ConfigMap>::namespaced(client.clone(), &ns),
+                &want.config_map,
+                live_meta(
+                    watched.config_maps.as_ref(),
+                    &ns,
+                    &want.config_map.name_any(),
+                )
+                .as_ref(),
+                Drift::ResourceVersion,
+                metrics,
+            )
             .await
-            .map_err(Error::ApplyDeployment)?;
+            .map_err(Error::ApplyConfigMap)?;
+        applied
+            .apply(
+                &Api::<ServiceAccount>::namespaced(client.clone(), &ns),
+                &want.service_account,
+                live_meta(
+                    watched.service_accounts.as_ref(),
+                    &ns,
+                    &want.service_account.name_any(),
+                )
+                .as_ref(),
+                Drift::ResourceVersion,
+                metrics,
+            )
+            .await
+            .map_err(Error::ApplyServiceAccount)?;
+        applied
+            .apply(
+                &Api::<Service>::namespaced(client.clone(), &ns),
+                &want.service,
+                live_meta(watched.services.as_ref(), &ns, &want.service.name_any()).as_ref(),
+                Drift::ResourceVersion,
+                metrics,
+            )
+            .await
+            .map_err(Error::ApplyService)?;
+        applied
+            .apply(
+                &Api::<PodDisruptionBudget>::namespaced(client.clone(), &ns),
+                &want.pod_disruption_budget,
+                live_meta(
+                    watched.pod_disruption_budgets.as_ref(),
+                    &ns,
+                    &want.pod_disruption_budget.name_any(),
+                )
+                .as_ref(),
+                Drift::Generation,
+                metrics,
+            )
+            .await
+            .map_err(Error::ApplyPodDisruptionBudget)?;
+        // The Deployment's status comes from the fresh read above when the apply is skipped.
+        let deployment = applied
+            .apply(
+                &deployments,
+                &want.deployment,
+                old_deployment.as_ref().map(|d| &d.metadata),
+                Drift::Generation,
+                metrics,
+            )
+            .await
+            .map_err(Error::ApplyDeployment)?
+            .or_else(|| old_deployment.clone());
         debug!(pipeline = %name, namespace = %ns, replicas = want.sizing.replicas, workers = want.sizing.workers, "applied children");
         (
-            Some(deployment),
+            deployment,
             created_token,
             Action::requeue(ctx.config.resync),
             "ok",
