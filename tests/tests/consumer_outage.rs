@@ -61,7 +61,7 @@ async fn a_questdb_outage_pauses_partitions_and_loses_nothing() {
     produce(&topic, &during).await;
     eventually("backpressure active", Duration::from_secs(60), || async {
         match consumer.metric("spate_backpressure_active").await {
-            Some(v) if v == 1.0 => Ok(()),
+            Some(1.0) => Ok(()),
             other => Err(format!("{other:?}")),
         }
     })
@@ -115,7 +115,7 @@ async fn a_questdb_outage_pauses_partitions_and_loses_nothing() {
         .unwrap_or_else(|e| panic!("{e}\nconsumer log:\n{}", consumer.log_tail()));
     eventually("backpressure released", Duration::from_secs(30), || async {
         match consumer.metric("spate_backpressure_active").await {
-            Some(v) if v == 0.0 => Ok(()),
+            Some(0.0) => Ok(()),
             other => Err(format!("{other:?}")),
         }
     })
