@@ -3,13 +3,19 @@
 //! `format!` per ILP line) and plain serde_json + questdb-rs `Buffer`.
 //!
 //! Run: `cargo bench -p spate-consumer --bench hot_path`.
+//!
+//! Fixed-work mode, for CPU-time and instruction counts that a busy machine does not
+//! skew (`/usr/bin/time`, `valgrind --tool=callgrind`): with
+//! `SPATE_HOT_PATH_ONLY=<variant>` (a benchmark name below, without the group) and
+//! optionally `SPATE_HOT_PATH_RECORDS=<n>` (default 1,000,000), the binary encodes
+//! `n` records with that variant and exits without running criterion.
 
 use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use questdb::ingress::{Buffer, ProtocolVersion, TimestampNanos};
 use serde::Deserialize;
 use spate_consumer::format::InputFormat;
@@ -108,8 +114,7 @@ fn serde_buffer_encode(payload: &[u8], buf: &mut Buffer) -> bool {
     row.is_ok()
 }
 
-fn hot_path(c: &mut Criterion) {
-    let payloads = payloads();
+fn codecs() -> (RecordCodec, RecordCodec) {
     let validator = Validator::new(
         Duration::from_secs(30 * 86_400),
         Duration::from_secs(300),
@@ -117,6 +122,49 @@ fn hot_path(c: &mut Criterion) {
     );
     let codec = RecordCodec::new(InputFormat::Auto, "trades", validator).expect("codec");
     let fixed = RecordCodec::new(InputFormat::Normalized, "trades", validator).expect("codec");
+    (codec, fixed)
+}
+
+/// Encodes `records` records with one variant, one batch of `BATCH` at a time.
+fn fixed_work(variant: &str, records: usize) {
+    let payloads = payloads();
+    let (codec, fixed) = codecs();
+    let batches = records.div_ceil(BATCH);
+    let mut buf = Buffer::new(if variant == "spate_auto_v1_text_floats" {
+        ProtocolVersion::V1
+    } else {
+        ProtocolVersion::V2
+    });
+    let mut out = String::with_capacity(BATCH * 256);
+    let mut accepted = 0usize;
+    for _ in 0..batches {
+        buf.clear();
+        out.clear();
+        let now = now_ns();
+        for p in &payloads {
+            let ok = match variant {
+                "seed_serde_owned_format" => seed_encode(black_box(p), &mut out),
+                "serde_owned_questdb_buffer" => serde_buffer_encode(black_box(p), &mut buf),
+                "spate_auto_v2" | "spate_auto_v1_text_floats" => {
+                    codec.encode_record_at(black_box(p), &mut buf, now).is_ok()
+                }
+                "spate_normalized_v2" => {
+                    fixed.encode_record_at(black_box(p), &mut buf, now).is_ok()
+                }
+                other => panic!("unknown variant {other}"),
+            };
+            accepted += usize::from(ok);
+        }
+        black_box(buf.as_bytes());
+        black_box(out.as_bytes());
+    }
+    assert_eq!(accepted, batches * BATCH);
+    eprintln!("{variant}: {accepted} records");
+}
+
+fn hot_path(c: &mut Criterion) {
+    let payloads = payloads();
+    let (codec, fixed) = codecs();
 
     // Sanity: every variant accepts every payload.
     let mut buf = Buffer::new(ProtocolVersion::V2);
@@ -182,4 +230,16 @@ fn hot_path(c: &mut Criterion) {
 }
 
 criterion_group!(benches, hot_path);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(variant) = std::env::var("SPATE_HOT_PATH_ONLY") {
+        let records = std::env::var("SPATE_HOT_PATH_RECORDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000_000);
+        fixed_work(&variant, records);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

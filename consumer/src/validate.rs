@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::format::is_blank;
 use crate::format::time::format_rfc3339;
 use crate::record::{RejectReason, Rejection};
 use crate::trade::Trade;
@@ -79,10 +80,10 @@ impl Validator {
                 "quality_score is not finite",
             ));
         }
-        if trade.symbol.trim().is_empty() {
+        if is_blank(&trade.symbol) {
             return Err(Rejection::new(RejectReason::EmptySymbol, "symbol is empty"));
         }
-        if trade.trade_id.trim().is_empty() {
+        if is_blank(&trade.trade_id) {
             return Err(Rejection::new(
                 RejectReason::MissingTradeId,
                 "trade id is empty",

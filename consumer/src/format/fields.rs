@@ -116,7 +116,7 @@ pub(crate) fn string<'a>(v: Option<Value<'a>>, name: &str) -> Result<Cow<'a, str
 #[inline]
 pub(crate) fn symbol<'a>(v: Option<Value<'a>>, name: &str) -> Result<Cow<'a, str>, Rejection> {
     let s = string(v, name)?;
-    if s.trim().is_empty() {
+    if is_blank(&s) {
         return Err(Rejection::new(
             RejectReason::EmptySymbol,
             format!("field `{name}` is empty"),
@@ -129,7 +129,7 @@ pub(crate) fn symbol<'a>(v: Option<Value<'a>>, name: &str) -> Result<Cow<'a, str
 #[inline]
 pub(crate) fn trade_id<'a>(v: Option<Value<'a>>, name: &str) -> Result<Cow<'a, str>, Rejection> {
     match v {
-        Some(Value::Str(s)) if !s.trim().is_empty() => Ok(s),
+        Some(Value::Str(s)) if !is_blank(&s) => Ok(s),
         Some(Value::Num(n)) if parse_i64(n).is_some() => Ok(Cow::Borrowed(n)),
         Some(Value::Num(_)) => Err(Rejection::new(
             RejectReason::InvalidNumber,
@@ -234,6 +234,17 @@ fn shown(v: &Option<Value<'_>>) -> String {
     }
 }
 
+/// True when `s` is empty or only whitespace (as `str::trim` sees it); decided by
+/// the first byte for the usual text that starts with a visible ASCII character.
+#[inline]
+pub(crate) fn is_blank(s: &str) -> bool {
+    match s.as_bytes().first() {
+        None => true,
+        Some(&b) if b.is_ascii() && !matches!(b, b' ' | b'\t'..=b'\r') => false,
+        Some(_) => s.trim().is_empty(),
+    }
+}
+
 /// At most 64 bytes of `s` (on a char boundary), for rejection details.
 pub(crate) fn truncate(s: &str) -> &str {
     if s.len() <= 64 {
@@ -244,4 +255,31 @@ pub(crate) fn truncate(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blank_agrees_with_trim() {
+        for s in [
+            "",
+            " ",
+            "\t\n\r",
+            "\u{b}",
+            "\u{c}",
+            "\u{a0}",
+            "\u{3000}x",
+            "x",
+            " x",
+            "\u{1f}",
+            "é",
+            "\u{85}",
+            "-",
+            "0",
+        ] {
+            assert_eq!(is_blank(s), s.trim().is_empty(), "{s:?}");
+        }
+    }
 }

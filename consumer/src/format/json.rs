@@ -46,6 +46,41 @@ fn malformed(what: &str, pos: usize) -> Rejection {
     Rejection::new(RejectReason::Malformed, format!("{what} at byte {pos}"))
 }
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The index, from `from`, of the first byte that ends a plain run inside a JSON
+/// string (`"`, `\\` or a control character below 0x20), or `bytes.len()`.
+/// Eight bytes are tested at a time: a byte is flagged when it equals `"` or `\\`
+/// or is below 0x20 (the lowest flag is exact; higher ones may be spurious, so the
+/// flagged word is finished byte by byte).
+#[inline]
+fn find_string_special(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let quote = v ^ (ONES * u64::from(b'"'));
+        let backslash = v ^ (ONES * u64::from(b'\\'));
+        let flags = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (v.wrapping_sub(ONES * 0x20) & !v);
+        let flags = flags & HIGHS;
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = bytes.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    i
+}
+
 impl<'a> Scanner<'a> {
     pub(crate) fn new(src: &'a str) -> Self {
         Scanner { src, pos: 0 }
@@ -223,19 +258,16 @@ impl<'a> Scanner<'a> {
     fn string_body(&mut self) -> Result<Cow<'a, str>, Rejection> {
         let bytes = self.bytes();
         let start = self.pos;
-        let mut i = start;
-        while let Some(&c) = bytes.get(i) {
-            match c {
-                b'"' => {
-                    self.pos = i + 1;
-                    return Ok(Cow::Borrowed(&self.src[start..i]));
-                }
-                b'\\' => return self.string_escaped(start, i),
-                0..=0x1f => return Err(malformed("control character in string", i)),
-                _ => i += 1,
+        let i = find_string_special(bytes, start);
+        match bytes.get(i) {
+            Some(b'"') => {
+                self.pos = i + 1;
+                Ok(Cow::Borrowed(&self.src[start..i]))
             }
+            Some(b'\\') => self.string_escaped(start, i),
+            Some(_) => Err(malformed("control character in string", i)),
+            None => Err(malformed("unterminated string", start)),
         }
-        Err(malformed("unterminated string", start))
     }
 
     #[cold]
@@ -425,6 +457,34 @@ mod tests {
         ] {
             let err = members(bad).expect_err(bad);
             assert_eq!(err.reason, RejectReason::Malformed, "{bad}");
+        }
+    }
+
+    #[test]
+    fn word_at_a_time_search_matches_byte_by_byte() {
+        let alphabet: &[u8] = b"ab\"\\\x00\x1f \x7f\xc3\xa9~";
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        for len in 0..40 {
+            for _ in 0..2_000 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        alphabet[(state % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                for from in 0..=len {
+                    let expected = (from..len)
+                        .find(|&i| matches!(bytes[i], b'"' | b'\\' | 0..=0x1f))
+                        .unwrap_or(len);
+                    assert_eq!(
+                        find_string_special(&bytes, from),
+                        expected,
+                        "{bytes:?} {from}"
+                    );
+                }
+            }
         }
     }
 

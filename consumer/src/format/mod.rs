@@ -15,6 +15,7 @@ use std::str::FromStr;
 use crate::record::Rejection;
 use crate::trade::Trade;
 use fields::Fields;
+pub(crate) use fields::is_blank;
 use json::Scanner;
 
 /// How payloads are interpreted.

@@ -8,7 +8,7 @@ use crate::trade::Trade;
 
 pub(super) fn decode<'a>(f: &mut Fields<'a>) -> Result<Trade<'a>, Rejection> {
     let exchange = fields::string(f.exchange.take(), "exchange")?;
-    if exchange.trim().is_empty() {
+    if fields::is_blank(&exchange) {
         return Err(Rejection::new(
             RejectReason::MissingField,
             "field `exchange` is empty",

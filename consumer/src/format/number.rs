@@ -1,6 +1,6 @@
 //! Numbers as exchanges send them: JSON numbers or decimal strings, parsed without
-//! allocating (the standard library's Eisel-Lemire float parser after a strict
-//! grammar check, so `inf`, `NaN`, `+1` or `1.` never pass).
+//! allocating in one strict pass (so `inf`, `NaN`, `+1` or `1.` never pass): short
+//! decimals exactly on a fast path, the rest by the standard library's parser.
 
 /// True when `text` follows the JSON number grammar
 /// `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
@@ -44,20 +44,107 @@ pub(crate) fn is_json_number(text: &str) -> bool {
     i == b.len()
 }
 
+/// Exact powers of ten representable as `f64` (10^0..=10^22).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// Largest integer every smaller one of which an `f64` holds exactly.
+const MAX_EXACT_INT: u64 = 1 << 53;
+
+/// Parses a JSON number (`None` unless `text` follows the grammar) in one pass.
+///
+/// Decimals with at most 2^53 as significand and a decimal exponent within ±22 (prices
+/// and sizes as exchanges send them) are computed as one exactly rounded IEEE
+/// multiplication or division of two exact values (Clinger's fast path), which gives
+/// the same bits as `str::parse::<f64>`; anything else is handed to `str::parse`.
+#[inline]
+pub(crate) fn parse_json_f64(text: &str) -> Option<f64> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    let neg = b.first() == Some(&b'-');
+    if neg {
+        i += 1;
+    }
+    let mut mant: u64 = 0;
+    // Significant digits accumulated in `mant` (leading zeros excluded).
+    let mut sig = 0u32;
+    let mut exp10: i32 = 0;
+    let int_start = i;
+    while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+        mant = mant.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+        sig += u32::from(sig != 0 || d != b'0');
+        i += 1;
+    }
+    let int_len = i - int_start;
+    if int_len == 0 || (int_len > 1 && b[int_start] == b'0') {
+        return None;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let frac_start = i;
+        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            mant = mant.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            sig += u32::from(sig != 0 || d != b'0');
+            i += 1;
+        }
+        if i == frac_start {
+            return None;
+        }
+        exp10 = -((i - frac_start).min(10_000) as i32);
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let exp_neg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let exp_start = i;
+        let mut e: i32 = 0;
+        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+            e = (e * 10 + i32::from(d - b'0')).min(100_000);
+            i += 1;
+        }
+        if i == exp_start {
+            return None;
+        }
+        exp10 += if exp_neg { -e } else { e };
+    }
+    if i != b.len() {
+        return None;
+    }
+    // `sig` counts every digit from the first non-zero one on, so at most 19 means
+    // `mant` did not wrap.
+    if sig <= 19 && mant <= MAX_EXACT_INT && (-22..=22).contains(&exp10) {
+        let m = mant as f64;
+        let v = if exp10 < 0 {
+            m / POW10[exp10.unsigned_abs() as usize]
+        } else {
+            m * POW10[exp10 as usize]
+        };
+        return Some(if neg { -v } else { v });
+    }
+    text.parse::<f64>().ok()
+}
+
 /// Parses a decimal whose grammar is already known to be a JSON number.
 #[inline]
 pub(crate) fn parse_checked_f64(text: &str) -> Option<f64> {
-    text.parse::<f64>().ok()
+    parse_json_f64(text)
 }
 
 /// Parses a decimal string such as `"400.23"`; `None` unless it is a JSON number.
 #[inline]
 pub(crate) fn parse_decimal_str(text: &str) -> Option<f64> {
-    if is_json_number(text) {
-        parse_checked_f64(text)
-    } else {
-        None
-    }
+    parse_json_f64(text)
 }
 
 /// Parses an optionally negative integer without fraction or exponent.
@@ -100,6 +187,119 @@ mod tests {
             "", "NaN", "inf", "+1", "1.", ".5", "01", "1e", "1,5", " 1", "0x10", "1e+",
         ] {
             assert_eq!(parse_decimal_str(bad), None, "{bad}");
+        }
+    }
+
+    /// A small deterministic generator (xorshift64*), so failures reproduce.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+    }
+
+    fn random_decimal(rng: &mut Rng) -> String {
+        let mut s = String::new();
+        if rng.below(4) == 0 {
+            s.push('-');
+        }
+        let int_digits = rng.below(12);
+        if int_digits == 0 {
+            s.push('0');
+        } else {
+            s.push(char::from(b'1' + rng.below(9) as u8));
+            for _ in 1..int_digits {
+                s.push(char::from(b'0' + rng.below(10) as u8));
+            }
+        }
+        let frac_digits = rng.below(14);
+        if frac_digits > 0 {
+            s.push('.');
+            for _ in 0..frac_digits {
+                s.push(char::from(b'0' + rng.below(10) as u8));
+            }
+        }
+        if rng.below(5) == 0 {
+            s.push(if rng.below(2) == 0 { 'e' } else { 'E' });
+            match rng.below(3) {
+                0 => s.push('-'),
+                1 => s.push('+'),
+                _ => {}
+            }
+            s.push_str(&rng.below(40).to_string());
+        }
+        s
+    }
+
+    #[test]
+    fn random_decimals_parse_bit_identical_to_std() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..300_000 {
+            let text = random_decimal(&mut rng);
+            let expected = text.parse::<f64>().unwrap();
+            let got = parse_json_f64(&text).unwrap();
+            assert_eq!(got.to_bits(), expected.to_bits(), "{text}");
+        }
+    }
+
+    #[test]
+    fn random_prices_with_printed_precision_round_trip() {
+        let mut rng = Rng(42);
+        for _ in 0..200_000 {
+            let v = rng.below(1_000_000_000_000) as f64 / POW10[rng.below(12) as usize];
+            for text in [format!("{v}"), format!("{v:.2}"), format!("{v:.8}")] {
+                let expected = text.parse::<f64>().unwrap();
+                assert_eq!(
+                    parse_json_f64(&text).unwrap().to_bits(),
+                    expected.to_bits(),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn edge_decimals_match_std() {
+        for text in [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "9007199254740992",
+            "9007199254740993",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "0.1",
+            "0.30000000000000004",
+            "1e22",
+            "1e23",
+            "1e-22",
+            "1e-23",
+            "123456789012345678901234567890",
+            "0.000000000000000000000000000001",
+            "2.2250738585072014e-308",
+            "4.9e-324",
+            "1.7976931348623157e308",
+            "1e308",
+            "1e-400",
+            "0e999999",
+            "1e999999",
+        ] {
+            let expected = text.parse::<f64>().unwrap();
+            assert_eq!(
+                parse_json_f64(text).map(f64::to_bits),
+                Some(expected.to_bits()),
+                "{text}"
+            );
         }
     }
 
