@@ -24,8 +24,10 @@ use crate::crd::IngestionPipeline;
 use crate::reconcile::{error_policy, reconcile};
 
 /// How long changes of a pipeline and its children are collected before one reconcile:
-/// creating a pipeline's children alone sends five watch events.
-pub const DEBOUNCE: Duration = Duration::from_millis(250);
+/// none. Events that arrive while a pipeline is being reconciled already collapse into one
+/// follow-up reconcile, and the follow-ups are cheap (unchanged children are not applied
+/// again); a delay would add to every apply → children latency.
+pub const DEBOUNCE: Duration = Duration::ZERO;
 /// Pipelines reconciled at once; more only queue up at the API server.
 pub const CONCURRENCY: u16 = 32;
 
