@@ -142,11 +142,12 @@ pub fn summarise(
         .iter()
         .find(|s| s.t > peak.0 && s.t >= spike.0 && s.lag.is_some_and(|l| l <= drained_below))
         .map(|s| s.t);
+    // Decision times come from the status, whole seconds: one may read up to a second early.
     let after = |action: &str| {
         decisions
             .iter()
-            .find(|d| d.action == action && d.t >= spike.0)
-            .map(|d| d.t - spike.0)
+            .find(|d| d.action == action && d.t >= spike.0 - 1.0)
+            .map(|d| (d.t - spike.0).max(0.0))
     };
     let last = samples.last().cloned().unwrap_or_default();
     Summary {
@@ -348,6 +349,7 @@ mod tests {
             sample(40.0, 0, &[2], 1),
         ];
         let decisions = vec![
+            decision(8.0, "ScaleUp"),
             decision(11.0, "ScaleUp"),
             decision(12.0, "ScaleUp"),
             decision(35.0, "ScaleDown"),
@@ -368,6 +370,18 @@ mod tests {
         );
         assert!(s.exactly_once());
         assert!(s.table().contains("exactly once"));
+    }
+
+    #[test]
+    fn a_decision_stamped_within_a_second_before_the_spike_counts_as_at_its_start() {
+        let s = summarise(
+            &[],
+            vec![decision(9.5, "ScaleUp")],
+            (10.0, 20.0),
+            (0, 0, 0, 0),
+            0,
+        );
+        assert_eq!(s.first_scale_up, Some(0.0));
     }
 
     #[test]
