@@ -53,6 +53,7 @@ async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_
         rebalance_settle_seconds: 5,
         lag_target_seconds: 5.0,
         per_worker_rate_hint: Some(5_000.0),
+        use_prometheus: true,
         consumer,
         out_dir,
         max_run: Duration::from_secs(360),

@@ -46,6 +46,9 @@ struct Args {
     /// Seconds the backlog must stay drained before scaling down.
     #[arg(long, default_value_t = 20)]
     scale_down_seconds: i32,
+    /// Let the operator scrape the consumer pods directly instead of asking Prometheus.
+    #[arg(long)]
+    scrape_pods: bool,
     /// The consumer binary run for each pod (default: spate-consumer next to this program).
     #[arg(long)]
     consumer: Option<PathBuf>,
@@ -102,6 +105,7 @@ async fn main() -> Result<()> {
         rebalance_settle_seconds: 5,
         lag_target_seconds: 5.0,
         per_worker_rate_hint: Some(5_000.0),
+        use_prometheus: !args.scrape_pods,
         consumer: std::fs::canonicalize(&consumer).unwrap_or(consumer),
         out_dir: args.out.clone(),
         max_run: Duration::from_secs_f64(args.max_minutes * 60.0),

@@ -77,6 +77,8 @@ pub struct Scenario {
     pub lag_target_seconds: f64,
     /// `autoscaling.perWorkerRateHint`.
     pub per_worker_rate_hint: Option<f64>,
+    /// Whether the operator reads the consumers' metrics from Prometheus (else it scrapes the pods).
+    pub use_prometheus: bool,
     /// The program run for the consumer image.
     pub consumer: PathBuf,
     /// Where logs and the plot go.
@@ -125,7 +127,7 @@ pub async fn run(
         s.partitions
     ));
 
-    let operator = Operator::start(&client, &namespace).await?;
+    let operator = Operator::start(&client, &namespace, s.use_prometheus).await?;
     let pods = setup::start_pods(
         &client,
         &namespace,

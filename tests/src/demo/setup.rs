@@ -90,8 +90,12 @@ pub struct Operator {
 
 impl Operator {
     /// Starts an operator watching `namespace` (its Lease lives there too), reading the
-    /// consumers' metrics from the environment's Prometheus.
-    pub async fn start(client: &Client, namespace: &str) -> Result<Operator, DemoError> {
+    /// consumers' metrics from the environment's Prometheus, or from the pods directly.
+    pub async fn start(
+        client: &Client,
+        namespace: &str,
+        use_prometheus: bool,
+    ) -> Result<Operator, DemoError> {
         let metrics = Metrics::new();
         let autoscaler_metrics = AutoscalerMetrics::register(&metrics.registry)
             .map_err(|e| DemoError::Operator(e.to_string()))?;
@@ -99,7 +103,7 @@ impl Operator {
         cfg.watch_namespace = Some(namespace.to_string());
         cfg.leader_tasks.push(leader_task(
             AutoscalerConfig {
-                prometheus_url: Some(TestEnv::get().prometheus_url.clone()),
+                prometheus_url: use_prometheus.then(|| TestEnv::get().prometheus_url.clone()),
                 namespace: Some(namespace.to_string()),
                 ..AutoscalerConfig::default()
             },

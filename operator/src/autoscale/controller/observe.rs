@@ -14,11 +14,12 @@ const RATE_TAU: Duration = Duration::from_secs(10);
 const RATE_JUMP: f64 = 0.5;
 /// A μ sample needs at least this many busy worker-seconds per second behind it.
 const MIN_BUSY_WORKERS: f64 = 0.05;
-/// μ is sampled only while the workers have work waiting: a backlog of at least this many
-/// seconds of arrivals …
+/// The workers count as saturated (having work waiting) with a backlog of at least this
+/// many seconds of arrivals …
 const SATURATED_SECONDS: f64 = 1.0;
 /// … and at least this many records. A worker that waits for records (or lingers on a
-/// partial batch) shows its share of the arrivals, not what it could do.
+/// small batch) shows its share of the arrivals, not what it could do: unsaturated, a
+/// sample may raise μ but not lower it.
 const SATURATED_RECORDS: u64 = 1000;
 
 /// What one round read; `None` where the reading failed.
@@ -73,8 +74,8 @@ impl Tracker {
     /// - backlog and partitions from the latest lag reading, stale when it is not from this
     ///   round or older than `stale_after`, unknown when older than `forget_after`;
     /// - λ from the growth of the summed high watermarks;
-    /// - μ from processed records per busy worker-second, sampled only while a backlog keeps
-    ///   the workers saturated (the last such estimate, or the spec's hint, holds otherwise);
+    /// - μ from processed records per busy worker-second; while no backlog keeps the workers
+    ///   saturated a sample may raise the estimate but not lower it;
     /// - a change of the set of ready pods counts as a consumer-group rebalance, and μ is not
     ///   sampled for `settle` after it;
     /// - consumer metrics that are missing or stale mark the observations stale.
@@ -95,11 +96,11 @@ impl Tracker {
             backlog >= SATURATED_RECORDS && backlog as f64 >= lambda * SATURATED_SECONDS
         });
         let settled = self.last_rebalance.is_none_or(|at| now >= at + r.settle);
-        if saturated
-            && settled
+        if settled
             && let Some(c) = r.consumers
             && let (Some(throughput), Some(mu)) = (c.throughput, c.service_rate)
             && mu > 0.0
+            && (saturated || self.service.rate().is_none_or(|known| mu > known))
         {
             self.service
                 .observe_ratio(now, throughput, throughput / mu, MIN_BUSY_WORKERS);
@@ -208,10 +209,7 @@ mod tests {
             &ready,
         ));
         assert_eq!(first.arrival_rate, None, "one reading gives no rate");
-        assert_eq!(
-            first.service_rate, None,
-            "no backlog: the workers were not saturated"
-        );
+        assert_eq!(first.service_rate, Some(800.0), "the first estimate");
         let l = lag(&[(2100, 100), (2100, 100)]);
         let o = t.observe(&round(1, Some(&l), Some(&c), &ready));
         assert_eq!(o.partitions, 2);
@@ -307,6 +305,15 @@ mod tests {
             &ready,
         ));
         assert_eq!(o.service_rate, Some(5000.0));
+        // Unsaturated but faster (bigger batches under more load): that is capacity shown.
+        let faster = consumers(8000.0, 7000.0, false);
+        let o = t.observe(&round(
+            4,
+            Some(&lag(&[(98_000, 97_900)])),
+            Some(&faster),
+            &ready,
+        ));
+        assert!(o.service_rate.unwrap() > 5000.0, "{:?}", o.service_rate);
     }
 
     #[test]
