@@ -48,7 +48,12 @@ async fn only_the_lease_holder_writes_and_the_other_takes_over_when_it_dies() ->
 
         // A leads and writes; B stands by and never reconciles.
         ensure!(*a.leader.borrow() && !*b.leader.borrow(), "both or neither lead");
-        ensure!(a.reconciliations("ok") > 0, "the holder did not reconcile");
+        // The Deployment appears mid-reconcile; the count moves once the status is written.
+        eventually("the holder to finish a reconcile", SETTLE, || async {
+            if a.reconciliations("ok") > 0 { Ok(()) } else { Err("no reconcile finished".to_string()) }
+        })
+        .await
+        .context("the holder did not reconcile")?;
         ensure!(b.reconciliations("ok") == 0 && b.reconciliations("error") == 0, "the standby reconciled");
         let events: Api<Event> = Api::namespaced(client.clone(), &ns);
         let instances: Vec<String> = events
