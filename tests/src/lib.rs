@@ -4,6 +4,7 @@
 //! Every suite starts with [`TestEnv::get`], which reuses a running environment (the
 //! `.spate/env` file written by `make env-up`) or brings one up once per test binary.
 
+mod binaries;
 mod env;
 mod error;
 mod k8s;
@@ -13,6 +14,7 @@ mod poll;
 mod prometheus;
 mod questdb;
 
+pub use binaries::consumer_binary;
 pub use env::{TestEnv, parse_env_file};
 pub use error::Error;
 pub use k8s::kube_client;

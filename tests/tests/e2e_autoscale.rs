@@ -4,38 +4,10 @@
 //! dwell it scales back down; and every trade produced is in QuestDB exactly once.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
+use spate_tests::consumer_binary;
 use spate_tests::demo::{Sample, Scenario, Schedule, drained_below, run};
-
-/// The `spate-consumer` binary of this test's profile, built if needed.
-fn consumer_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target profile directory")
-        .to_path_buf();
-    let target_dir = profile_dir
-        .parent()
-        .expect("target directory")
-        .to_path_buf();
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.args(["build", "-p", "spate-consumer", "--bin", "spate-consumer"])
-        .env("CARGO_TARGET_DIR", &target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    if profile_dir.file_name().is_some_and(|n| n == "release") {
-        cmd.arg("--release");
-    }
-    assert!(
-        cmd.status().expect("run cargo build").success(),
-        "cargo build -p spate-consumer failed"
-    );
-    let bin = profile_dir.join("spate-consumer");
-    assert!(bin.exists(), "{} missing after the build", bin.display());
-    bin
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_once() {

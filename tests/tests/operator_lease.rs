@@ -14,24 +14,6 @@ use operator_support::*;
 use spate_operator::crd::IngestionPipeline;
 use spate_tests::eventually;
 
-async fn replicas(deployments: &Api<Deployment>, want: i32) -> Result<()> {
-    eventually(&format!("replicas {want}"), SETTLE, || async {
-        let d = deployments
-            .get_opt(EXAMPLE)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("absent")?;
-        let r = d.spec.and_then(|s| s.replicas);
-        if r == Some(want) {
-            Ok(())
-        } else {
-            Err(format!("{r:?}"))
-        }
-    })
-    .await?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn only_the_lease_holder_writes_and_the_other_takes_over_when_it_dies() -> Result<()> {
     let client = client_with_crd().await?;
@@ -44,7 +26,7 @@ async fn only_the_lease_holder_writes_and_the_other_takes_over_when_it_dies() ->
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
         let pipelines: Api<IngestionPipeline> = Api::namespaced(client.clone(), &ns);
         kubectl_ok(&["apply", "-n", &ns, "-f", "manifests/examples/pipeline.yaml"])?;
-        replicas(&deployments, 1).await?;
+        deployment_replicas(&deployments, EXAMPLE, 1).await?;
 
         // A leads and writes; B stands by and never reconciles.
         ensure!(*a.leader.borrow() && !*b.leader.borrow(), "both or neither lead");
@@ -81,7 +63,7 @@ async fn only_the_lease_holder_writes_and_the_other_takes_over_when_it_dies() ->
         // B now reconciles: a spec change reaches the Deployment.
         let change = serde_json::json!({"spec": {"autoscaling": {"enabled": false}, "replicas": {"min": 1, "max": 6, "desired": 2}}});
         pipelines.patch(EXAMPLE, &PatchParams::default(), &Patch::Merge(&change)).await?;
-        replicas(&deployments, 2).await?;
+        deployment_replicas(&deployments, EXAMPLE, 2).await?;
         ensure!(b.reconciliations("ok") > 0, "the new holder did not reconcile");
         Ok(())
     }

@@ -7,7 +7,6 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 use operator_support::*;
 use spate_operator::crd::IngestionPipeline;
-use spate_tests::eventually;
 
 const PIPELINE: &str = r#"
 apiVersion: spate.dev/v1alpha1
@@ -20,24 +19,6 @@ spec:
   autoscaling: {enabled: false}
 "#;
 
-async fn replicas_become(deployments: &Api<Deployment>, want: i32) -> Result<()> {
-    eventually(&format!("Deployment replicas {want}"), SETTLE, || async {
-        let d = deployments
-            .get_opt("manual")
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("absent")?;
-        let r = d.spec.and_then(|s| s.replicas);
-        if r == Some(want) {
-            Ok(())
-        } else {
-            Err(format!("{r:?}"))
-        }
-    })
-    .await?;
-    Ok(())
-}
-
 #[tokio::test]
 async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Result<()> {
     let client = client_with_crd().await?;
@@ -48,7 +29,7 @@ async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Resul
         let (ok, out) = kubectl_apply_yaml(&ns, PIPELINE)?;
         anyhow::ensure!(ok, "{out}");
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-        replicas_become(&deployments, 1).await?;
+        deployment_replicas(&deployments, "manual", 1).await?;
 
         let out = kubectl_ok(&[
             "scale",
@@ -58,7 +39,7 @@ async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Resul
             "--replicas=3",
         ])?;
         println!("{}", out.trim());
-        replicas_become(&deployments, 3).await?;
+        deployment_replicas(&deployments, "manual", 3).await?;
         let scale = kubectl_ok(&[
             "get",
             "-n",
@@ -82,7 +63,7 @@ async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Resul
             "ingestionpipeline/manual",
             "--replicas=9",
         ])?;
-        replicas_become(&deployments, 5).await?;
+        deployment_replicas(&deployments, "manual", 5).await?;
 
         // Paused: zero pods, the rest kept.
         let pipelines: Api<IngestionPipeline> = Api::namespaced(client.clone(), &ns);
@@ -94,7 +75,7 @@ async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Resul
                 &kube::api::Patch::Merge(&patch),
             )
             .await?;
-        replicas_become(&deployments, 0).await?;
+        deployment_replicas(&deployments, "manual", 0).await?;
         Ok(())
     }
     .await;

@@ -8,54 +8,12 @@ use std::fs::File;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use spate_tests::{TestEnv, kafka_config};
 
-/// Path of the `spate-consumer` binary, built once per test process with the profile
-/// this test binary was built with.
-pub fn consumer_binary() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test binary path");
-        // target/<profile>/deps/<test> → target/<profile>
-        let profile_dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target profile directory")
-            .to_path_buf();
-        let target_dir = profile_dir
-            .parent()
-            .expect("target directory")
-            .to_path_buf();
-        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-p", "spate-consumer", "--bin", "spate-consumer"])
-            .env("CARGO_TARGET_DIR", &target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        // The variables cargo sets for this test process would change the fingerprints
-        // of build scripts (and rebuild them) if the nested build saw them.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if (key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR")
-                || key.starts_with("RUST_TEST")
-                || key == "OUT_DIR"
-            {
-                cmd.env_remove(key.as_ref());
-            }
-        }
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        let status = cmd.status().expect("run cargo build");
-        assert!(status.success(), "cargo build -p spate-consumer failed");
-        let bin = profile_dir.join("spate-consumer");
-        assert!(bin.exists(), "{} missing after the build", bin.display());
-        bin
-    })
-    .clone()
-}
+pub use spate_tests::consumer_binary;
 
 /// A free loopback port.
 pub fn free_port() -> u16 {

@@ -8,6 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
@@ -16,7 +17,7 @@ use kube::{Client, CustomResourceExt};
 use spate_operator::crd::IngestionPipeline;
 use spate_operator::metrics::Metrics;
 use spate_operator::run::{OperatorConfig, run};
-use spate_tests::{TestEnv, kube_client, unique_name};
+use spate_tests::{TestEnv, eventually, kube_client, unique_name};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -195,3 +196,30 @@ pub fn kubectl_apply_yaml(namespace: &str, yaml: &str) -> Result<(bool, String)>
 
 /// The example pipeline's name (manifests/examples/pipeline.yaml).
 pub const EXAMPLE: &str = "coinbase-trades";
+
+/// Waits until the Deployment `name` asks for `want` replicas.
+pub async fn deployment_replicas(
+    deployments: &Api<Deployment>,
+    name: &str,
+    want: i32,
+) -> Result<()> {
+    eventually(
+        &format!("Deployment {name} replicas {want}"),
+        SETTLE,
+        || async {
+            let d = deployments
+                .get_opt(name)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("absent")?;
+            let r = d.spec.and_then(|s| s.replicas);
+            if r == Some(want) {
+                Ok(())
+            } else {
+                Err(format!("{r:?}"))
+            }
+        },
+    )
+    .await?;
+    Ok(())
+}
