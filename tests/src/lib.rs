@@ -17,7 +17,7 @@ mod questdb;
 pub use binaries::consumer_binary;
 pub use env::{TestEnv, parse_env_file};
 pub use error::Error;
-pub use k8s::kube_client;
+pub use k8s::{create_namespace, kube_client};
 pub use kafka::{create_topic, kafka_config};
 pub use names::{unique_name, unique_table};
 pub use poll::eventually;

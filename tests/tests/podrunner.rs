@@ -141,11 +141,7 @@ impl Scenario {
         let namespace = unique_name("podrunner");
         let work_dir = std::env::temp_dir().join(&namespace);
         std::fs::create_dir_all(&work_dir)?;
-        Api::<Namespace>::all(client.clone())
-            .create(
-                &PostParams::default(),
-                &serde_json::from_value(json!({ "metadata": { "name": namespace } }))?,
-            )
+        spate_tests::create_namespace(&client, &namespace)
             .await
             .context("create the namespace")?;
         let addresses = format!("127.{}.{slot}.0/24", 1 + std::process::id() % 254).parse()?;

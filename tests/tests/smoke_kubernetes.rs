@@ -183,10 +183,7 @@ fn controller_of<K: Resource>(object: &K) -> Option<&OwnerReference> {
 }
 
 async fn create_namespace(client: &Client, name: &str) -> Result<String> {
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let namespace: Namespace = serde_json::from_value(json!({ "metadata": { "name": name } }))?;
-    namespaces
-        .create(&PostParams::default(), &namespace)
+    spate_tests::create_namespace(client, name)
         .await
         .with_context(|| format!("create namespace {name}"))?;
     Ok(name.to_owned())

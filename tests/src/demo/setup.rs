@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, CustomResourceExt};
 use serde_json::json;
@@ -51,21 +51,12 @@ pub async fn install_crd(client: &Client) -> Result<(), DemoError> {
 
 /// Creates the namespace `name`.
 pub async fn create_namespace(client: &Client, name: &str) -> Result<(), DemoError> {
-    let ns = Namespace {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
+    crate::create_namespace(client, name)
         .await
         .map_err(|e| DemoError::Kube {
             action: "create the namespace",
             source: e,
-        })?;
-    Ok(())
+        })
 }
 
 /// Deletes the namespace `name` (the garbage collector removes what was in it).

@@ -11,13 +11,13 @@ use anyhow::{Context, Result, bail};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, CustomResourceExt};
 use spate_operator::crd::IngestionPipeline;
 use spate_operator::metrics::Metrics;
 use spate_operator::run::{OperatorConfig, run};
-use spate_tests::{TestEnv, eventually, kube_client, unique_name};
+use spate_tests::{TestEnv, create_namespace, eventually, kube_client, unique_name};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -54,15 +54,7 @@ pub async fn client_with_crd() -> Result<Client> {
 /// A fresh namespace for one test.
 pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
     let name = unique_name(prefix);
-    let ns = Namespace {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.clone()),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
+    create_namespace(client, &name)
         .await
         .context("create namespace")?;
     Ok(name)
