@@ -8,7 +8,9 @@
 //! skew (`/usr/bin/time`, `valgrind --tool=callgrind`): with
 //! `SPATE_HOT_PATH_ONLY=<variant>` (a benchmark name below, without the group) and
 //! optionally `SPATE_HOT_PATH_RECORDS=<n>` (default 1,000,000), the binary encodes
-//! `n` records with that variant and exits without running criterion.
+//! `n` records with that variant and exits without running criterion. Two more variants
+//! split spate's cost: `breakdown_decode_validate` (no ILP encoding) and
+//! `breakdown_buffer_only` (one decoded trade encoded over and over).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -18,6 +20,7 @@ use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput, criterion_group};
 use questdb::ingress::{Buffer, ProtocolVersion, TimestampNanos};
 use serde::Deserialize;
+use spate_consumer::encode::TradeEncoder;
 use spate_consumer::format::InputFormat;
 use spate_consumer::format::time::format_rfc3339;
 use spate_consumer::record::RecordCodec;
@@ -114,12 +117,29 @@ fn serde_buffer_encode(payload: &[u8], buf: &mut Buffer) -> bool {
     row.is_ok()
 }
 
-fn codecs() -> (RecordCodec, RecordCodec) {
-    let validator = Validator::new(
+fn codec_validator() -> Validator {
+    Validator::new(
         Duration::from_secs(30 * 86_400),
         Duration::from_secs(300),
         1 << 20,
-    );
+    )
+}
+
+/// Breakdown: decode and validate only, no ILP encoding.
+fn decode_validate(payload: &[u8], validator: &Validator, now: i64) -> bool {
+    let Ok(text) = validator.check_payload(payload) else {
+        return false;
+    };
+    spate_consumer::format::decode(text, InputFormat::Auto, |t| {
+        validator.check_trade(&t, now)?;
+        black_box(&t);
+        Ok(())
+    })
+    .is_ok()
+}
+
+fn codecs() -> (RecordCodec, RecordCodec) {
+    let validator = codec_validator();
     let codec = RecordCodec::new(InputFormat::Auto, "trades", validator).expect("codec");
     let fixed = RecordCodec::new(InputFormat::Normalized, "trades", validator).expect("codec");
     (codec, fixed)
@@ -137,6 +157,16 @@ fn fixed_work(variant: &str, records: usize) {
     });
     let mut out = String::with_capacity(BATCH * 256);
     let mut accepted = 0usize;
+    let validator = codec_validator();
+    let encoder = TradeEncoder::new("trades").expect("encoder");
+    let sample_text = std::str::from_utf8(&payloads[0]).expect("utf-8");
+    let mut sample = None;
+    spate_consumer::format::decode(sample_text, InputFormat::Normalized, |t| {
+        sample = Some(t);
+        Ok(())
+    })
+    .expect("sample decodes");
+    let sample = sample.expect("one trade");
     for _ in 0..batches {
         buf.clear();
         out.clear();
@@ -151,6 +181,8 @@ fn fixed_work(variant: &str, records: usize) {
                 "spate_normalized_v2" => {
                     fixed.encode_record_at(black_box(p), &mut buf, now).is_ok()
                 }
+                "breakdown_decode_validate" => decode_validate(black_box(p), &validator, now),
+                "breakdown_buffer_only" => encoder.encode(black_box(&sample), &mut buf).is_ok(),
                 other => panic!("unknown variant {other}"),
             };
             accepted += usize::from(ok);
