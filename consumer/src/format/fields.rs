@@ -192,13 +192,7 @@ pub(crate) fn integer_opt(v: Option<Value<'_>>, name: &str) -> Result<Option<i64
 #[inline]
 pub(crate) fn timestamp(v: Option<Value<'_>>, name: &str) -> Result<i64, Rejection> {
     let parsed = match &v {
-        Some(Value::Str(s)) => {
-            if s.len() >= 20 && s.as_bytes()[4] == b'-' {
-                parse_rfc3339(s)
-            } else {
-                parse_epoch(s)
-            }
-        }
+        Some(Value::Str(s)) => timestamp_str(s),
         Some(Value::Num(n)) => parse_epoch(n),
         None | Some(Value::Null) => return Err(missing(name)),
         Some(other) => return Err(wrong_type(name, other, "a timestamp")),
@@ -216,6 +210,16 @@ pub(crate) fn timestamp(v: Option<Value<'_>>, name: &str) -> Result<i64, Rejecti
             format!("field `{name}` is not a valid timestamp: {}", shown(&v)),
         )
     })
+}
+
+/// A timestamp given as a string: RFC 3339 when it looks like a date, else epoch.
+#[inline]
+pub(crate) fn timestamp_str(s: &str) -> Option<i64> {
+    if s.len() >= 20 && s.as_bytes()[4] == b'-' {
+        parse_rfc3339(s)
+    } else {
+        parse_epoch(s)
+    }
 }
 
 fn invalid_number(name: &str, v: &Option<Value<'_>>) -> Rejection {

@@ -55,7 +55,7 @@ const HIGHS: u64 = 0x8080_8080_8080_8080;
 /// or is below 0x20 (the lowest flag is exact; higher ones may be spurious, so the
 /// flagged word is finished byte by byte).
 #[inline]
-fn find_string_special(bytes: &[u8], from: usize) -> usize {
+pub(crate) fn find_string_special(bytes: &[u8], from: usize) -> usize {
     let mut i = from;
     while let Some(chunk) = bytes.get(i..i + 8) {
         let mut word = [0u8; 8];
@@ -352,46 +352,59 @@ impl<'a> Scanner<'a> {
 
     #[inline]
     fn number(&mut self) -> Result<&'a str, Rejection> {
-        let bytes = self.bytes();
         let start = self.pos;
-        let mut i = start;
-        if bytes.get(i) == Some(&b'-') {
-            i += 1;
+        match number_end(self.bytes(), start) {
+            Some(end) => {
+                self.pos = end;
+                Ok(&self.src[start..end])
+            }
+            None => Err(malformed("invalid number", start)),
         }
-        let int_start = i;
+    }
+}
+
+/// The index just past the JSON number
+/// (`-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`) that starts at `start`, or
+/// `None` when no valid number starts there. The number ends at the first byte that
+/// cannot continue it.
+#[inline]
+pub(crate) fn number_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let mut i = start;
+    if bytes.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    while matches!(bytes.get(i), Some(b'0'..=b'9')) {
+        i += 1;
+    }
+    let int_len = i - int_start;
+    if int_len == 0 || (int_len > 1 && bytes[int_start] == b'0') {
+        return None;
+    }
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        let frac_start = i;
         while matches!(bytes.get(i), Some(b'0'..=b'9')) {
             i += 1;
         }
-        let int_len = i - int_start;
-        if int_len == 0 || (int_len > 1 && bytes[int_start] == b'0') {
-            return Err(malformed("invalid number", start));
+        if i == frac_start {
+            return None;
         }
-        if bytes.get(i) == Some(&b'.') {
-            i += 1;
-            let frac_start = i;
-            while matches!(bytes.get(i), Some(b'0'..=b'9')) {
-                i += 1;
-            }
-            if i == frac_start {
-                return Err(malformed("invalid number", start));
-            }
-        }
-        if matches!(bytes.get(i), Some(b'e' | b'E')) {
-            i += 1;
-            if matches!(bytes.get(i), Some(b'+' | b'-')) {
-                i += 1;
-            }
-            let exp_start = i;
-            while matches!(bytes.get(i), Some(b'0'..=b'9')) {
-                i += 1;
-            }
-            if i == exp_start {
-                return Err(malformed("invalid number", start));
-            }
-        }
-        self.pos = i;
-        Ok(&self.src[start..i])
     }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let exp_start = i;
+        while matches!(bytes.get(i), Some(b'0'..=b'9')) {
+            i += 1;
+        }
+        if i == exp_start {
+            return None;
+        }
+    }
+    Some(i)
 }
 
 #[cfg(test)]

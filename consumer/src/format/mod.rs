@@ -2,6 +2,7 @@
 //! the payload. One file per format; `json` is the shared scanner.
 
 mod coinbase_match;
+mod fast;
 mod fields;
 mod json;
 mod market_trades;
@@ -80,6 +81,23 @@ impl FromStr for InputFormat {
 /// trades the message held (a `market_trades` message may hold none). The first
 /// error from decoding or from `sink` stops decoding and is returned.
 pub fn decode<'a, F>(text: &'a str, format: InputFormat, mut sink: F) -> Result<usize, Rejection>
+where
+    F: FnMut(Trade<'a>) -> Result<(), Rejection>,
+{
+    if matches!(format, InputFormat::Auto | InputFormat::Normalized)
+        && let Some(trade) = fast::normalized(text)
+    {
+        return sink(trade).map(|()| 1);
+    }
+    decode_generic(text, format, sink)
+}
+
+/// [`decode`] by the generic member walk, for any layout of any format.
+fn decode_generic<'a, F>(
+    text: &'a str,
+    format: InputFormat,
+    mut sink: F,
+) -> Result<usize, Rejection>
 where
     F: FnMut(Trade<'a>) -> Result<(), Rejection>,
 {

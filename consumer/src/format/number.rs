@@ -54,45 +54,61 @@ const POW10: [f64; 23] = [
 const MAX_EXACT_INT: u64 = 1 << 53;
 
 /// Parses a JSON number (`None` unless `text` follows the grammar) in one pass.
-///
-/// Decimals with at most 2^53 as significand and a decimal exponent within ±22 (prices
-/// and sizes as exchanges send them) are computed as one exactly rounded IEEE
-/// multiplication or division of two exact values (Clinger's fast path), which gives
-/// the same bits as `str::parse::<f64>`; anything else is handed to `str::parse`.
 #[inline]
 pub(crate) fn parse_json_f64(text: &str) -> Option<f64> {
-    let b = text.as_bytes();
-    let mut i = 0;
-    let neg = b.first() == Some(&b'-');
-    if neg {
-        i += 1;
+    match scan_json_f64(text, 0) {
+        Some((v, end)) if end == text.len() => Some(v),
+        _ => None,
     }
+}
+
+/// The value of the ASCII digit at `b[i]`, if there is one.
+#[inline(always)]
+fn digit_at(b: &[u8], i: usize) -> Option<u64> {
+    let d = b.get(i)?.wrapping_sub(b'0');
+    (d < 10).then_some(u64::from(d))
+}
+
+/// Parses the JSON number that starts at byte `start` of `text`, returning its value
+/// and the index just past it; `None` unless a number following the grammar starts
+/// there. The number ends at the first byte that cannot continue it, as in a JSON
+/// document (what follows is the caller's business).
+///
+/// Decimals of at most 19 digits whose significand is at most 2^53 and whose decimal
+/// exponent is within ±22 (prices and sizes as exchanges send them) are computed as
+/// one exactly rounded IEEE multiplication or division of two exact values (Clinger's
+/// fast path), which gives the same bits as `str::parse::<f64>`; anything else is
+/// handed to `str::parse`.
+#[inline]
+pub(crate) fn scan_json_f64(text: &str, start: usize) -> Option<(f64, usize)> {
+    let b = text.as_bytes();
+    let neg = b.get(start) == Some(&b'-');
+    let int_start = start + usize::from(neg);
+    let mut i = int_start;
     let mut mant: u64 = 0;
-    // Significant digits accumulated in `mant` (leading zeros excluded).
-    let mut sig = 0u32;
-    let mut exp10: i32 = 0;
-    let int_start = i;
-    while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-        mant = mant.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-        sig += u32::from(sig != 0 || d != b'0');
+    while let Some(d) = digit_at(b, i) {
+        mant = mant.wrapping_mul(10).wrapping_add(d);
         i += 1;
     }
     let int_len = i - int_start;
     if int_len == 0 || (int_len > 1 && b[int_start] == b'0') {
         return None;
     }
+    let mut digits = int_len;
+    let mut exp10: i32 = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
         let frac_start = i;
-        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-            mant = mant.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
-            sig += u32::from(sig != 0 || d != b'0');
+        while let Some(d) = digit_at(b, i) {
+            mant = mant.wrapping_mul(10).wrapping_add(d);
             i += 1;
         }
-        if i == frac_start {
+        let frac_len = i - frac_start;
+        if frac_len == 0 {
             return None;
         }
-        exp10 = -((i - frac_start).min(10_000) as i32);
+        digits += frac_len;
+        exp10 = -(frac_len.min(10_000) as i32);
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
@@ -109,8 +125,8 @@ pub(crate) fn parse_json_f64(text: &str) -> Option<f64> {
         };
         let exp_start = i;
         let mut e: i32 = 0;
-        while let Some(&d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-            e = (e * 10 + i32::from(d - b'0')).min(100_000);
+        while let Some(d) = digit_at(b, i) {
+            e = (e * 10 + d as i32).min(100_000);
             i += 1;
         }
         if i == exp_start {
@@ -118,21 +134,18 @@ pub(crate) fn parse_json_f64(text: &str) -> Option<f64> {
         }
         exp10 += if exp_neg { -e } else { e };
     }
-    if i != b.len() {
-        return None;
-    }
-    // `sig` counts every digit from the first non-zero one on, so at most 19 means
-    // `mant` did not wrap.
-    if sig <= 19 && mant <= MAX_EXACT_INT && (-22..=22).contains(&exp10) {
+    // At most 19 digits means `mant` (below 10^19) did not wrap.
+    if digits <= 19 && mant <= MAX_EXACT_INT && (-22..=22).contains(&exp10) {
         let m = mant as f64;
         let v = if exp10 < 0 {
             m / POW10[exp10.unsigned_abs() as usize]
         } else {
             m * POW10[exp10 as usize]
         };
-        return Some(if neg { -v } else { v });
+        return Some((if neg { -v } else { v }, i));
     }
-    text.parse::<f64>().ok()
+    let v = text.get(start..i)?.parse::<f64>().ok()?;
+    Some((v, i))
 }
 
 /// Parses a decimal whose grammar is already known to be a JSON number.
