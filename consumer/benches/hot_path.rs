@@ -8,9 +8,14 @@
 //! skew (`/usr/bin/time`, `valgrind --tool=callgrind`): with
 //! `SPATE_HOT_PATH_ONLY=<variant>` (a benchmark name below, without the group) and
 //! optionally `SPATE_HOT_PATH_RECORDS=<n>` (default 1,000,000), the binary encodes
-//! `n` records with that variant and exits without running criterion. Two more variants
-//! split spate's cost: `breakdown_decode_validate` (no ILP encoding) and
-//! `breakdown_buffer_only` (one decoded trade encoded over and over).
+//! `n` records with that variant and exits without running criterion. More variants
+//! split spate's cost: `breakdown_decode_validate` (no ILP encoding),
+//! `breakdown_spate_buffer_only` and `breakdown_buffer_only` (one decoded trade encoded
+//! over and over into spate's ILP buffer / questdb-rs's `Buffer`).
+//!
+//! `spate_*` variants encode into spate's own ILP buffer (what the consumer's default
+//! writer sends); `spate_auto_v2_questdb_buffer` into questdb-rs's `Buffer` (the writer
+//! used for TLS and TCP).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -23,6 +28,7 @@ use serde::Deserialize;
 use spate_consumer::encode::TradeEncoder;
 use spate_consumer::format::InputFormat;
 use spate_consumer::format::time::format_rfc3339;
+use spate_consumer::ilp::{IlpBuffer, IlpVersion};
 use spate_consumer::record::RecordCodec;
 use spate_consumer::validate::{Validator, now_ns};
 
@@ -150,10 +156,11 @@ fn fixed_work(variant: &str, records: usize) {
     let payloads = payloads();
     let (codec, fixed) = codecs();
     let batches = records.div_ceil(BATCH);
-    let mut buf = Buffer::new(if variant == "spate_auto_v1_text_floats" {
-        ProtocolVersion::V1
+    let mut buf = Buffer::new(ProtocolVersion::V2);
+    let mut ilp = IlpBuffer::new(if variant == "spate_auto_v1_text_floats" {
+        IlpVersion::V1
     } else {
-        ProtocolVersion::V2
+        IlpVersion::V2
     });
     let mut out = String::with_capacity(BATCH * 256);
     let mut accepted = 0usize;
@@ -169,6 +176,7 @@ fn fixed_work(variant: &str, records: usize) {
     let sample = sample.expect("one trade");
     for _ in 0..batches {
         buf.clear();
+        ilp.clear();
         out.clear();
         let now = now_ns();
         for p in &payloads {
@@ -176,18 +184,25 @@ fn fixed_work(variant: &str, records: usize) {
                 "seed_serde_owned_format" => seed_encode(black_box(p), &mut out),
                 "serde_owned_questdb_buffer" => serde_buffer_encode(black_box(p), &mut buf),
                 "spate_auto_v2" | "spate_auto_v1_text_floats" => {
-                    codec.encode_record_at(black_box(p), &mut buf, now).is_ok()
+                    codec.encode_record_at(black_box(p), &mut ilp, now).is_ok()
                 }
                 "spate_normalized_v2" => {
-                    fixed.encode_record_at(black_box(p), &mut buf, now).is_ok()
+                    fixed.encode_record_at(black_box(p), &mut ilp, now).is_ok()
+                }
+                "spate_auto_v2_questdb_buffer" => {
+                    codec.encode_record_at(black_box(p), &mut buf, now).is_ok()
                 }
                 "breakdown_decode_validate" => decode_validate(black_box(p), &validator, now),
                 "breakdown_buffer_only" => encoder.encode(black_box(&sample), &mut buf).is_ok(),
+                "breakdown_spate_buffer_only" => {
+                    encoder.encode_ilp(black_box(&sample), &mut ilp).is_ok()
+                }
                 other => panic!("unknown variant {other}"),
             };
             accepted += usize::from(ok);
         }
         black_box(buf.as_bytes());
+        black_box(ilp.as_bytes());
         black_box(out.as_bytes());
     }
     assert_eq!(accepted, batches * BATCH);
@@ -198,12 +213,18 @@ fn hot_path(c: &mut Criterion) {
     let payloads = payloads();
     let (codec, fixed) = codecs();
 
-    // Sanity: every variant accepts every payload.
+    // Sanity: every variant accepts every payload, and both buffers hold the same bytes.
     let mut buf = Buffer::new(ProtocolVersion::V2);
+    let mut ilp = IlpBuffer::new(IlpVersion::V2);
     let mut s = String::new();
     let now = now_ns();
     for p in &payloads {
         assert_eq!(codec.encode_record_at(p, &mut buf, now), Ok(1));
+        assert_eq!(codec.encode_record_at(p, &mut ilp, now), Ok(1));
+    }
+    assert_eq!(buf.as_bytes(), ilp.as_bytes());
+    buf.clear();
+    for p in &payloads {
         assert!(seed_encode(p, &mut s));
         assert!(serde_buffer_encode(p, &mut buf));
     }
@@ -233,12 +254,12 @@ fn hot_path(c: &mut Criterion) {
         })
     });
     for (name, codec, version) in [
-        ("spate_auto_v2", &codec, ProtocolVersion::V2),
-        ("spate_normalized_v2", &fixed, ProtocolVersion::V2),
-        ("spate_auto_v1_text_floats", &codec, ProtocolVersion::V1),
+        ("spate_auto_v2", &codec, IlpVersion::V2),
+        ("spate_normalized_v2", &fixed, IlpVersion::V2),
+        ("spate_auto_v1_text_floats", &codec, IlpVersion::V1),
     ] {
         g.bench_function(name, |b| {
-            let mut buf = Buffer::new(version);
+            let mut buf = IlpBuffer::new(version);
             b.iter(|| {
                 buf.clear();
                 // The worker reads the clock once per batch.
@@ -249,8 +270,18 @@ fn hot_path(c: &mut Criterion) {
             })
         });
     }
-    g.bench_function("spate_auto_v2_clock_per_record", |b| {
+    g.bench_function("spate_auto_v2_questdb_buffer", |b| {
         let mut buf = Buffer::new(ProtocolVersion::V2);
+        b.iter(|| {
+            buf.clear();
+            let now = now_ns();
+            for p in &payloads {
+                let _ = black_box(codec.encode_record_at(black_box(p), &mut buf, now));
+            }
+        })
+    });
+    g.bench_function("spate_auto_v2_clock_per_record", |b| {
+        let mut buf = IlpBuffer::new(IlpVersion::V2);
         b.iter(|| {
             buf.clear();
             for p in &payloads {

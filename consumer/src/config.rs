@@ -58,12 +58,23 @@ pub enum Transport {
     Tcp,
 }
 
+/// `questdb.ilp_writer`: spate's own ILP writer (the default) or questdb-rs's for every
+/// configuration. TLS, TCP and options spate's writer does not know always use
+/// questdb-rs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IlpWriter {
+    Spate,
+    QuestdbRs,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuestdbConfig {
     /// questdb-rs client configuration string, e.g. `http::addr=127.0.0.1:9000;`.
     pub client_conf: String,
     pub transport: Transport,
     pub allow_lossy_tcp: bool,
+    /// Which ILP writer carries plain `http::` configurations.
+    pub ilp_writer: IlpWriter,
     /// Base URL of QuestDB's HTTP server (for DDL via `/exec`), e.g. `http://127.0.0.1:9000`.
     pub http_url: String,
     pub table: String,
@@ -249,6 +260,11 @@ const SETTINGS: &[Setting] = &[
         "questdb.allow_lossy_tcp",
         ["SPATE_ALLOW_LOSSY_TCP"],
         "Allow ILP over TCP, which acknowledges nothing and CAN LOSE ROWS [default: false]"
+    ),
+    setting!(
+        "questdb.ilp_writer",
+        ["SPATE_ILP_WRITER"],
+        "ILP writer for plain http:: configurations: spate or questdb-rs [default: spate]"
     ),
     setting!(
         "questdb.http_url",

@@ -1,8 +1,9 @@
-//! ILP encoding of trades into a questdb-rs [`Buffer`], and the table's DDL: the
-//! column list lives here once so rows and table never disagree.
+//! ILP encoding of trades (into spate's [`IlpBuffer`] or a questdb-rs [`Buffer`]), and
+//! the table's DDL: the column list lives here once so rows and table never disagree.
 
 use questdb::ingress::{Buffer, ColumnName, TableName, TimestampNanos};
 
+use crate::ilp::{self, IlpBuffer, RowBuffer};
 use crate::trade::Trade;
 
 /// Column names, in ILP order (symbols first).
@@ -84,10 +85,59 @@ pub fn trades_table_ddl(table: &str) -> String {
 }
 
 /// Writes trades as ILP rows of one table; names are checked once in [`TradeEncoder::new`].
+///
+/// Two row targets: spate's [`IlpBuffer`], whose keys are escaped here once, and
+/// questdb-rs's `Buffer` (used when the client library carries the connection: TLS,
+/// TCP). Both produce the same bytes.
 #[derive(Debug, Clone)]
 pub struct TradeEncoder {
     table: String,
+    keys: Keys,
 }
+
+/// Pre-escaped row pieces: `table,exchange=`, `,symbol=`, … in ILP order.
+#[derive(Debug, Clone)]
+struct Keys {
+    table_exchange: Vec<u8>,
+    symbol: Vec<u8>,
+    side: Vec<u8>,
+    trade_id: Vec<u8>,
+    price: Vec<u8>,
+    size: Vec<u8>,
+    sequence: Vec<u8>,
+    quality_score: Vec<u8>,
+}
+
+impl Keys {
+    fn new(table: &str) -> Self {
+        let key = |sep: u8, name: &str| {
+            let mut k = vec![sep];
+            ilp::write_unquoted(&mut k, name);
+            k.push(b'=');
+            k
+        };
+        let mut table_exchange = Vec::new();
+        ilp::write_unquoted(&mut table_exchange, table);
+        table_exchange.extend_from_slice(&key(b',', columns::EXCHANGE));
+        Keys {
+            table_exchange,
+            symbol: key(b',', columns::SYMBOL),
+            side: key(b',', columns::SIDE),
+            // The first non-symbol column follows a space.
+            trade_id: key(b' ', columns::TRADE_ID),
+            price: key(b',', columns::PRICE),
+            size: key(b',', columns::SIZE),
+            sequence: key(b',', columns::SEQUENCE),
+            quality_score: key(b',', columns::QUALITY_SCORE),
+        }
+    }
+}
+
+/// A row the ILP buffer could not take (only a negative timestamp, which validation
+/// refuses long before).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("timestamp {0} ns is negative, ILP cannot carry it")]
+pub struct NegativeTimestamp(pub i64);
 
 impl TradeEncoder {
     pub fn new(table: &str) -> Result<Self, InvalidTableName> {
@@ -97,6 +147,7 @@ impl TradeEncoder {
         }
         Ok(TradeEncoder {
             table: table.to_owned(),
+            keys: Keys::new(table),
         })
     }
 
@@ -104,8 +155,45 @@ impl TradeEncoder {
         &self.table
     }
 
-    /// Appends one row. On error the row may be half written: callers rewind
-    /// (see [`crate::record::RecordCodec`]).
+    /// Appends one row to spate's buffer. On error nothing of the row is counted and
+    /// the bytes may be half written: callers rewind (see [`crate::record::RecordCodec`]).
+    #[inline]
+    pub fn encode_ilp(&self, t: &Trade<'_>, buf: &mut IlpBuffer) -> Result<(), NegativeTimestamp> {
+        let version = buf.version();
+        let k = &self.keys;
+        let out = buf.bytes_mut();
+        out.reserve(
+            96 + t.exchange.len() + t.symbol.len() + t.trade_id.len() + k.table_exchange.len(),
+        );
+        out.extend_from_slice(&k.table_exchange);
+        ilp::write_unquoted(out, &t.exchange);
+        out.extend_from_slice(&k.symbol);
+        ilp::write_unquoted(out, &t.symbol);
+        out.extend_from_slice(&k.side);
+        out.extend_from_slice(t.side.as_str().as_bytes());
+        out.extend_from_slice(&k.trade_id);
+        ilp::write_quoted(out, &t.trade_id);
+        out.extend_from_slice(&k.price);
+        ilp::write_f64(out, version, t.price);
+        out.extend_from_slice(&k.size);
+        ilp::write_f64(out, version, t.size);
+        if let Some(seq) = t.sequence {
+            out.extend_from_slice(&k.sequence);
+            ilp::write_i64(out, seq);
+        }
+        if let Some(q) = t.quality_score {
+            out.extend_from_slice(&k.quality_score);
+            ilp::write_f64(out, version, q);
+        }
+        if !ilp::write_designated_ns(out, version, t.timestamp_ns) {
+            return Err(NegativeTimestamp(t.timestamp_ns));
+        }
+        buf.row_written();
+        Ok(())
+    }
+
+    /// Appends one row to a questdb-rs `Buffer`. On error the row may be half
+    /// written: callers rewind (see [`crate::record::RecordCodec`]).
     #[inline]
     pub fn encode(&self, t: &Trade<'_>, buf: &mut Buffer) -> questdb::Result<()> {
         // Names were validated in `new` (table) and by the unit tests (columns).
@@ -127,6 +215,83 @@ impl TradeEncoder {
     }
 }
 
+/// Where a record's rows go: all or nothing per record.
+pub trait TradeRows {
+    /// Starts a record (remembers where it began).
+    fn begin_record(&mut self) -> Result<(), String>;
+    /// Appends one trade of the current record.
+    fn push_trade(&mut self, encoder: &TradeEncoder, trade: &Trade<'_>) -> Result<(), String>;
+    /// Ends the record: keeps its rows, or takes them all back.
+    fn end_record(&mut self, keep: bool);
+}
+
+impl TradeRows for IlpBuffer {
+    #[inline]
+    fn begin_record(&mut self) -> Result<(), String> {
+        self.set_marker();
+        Ok(())
+    }
+
+    #[inline]
+    fn push_trade(&mut self, encoder: &TradeEncoder, trade: &Trade<'_>) -> Result<(), String> {
+        encoder.encode_ilp(trade, self).map_err(|e| e.to_string())
+    }
+
+    #[inline]
+    fn end_record(&mut self, keep: bool) {
+        if keep {
+            self.clear_marker();
+        } else {
+            self.rewind_to_marker();
+        }
+    }
+}
+
+impl TradeRows for Buffer {
+    fn begin_record(&mut self) -> Result<(), String> {
+        self.set_marker().map_err(|e| e.msg().to_owned())
+    }
+
+    fn push_trade(&mut self, encoder: &TradeEncoder, trade: &Trade<'_>) -> Result<(), String> {
+        encoder.encode(trade, self).map_err(|e| e.msg().to_owned())
+    }
+
+    fn end_record(&mut self, keep: bool) {
+        if keep {
+            self.clear_marker();
+        } else {
+            // The marker was set in `begin_record`, so rewinding cannot fail.
+            let _ = self.rewind_to_marker();
+        }
+    }
+}
+
+impl TradeRows for RowBuffer {
+    #[inline]
+    fn begin_record(&mut self) -> Result<(), String> {
+        match self {
+            RowBuffer::Spate(b) => b.begin_record(),
+            RowBuffer::Client(b) => b.begin_record(),
+        }
+    }
+
+    #[inline]
+    fn push_trade(&mut self, encoder: &TradeEncoder, trade: &Trade<'_>) -> Result<(), String> {
+        match self {
+            RowBuffer::Spate(b) => b.push_trade(encoder, trade),
+            RowBuffer::Client(b) => b.push_trade(encoder, trade),
+        }
+    }
+
+    #[inline]
+    fn end_record(&mut self, keep: bool) {
+        match self {
+            RowBuffer::Spate(b) => b.end_record(keep),
+            RowBuffer::Client(b) => b.end_record(keep),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::borrow::Cow;
@@ -134,6 +299,7 @@ mod tests {
     use questdb::ingress::ProtocolVersion;
 
     use super::*;
+    use crate::ilp::IlpVersion;
     use crate::trade::Side;
 
     #[test]
@@ -188,5 +354,92 @@ mod tests {
             "trades,exchange=coinbase,symbol=BTC-USD,side=sell trade_id=\"a b\",price=400.23,size=5.5,sequence=50i 1415348367028459000\n"
         );
         assert_eq!(buf.row_count(), 1);
+    }
+
+    /// A string of characters ILP treats specially, mixed with ordinary and non-ASCII ones.
+    fn awkward(rng: &mut impl rand::Rng) -> String {
+        const PIECES: [&str; 12] = [
+            "a", "Z", "9", " ", ",", "=", "\\", "\"", "\n", "\r", "é", "-",
+        ];
+        let n = rng.random_range(0..12);
+        (0..n)
+            .map(|_| PIECES[rng.random_range(0..PIECES.len())])
+            .collect()
+    }
+
+    #[test]
+    fn spate_buffer_writes_the_same_bytes_as_questdb_rs() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for (table, version, ours) in [
+            ("trades", ProtocolVersion::V1, IlpVersion::V1),
+            ("trades", ProtocolVersion::V2, IlpVersion::V2),
+            ("t_2", ProtocolVersion::V2, IlpVersion::V2),
+        ] {
+            let enc = TradeEncoder::new(table).unwrap();
+            let mut theirs = Buffer::new(version);
+            let mut mine = IlpBuffer::new(ours);
+            for i in 0..5_000 {
+                let (exchange, symbol, trade_id) = if i % 4 == 0 {
+                    (awkward(&mut rng), awkward(&mut rng), awkward(&mut rng))
+                } else {
+                    (
+                        "coinbase".into(),
+                        "BTC-USD".into(),
+                        rng.random::<u32>().to_string(),
+                    )
+                };
+                let x = |rng: &mut rand::rngs::StdRng| match rng.random_range(0..6) {
+                    0 => rng.random::<f64>() * 1e-9,
+                    1 => rng.random::<f64>() * 1e18,
+                    2 => (rng.random_range(1..10_000_000) as f64) / 100.0,
+                    3 => f64::from_bits(rng.random::<u64>() >> 2),
+                    _ => rng.random::<f64>() * 70_000.0,
+                };
+                let t = Trade {
+                    exchange: Cow::Owned(exchange),
+                    symbol: Cow::Owned(symbol),
+                    side: if rng.random() { Side::Buy } else { Side::Sell },
+                    trade_id: Cow::Owned(trade_id),
+                    price: x(&mut rng),
+                    size: x(&mut rng),
+                    sequence: rng.random_bool(0.7).then(|| rng.random::<i64>()),
+                    quality_score: rng.random_bool(0.5).then(|| x(&mut rng)),
+                    timestamp_ns: rng.random_range(0..i64::MAX),
+                };
+                enc.encode(&t, &mut theirs).unwrap();
+                enc.encode_ilp(&t, &mut mine).unwrap();
+            }
+            assert_eq!(mine.row_count(), theirs.row_count());
+            assert!(
+                mine.as_bytes() == theirs.as_bytes(),
+                "{table} {ours:?}: first difference at byte {:?}",
+                mine.as_bytes()
+                    .iter()
+                    .zip(theirs.as_bytes())
+                    .position(|(a, b)| a != b)
+            );
+        }
+    }
+
+    #[test]
+    fn spate_buffer_refuses_negative_timestamps_like_questdb_rs() {
+        let enc = TradeEncoder::new("trades").unwrap();
+        let t = Trade {
+            exchange: Cow::Borrowed("x"),
+            symbol: Cow::Borrowed("y"),
+            side: Side::Buy,
+            trade_id: Cow::Borrowed("1"),
+            price: 1.0,
+            size: 1.0,
+            sequence: None,
+            quality_score: None,
+            timestamp_ns: -5,
+        };
+        let mut mine = IlpBuffer::new(IlpVersion::V2);
+        assert_eq!(enc.encode_ilp(&t, &mut mine), Err(NegativeTimestamp(-5)));
+        assert_eq!(mine.row_count(), 0);
+        let mut theirs = Buffer::new(ProtocolVersion::V2);
+        assert!(enc.encode(&t, &mut theirs).is_err());
     }
 }

@@ -4,6 +4,7 @@ pub mod batching;
 pub mod config;
 pub mod encode;
 pub mod format;
+pub mod ilp;
 pub mod loadgen;
 pub mod metrics;
 pub mod record;

@@ -3,9 +3,7 @@
 
 use std::fmt;
 
-use questdb::ingress::Buffer;
-
-use crate::encode::{InvalidTableName, TradeEncoder};
+use crate::encode::{InvalidTableName, TradeEncoder, TradeRows};
 use crate::format::{self, InputFormat};
 use crate::validate::{Validator, now_ns};
 
@@ -132,44 +130,39 @@ impl RecordCodec {
     /// Encodes every trade of `payload` into `buf`, returning the number of rows
     /// written (0 for a valid message holding no trade). On rejection `buf` is left
     /// exactly as it was. Reads the clock once; see [`Self::encode_record_at`].
-    pub fn encode_record(&self, payload: &[u8], buf: &mut Buffer) -> Result<usize, Rejection> {
+    pub fn encode_record<B: TradeRows>(
+        &self,
+        payload: &[u8],
+        buf: &mut B,
+    ) -> Result<usize, Rejection> {
         self.encode_record_at(payload, buf, now_ns())
     }
 
     /// As [`Self::encode_record`], with the current time (nanoseconds since the epoch)
     /// given, so a worker can read the clock once per batch.
     #[inline]
-    pub fn encode_record_at(
+    pub fn encode_record_at<B: TradeRows>(
         &self,
         payload: &[u8],
-        buf: &mut Buffer,
+        buf: &mut B,
         now_ns: i64,
     ) -> Result<usize, Rejection> {
         let text = self.validator.check_payload(payload)?;
-        buf.set_marker().map_err(unencodable)?;
+        buf.begin_record().map_err(unencodable)?;
         let result = format::decode(text, self.format, |trade| {
             self.validator.check_trade(&trade, now_ns)?;
-            self.encoder.encode(&trade, buf).map_err(unencodable)
+            buf.push_trade(&self.encoder, &trade).map_err(unencodable)
         });
-        match result {
-            Ok(rows) => {
-                buf.clear_marker();
-                Ok(rows)
-            }
-            Err(rejection) => {
-                // The marker was set above, so rewinding cannot fail.
-                let _ = buf.rewind_to_marker();
-                Err(rejection)
-            }
-        }
+        buf.end_record(result.is_ok());
+        result
     }
 }
 
 #[cold]
-fn unencodable(e: questdb::Error) -> Rejection {
+fn unencodable(msg: String) -> Rejection {
     Rejection::new(
         RejectReason::Unencodable,
-        format!("ILP buffer refused the row: {}", e.msg()),
+        format!("ILP buffer refused the row: {msg}"),
     )
 }
 

@@ -210,6 +210,14 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
             )
         });
     let allow_lossy_tcp = r.get("questdb.allow_lossy_tcp", false, boolean);
+    let ilp_writer = r.get(
+        "questdb.ilp_writer",
+        IlpWriter::Spate,
+        one_of(&[
+            ("spate", IlpWriter::Spate),
+            ("questdb-rs", IlpWriter::QuestdbRs),
+        ]),
+    );
     if transport == Transport::Tcp && !allow_lossy_tcp {
         r.fail(
             "questdb.client_conf",
@@ -241,6 +249,7 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         client_conf,
         transport,
         allow_lossy_tcp,
+        ilp_writer,
         http_url,
         table: r.get("questdb.table", "trades".to_owned(), check_table),
     };

@@ -62,6 +62,22 @@ fn a_rejected_record_leaves_the_buffer_untouched() {
 }
 
 #[test]
+fn spate_buffer_takes_records_all_or_nothing_like_questdb_rs() {
+    let c = codec(InputFormat::Auto);
+    let mut theirs = Buffer::new(ProtocolVersion::V2);
+    let mut mine = crate::ilp::IlpBuffer::new(crate::ilp::IlpVersion::V2);
+    let bad = MARKET_TRADES.replace(r#""side":"SELL""#, r#""side":"HOLD""#);
+    for payload in [NORMALIZED, &bad, MATCH, MARKET_TRADES, "{", &bad] {
+        let a = c.encode_record_at(payload.as_bytes(), &mut theirs, NOW);
+        let b = c.encode_record_at(payload.as_bytes(), &mut mine, NOW);
+        assert_eq!(a, b, "{payload}");
+    }
+    assert_eq!(mine.row_count(), 4);
+    assert_eq!(mine.row_count(), theirs.row_count());
+    assert_eq!(mine.as_bytes(), theirs.as_bytes());
+}
+
+#[test]
 fn payload_checks_come_first() {
     let c = codec(InputFormat::Auto);
     let mut buf = Buffer::new(ProtocolVersion::V2);

@@ -196,6 +196,7 @@ mod tests {
             group_protocol: GroupProtocol::Consumer,
             questdb_conf: "http::addr=127.0.0.1:9000;".into(),
             questdb_http: true,
+            questdb_client_only: false,
             questdb_http_url: "http://127.0.0.1:9000".into(),
             table: "trades".into(),
             batch_min: 100,

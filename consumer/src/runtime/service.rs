@@ -113,6 +113,7 @@ impl Runtime {
             codec,
             questdb_conf: settings.questdb_conf.clone(),
             questdb_http: settings.questdb_http,
+            questdb_client_only: settings.questdb_client_only,
             dead_letters,
             store,
             metrics: metrics.clone(),

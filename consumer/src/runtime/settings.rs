@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 pub use crate::config::GroupProtocol;
-use crate::config::{Config, Transport};
+use crate::config::{Config, IlpWriter, Transport};
 
 /// Runtime settings.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub struct Settings {
     pub questdb_conf: String,
     /// ILP over HTTP (acknowledged) rather than TCP.
     pub questdb_http: bool,
+    /// Use questdb-rs even where spate's own ILP writer could carry the rows.
+    pub questdb_client_only: bool,
     /// QuestDB HTTP base URL, for `/exec` and `/ping`.
     pub questdb_http_url: String,
     pub table: String,
@@ -49,6 +51,7 @@ impl Settings {
             group_protocol: c.kafka.group_protocol,
             questdb_conf: c.questdb.client_conf.clone(),
             questdb_http: c.questdb.transport == Transport::Http,
+            questdb_client_only: c.questdb.ilp_writer == IlpWriter::QuestdbRs,
             questdb_http_url: c.questdb.http_url.clone(),
             table: c.questdb.table.clone(),
             batch_min: c.batch.min,

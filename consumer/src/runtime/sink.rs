@@ -1,10 +1,15 @@
-//! The QuestDB side of a worker: one blocking questdb-rs `Sender`, created lazily,
-//! recreated after a broken connection, and flush errors sorted into retry or reject.
+//! The QuestDB side of a worker: one blocking connection, created lazily, recreated
+//! after a broken connection, and flush errors sorted into retry or reject. Plain
+//! `http::` configurations use spate's own ILP writer ([`crate::ilp`]); the rest a
+//! questdb-rs `Sender`.
 
 use std::time::{Duration, Instant};
 
-use questdb::ingress::{Buffer, Sender};
+use questdb::ingress::Sender;
 use questdb::{Error as QdbError, ErrorCode};
+
+use crate::ilp::RowBuffer;
+use crate::ilp::http::{HttpConf, HttpError, HttpWriter};
 
 /// How a failed flush must be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,95 +49,183 @@ fn is_row_rejection(msg: &str) -> bool {
 /// A failed flush.
 #[derive(Debug, thiserror::Error)]
 pub enum FlushError {
-    #[error("connect to QuestDB: {0}")]
-    ConnectQuestdb(#[source] QdbError),
-    #[error("flush to QuestDB: {0}")]
-    FlushQuestdb(#[source] QdbError),
+    #[error("connect to QuestDB: {message}")]
+    ConnectQuestdb { class: FlushClass, message: String },
+    #[error("flush to QuestDB: {message}")]
+    FlushQuestdb { class: FlushClass, message: String },
 }
 
 impl FlushError {
+    fn connect_client(e: QdbError) -> Self {
+        FlushError::ConnectQuestdb {
+            class: FlushClass::Retry,
+            message: e.msg().to_string(),
+        }
+    }
+
+    fn flush_client(e: QdbError) -> Self {
+        FlushError::FlushQuestdb {
+            class: classify(&e),
+            message: e.msg().to_string(),
+        }
+    }
+
+    fn connect_http(e: HttpError) -> Self {
+        // Whatever stops a connection is fixable on the server's side: retry.
+        FlushError::ConnectQuestdb {
+            class: FlushClass::Retry,
+            message: e.to_string(),
+        }
+    }
+
+    fn flush_http(e: HttpError) -> Self {
+        let class = match e {
+            HttpError::Rejected { .. } => FlushClass::Reject,
+            HttpError::Io(_) | HttpError::Status { .. } => FlushClass::Retry,
+        };
+        FlushError::FlushQuestdb {
+            class,
+            message: e.to_string(),
+        }
+    }
+
     pub fn class(&self) -> FlushClass {
         match self {
-            FlushError::ConnectQuestdb(_) => FlushClass::Retry,
-            FlushError::FlushQuestdb(e) => classify(e),
+            FlushError::ConnectQuestdb { class, .. } | FlushError::FlushQuestdb { class, .. } => {
+                *class
+            }
         }
     }
 
     pub fn message(&self) -> String {
         match self {
-            FlushError::ConnectQuestdb(e) | FlushError::FlushQuestdb(e) => e.msg().to_string(),
+            FlushError::ConnectQuestdb { message, .. }
+            | FlushError::FlushQuestdb { message, .. } => message.clone(),
         }
     }
 }
 
+/// Which ILP writer carries the rows.
+#[derive(Debug, Clone)]
+enum Writer {
+    /// spate's own buffer and HTTP connection (plain `http::` configurations).
+    Spate(HttpConf),
+    /// questdb-rs's `Buffer` and `Sender` (TLS, TCP, anything else), over HTTP or not.
+    Client { conf: String, http: bool },
+}
+
+enum Conn {
+    Spate(HttpWriter),
+    Client(Sender),
+}
+
 /// One worker's connection to QuestDB.
 pub struct Sink {
-    conf: String,
-    http: bool,
-    sender: Option<Sender>,
+    writer: Writer,
+    conn: Option<Conn>,
 }
 
 impl std::fmt::Debug for Sink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sink")
-            .field("http", &self.http)
-            .field("connected", &self.sender.is_some())
+            .field("spate_writer", &matches!(self.writer, Writer::Spate(_)))
+            .field("connected", &self.conn.is_some())
             .finish()
     }
 }
 
 impl Sink {
-    /// A sink for the questdb-rs client configuration string `conf`.
-    pub fn new(conf: &str, http: bool) -> Self {
-        Self {
-            conf: conf.to_string(),
-            http,
-            sender: None,
-        }
+    /// A sink for the questdb-rs client configuration string `conf`. Plain `http::`
+    /// configurations use spate's own ILP writer unless `client_only`; everything else
+    /// goes through questdb-rs.
+    pub fn new(conf: &str, http: bool, client_only: bool) -> Self {
+        let writer = match HttpConf::parse(conf) {
+            Some(Ok(parsed)) if !client_only => Writer::Spate(parsed),
+            _ => Writer::Client {
+                conf: conf.to_string(),
+                http,
+            },
+        };
+        Self { writer, conn: None }
+    }
+
+    /// Whether spate's own writer carries the rows.
+    pub fn spate_writer(&self) -> bool {
+        matches!(self.writer, Writer::Spate(_))
     }
 
     /// Connects if not connected (the protocol version is negotiated here over HTTP).
-    pub fn connect(&mut self) -> Result<&mut Sender, FlushError> {
-        if self.sender.is_none() {
-            let sender = Sender::from_conf(&self.conf).map_err(FlushError::ConnectQuestdb)?;
-            self.sender = Some(sender);
+    pub fn connect(&mut self) -> Result<(), FlushError> {
+        if self.conn.is_none() {
+            self.conn = Some(match &self.writer {
+                Writer::Spate(conf) => Conn::Spate(
+                    HttpWriter::connect(conf.clone()).map_err(FlushError::connect_http)?,
+                ),
+                Writer::Client { conf, .. } => {
+                    Conn::Client(Sender::from_conf(conf).map_err(FlushError::connect_client)?)
+                }
+            });
         }
-        Ok(self.sender.as_mut().expect("sender just set"))
+        Ok(())
     }
 
-    /// A new, empty buffer matching the connection's protocol version.
-    pub fn new_buffer(&mut self) -> Result<Buffer, FlushError> {
-        Ok(self.connect()?.new_buffer())
+    /// A new, empty buffer matching the connection's writer and protocol version.
+    pub fn new_buffer(&mut self) -> Result<RowBuffer, FlushError> {
+        self.connect()?;
+        Ok(match self.conn.as_ref().expect("connected") {
+            Conn::Spate(w) => RowBuffer::Spate(w.new_buffer()),
+            Conn::Client(s) => RowBuffer::Client(s.new_buffer()),
+        })
     }
 
     /// Whether `buf` can be flushed by the current connection as is.
-    pub fn fits(&self, buf: &Buffer) -> bool {
-        self.sender
-            .as_ref()
-            .is_some_and(|s| s.protocol_version() == buf.protocol_version())
+    pub fn fits(&self, buf: &RowBuffer) -> bool {
+        match (&self.conn, buf) {
+            (Some(Conn::Spate(w)), RowBuffer::Spate(b)) => w.version() == b.version(),
+            (Some(Conn::Client(s)), RowBuffer::Client(b)) => {
+                s.protocol_version() == b.protocol_version()
+            }
+            _ => false,
+        }
     }
 
     /// Flushes `buf`, keeping its rows; returns the flush latency. Over HTTP the flush is
     /// transactional (one table) and acknowledged by the server.
-    pub fn flush(&mut self, buf: &Buffer) -> Result<Duration, FlushError> {
-        let http = self.http;
-        let sender = self.connect()?;
+    pub fn flush(&mut self, buf: &RowBuffer) -> Result<Duration, FlushError> {
+        self.connect()?;
         let start = Instant::now();
-        let result = if http {
-            sender.flush_and_keep_with_flags(buf, true)
-        } else {
-            sender.flush_and_keep(buf)
+        let http = matches!(self.writer, Writer::Client { http: true, .. });
+        let result = match (self.conn.as_mut().expect("connected"), buf) {
+            (Conn::Spate(w), RowBuffer::Spate(b)) => w.flush(b).map_err(FlushError::flush_http),
+            (Conn::Client(sender), RowBuffer::Client(b)) => {
+                let r = if http {
+                    sender.flush_and_keep_with_flags(b, true)
+                } else {
+                    sender.flush_and_keep(b)
+                };
+                r.map_err(FlushError::flush_client)
+            }
+            _ => {
+                return Err(FlushError::FlushQuestdb {
+                    class: FlushClass::Retry,
+                    message: "the batch was encoded for another connection".into(),
+                });
+            }
         };
         match result {
             Ok(()) => Ok(start.elapsed()),
             Err(e) => {
-                if sender.must_close() || classify(&e) == FlushClass::Retry {
+                if e.class() == FlushClass::Retry || self.must_close() {
                     // Start from a fresh connection on the next attempt.
-                    self.sender = None;
+                    self.conn = None;
                 }
-                Err(FlushError::FlushQuestdb(e))
+                Err(e)
             }
         }
+    }
+
+    fn must_close(&self) -> bool {
+        matches!(&self.conn, Some(Conn::Client(s)) if s.must_close())
     }
 }
 

@@ -6,7 +6,6 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use questdb::ingress::Buffer;
 use tracing::{debug, error, warn};
 
 use super::bisect::{Attempt, isolate_rejected};
@@ -17,6 +16,7 @@ use super::health::Health;
 use super::retry::{Backoff, sleep_unless};
 use super::sink::{FlushClass, FlushError, Sink};
 use crate::batching::BatchSizer;
+use crate::ilp::RowBuffer;
 use crate::metrics::{ErrorKind, Metrics, WorkerRecorder};
 use crate::record::RecordCodec;
 use crate::validate::now_ns;
@@ -41,6 +41,7 @@ pub struct WorkerDeps {
     pub codec: RecordCodec,
     pub questdb_conf: String,
     pub questdb_http: bool,
+    pub questdb_client_only: bool,
     pub dead_letters: Arc<DeadLetters>,
     pub store: OffsetStore,
     pub metrics: Metrics,
@@ -97,7 +98,7 @@ pub struct Worker {
     id: usize,
     deps: WorkerDeps,
     sink: Sink,
-    buffer: Option<Buffer>,
+    buffer: Option<RowBuffer>,
     sizer: BatchSizer,
     recorder: WorkerRecorder,
     leases: Vec<Lease>,
@@ -109,7 +110,11 @@ impl Worker {
         let b = deps.batch;
         Self {
             id,
-            sink: Sink::new(&deps.questdb_conf, deps.questdb_http),
+            sink: Sink::new(
+                &deps.questdb_conf,
+                deps.questdb_http,
+                deps.questdb_client_only,
+            ),
             buffer: None,
             sizer: BatchSizer::new(b.min, b.max, b.initial, b.linger),
             recorder: deps.metrics.worker_recorder(),
@@ -226,7 +231,7 @@ impl Worker {
 
     /// Re-encodes the records `range` of the batch into `buf` (refusals are skipped:
     /// they are already counted).
-    fn encode_range(codec: &RecordCodec, batch: &Batch, range: Range<usize>, buf: &mut Buffer) {
+    fn encode_range(codec: &RecordCodec, batch: &Batch, range: Range<usize>, buf: &mut RowBuffer) {
         let now = now_ns();
         let (mut c, mut r) = batch.locate(range.start);
         for _ in range {
@@ -285,7 +290,7 @@ impl Worker {
     /// backoff while the error is retryable.
     fn flush_retrying(
         &mut self,
-        buf: &mut Buffer,
+        buf: &mut RowBuffer,
         batch: &Batch,
         range: Range<usize>,
         control: &dyn WorkerControl,
@@ -303,8 +308,8 @@ impl Worker {
                 Err(e) if e.class() == FlushClass::Reject => return Attempt::Rejected(e.message()),
                 Err(e) => {
                     let kind = match e {
-                        FlushError::ConnectQuestdb(_) => ErrorKind::SenderCreate,
-                        FlushError::FlushQuestdb(_) => ErrorKind::FlushRetryable,
+                        FlushError::ConnectQuestdb { .. } => ErrorKind::SenderCreate,
+                        FlushError::FlushQuestdb { .. } => ErrorKind::FlushRetryable,
                     };
                     self.deps.metrics.error(kind).inc();
                     self.deps.health.set_questdb(false);

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# End-to-end latency at a steady rate: one release spate-consumer with W workers on an
+# 8-partition topic, the loadgen producing RATE normalised trades/s for SECS seconds.
+# The consumer's processing_latency_seconds histogram (Kafka timestamp → QuestDB
+# acknowledgement) is read after a warm-up and at the end; p50/p99 come from the
+# difference, interpolated inside the buckets. Every produced trade must land.
+# Usage: tests/bench/e2e-latency.sh [RATE=150000] [SECS=60] [W=4] [WARMUP=10]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RATE=${1:-150000}; SECS=${2:-60}; W=${3:-4}; WARMUP=${4:-10}
+make -s env-up >/dev/null
+set -a; . .spate/env; set +a
+cargo build -q --release --locked -p spate-consumer --bin spate-consumer --bin spate-loadgen
+run=$(date +%s); topic="e2e-latency-$run"; table="e2e_latency_$run"
+libs=$(ls -d "${XDG_CACHE_HOME:-$HOME/.cache}"/spate/kafka-*/libs | head -1)
+java -cp "$libs/*" tests/bench/CreateTopic.java "$KAFKA_BROKERS" "$topic" 8 2>/dev/null
+java -cp "$libs/*" tests/bench/CreateTopic.java "$KAFKA_BROKERS" "$topic.dlq" 1 2>/dev/null
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+KAFKA_TOPICS=$topic KAFKA_GROUP_ID=$topic QDB_CLIENT_CONF="http::addr=${QUESTDB_HTTP#http://};" \
+SPATE_TABLE=$table NUM_WORKERS=$W SPATE_LISTEN=127.0.0.1:$port SPATE_INPUT_FORMAT=normalized \
+  target/release/spate-consumer >"$SPATE_LOG_DIR/e2e-latency-consumer.log" 2>&1 &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+  sleep 0.2
+done
+curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { echo "consumer not ready"; exit 1; }
+scrape() { curl -s "http://127.0.0.1:$port/metrics" | grep '^processing_latency_seconds_bucket' || true; }
+echo "producing $RATE trades/s for $SECS s to $topic (warm-up $WARMUP s) ..."
+target/release/spate-loadgen --topic "$topic" --profile "steady:$RATE" --duration "$SECS" \
+  --symbols 64 >"$SPATE_LOG_DIR/e2e-latency-summary.json" 2>"$SPATE_LOG_DIR/e2e-latency-loadgen.log" &
+gen=$!
+sleep "$WARMUP"
+scrape >"$SPATE_LOG_DIR/e2e-latency-before.txt"
+wait $gen
+scrape >"$SPATE_LOG_DIR/e2e-latency-after.txt"
+produced=$(python3 -c "import json; s=json.load(open('$SPATE_LOG_DIR/e2e-latency-summary.json')); print(s['produced_trades'])")
+achieved=$(python3 -c "import json; s=json.load(open('$SPATE_LOG_DIR/e2e-latency-summary.json')); print(round(s['trades_per_sec']))")
+count() {
+  curl -s -G "$QUESTDB_HTTP/exec" --data-urlencode "query=select count() from $table" |
+    python3 -c 'import sys, json
+try: print(json.load(sys.stdin)["dataset"][0][0])
+except Exception: print(0)'
+}
+for _ in $(seq 120); do
+  c=$(count); [ "$c" -ge "$produced" ] && break; sleep 1
+done
+echo "produced $produced trades at $achieved trades/s; rows in QuestDB: $c"
+python3 - "$SPATE_LOG_DIR/e2e-latency-before.txt" "$SPATE_LOG_DIR/e2e-latency-after.txt" <<'EOF'
+import re, sys
+def read(path):
+    out = {}
+    for line in open(path):
+        m = re.match(r'processing_latency_seconds_bucket\{le="([^"]+)"\} (\S+)', line)
+        if m:
+            out[float(m.group(1))] = float(m.group(2))
+    return out
+before, after = read(sys.argv[1]), read(sys.argv[2])
+bounds = sorted(after)
+cum = [after[b] - before.get(b, 0.0) for b in bounds]
+total = cum[-1]
+if total <= 0:
+    sys.exit("no records acknowledged in the measured window")
+def quantile(q):
+    rank = q * total
+    lo_bound, lo_count = 0.0, 0.0
+    for b, c in zip(bounds, cum):
+        if c >= rank:
+            if b == float("inf"):
+                return f"> {lo_bound * 1000:.0f} ms"
+            frac = (rank - lo_count) / (c - lo_count) if c > lo_count else 1.0
+            return f"{(lo_bound + frac * (b - lo_bound)) * 1000:.1f} ms (bucket {lo_bound * 1000:g}–{b * 1000:g} ms)"
+        lo_bound, lo_count = b, c
+print(f"records in the measured window: {total:,.0f}")
+print(f"p50: {quantile(0.50)}")
+print(f"p99: {quantile(0.99)}")
+print("cumulative share by bucket: " + ", ".join(
+    f"≤{b * 1000:g} ms {c / total:.1%}" for b, c in zip(bounds, cum) if b != float("inf")))
+EOF
