@@ -17,6 +17,16 @@ const THROUGHPUT_GAIN_FACTOR: f64 = 1.1;
 const DOWN_HEADROOM_FACTOR: f64 = 1.5;
 /// The backlog counts as drained when it is under this share of the lag target.
 const DRAINED_SHARE_OF_LAG_TARGET: f64 = 0.25;
+/// A scale-up this many dwells (or fewer) after a scale-down undoes it: the load came back
+/// sooner than the dwell could tell, so the next dwell is doubled.
+const FLAP_WINDOW_DWELLS: u32 = 2;
+/// The dwell is doubled at most this many times (×4).
+const MAX_DWELL_DOUBLINGS: u32 = 2;
+
+/// The dwell in force: the configured one, doubled once per recent reversal.
+fn dwell(cfg: &PolicyConfig, state: &PolicyState) -> Duration {
+    cfg.scale_down_stabilization * (1 << state.dwell_doublings.min(MAX_DWELL_DOUBLINGS))
+}
 
 /// Decides the size a pipeline should run at.
 ///
@@ -239,6 +249,15 @@ pub fn decide(
             flush_latency: obs.flush_latency.unwrap_or(0.0),
             throughput: obs.throughput.unwrap_or(0.0),
         };
+        // Capacity released within twice the dwell and wanted back: wait longer next time.
+        let undoes_down = state
+            .last_down
+            .is_some_and(|t| now.saturating_sub(t) <= dwell(cfg, state) * FLAP_WINDOW_DWELLS);
+        let dwell_doublings = if undoes_down {
+            (state.dwell_doublings + 1).min(MAX_DWELL_DOUBLINGS)
+        } else {
+            0
+        };
         return decision(
             up,
             reason,
@@ -249,6 +268,8 @@ pub fn decide(
                 down_peak: 0,
                 last_up: Some(mark),
                 last_scale: Some(now),
+                last_down: state.last_down,
+                dwell_doublings,
             },
         );
     }
@@ -324,8 +345,9 @@ pub fn decide(
     }
     let since = state.down_since.unwrap_or(now);
     let held = now.saturating_sub(since);
-    if held < cfg.scale_down_stabilization {
-        let left = (cfg.scale_down_stabilization - held).as_secs_f64();
+    let dwell = dwell(cfg, &state);
+    if held < dwell {
+        let left = (dwell - held).as_secs_f64();
         return Decision {
             wanted,
             ..hold(
@@ -362,6 +384,8 @@ pub fn decide(
             down_peak: 0,
             last_up: None,
             last_scale: Some(now),
+            last_down: Some(now),
+            dwell_doublings: state.dwell_doublings,
         },
     )
 }

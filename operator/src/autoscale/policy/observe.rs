@@ -62,4 +62,9 @@ pub struct PolicyState {
     pub last_up: Option<ScaleUpMark>,
     /// When the policy last changed the size.
     pub last_scale: Option<Duration>,
+    /// When the policy last scaled down.
+    pub last_down: Option<Duration>,
+    /// How many times the dwell is doubled: each scale-up that undoes a scale-down younger
+    /// than twice the dwell then in force adds one (up to a bound); any other scale-up clears it.
+    pub dwell_doublings: u32,
 }

@@ -390,6 +390,44 @@ fn scaling_down_goes_no_lower_than_the_most_wanted_during_the_dwell() {
 }
 
 #[test]
+fn capacity_wanted_back_soon_after_its_release_doubles_the_next_dwell() {
+    let calm2x8 = at(&calm(), 2, 8);
+    let spike = Observations {
+        arrival_rate: Some(60_000.0),
+        ..calm()
+    };
+    // Released after the 120 s dwell …
+    let d = run(&cfg(), &PolicyState::default(), &calm2x8, 100);
+    let d = run(&cfg(), &d.state, &calm2x8, 220);
+    assert_eq!(d.reason, Reason::ScaleDownReplicas);
+    assert_eq!(d.state.dwell_doublings, 0);
+    // … and wanted back 80 s later (within two dwells): the next dwell is 240 s.
+    let d = run(&cfg(), &d.state, &spike, 300);
+    assert_eq!((d.replicas, d.reason), (2, Reason::ScaleUpReplicas));
+    assert_eq!(d.state.dwell_doublings, 1);
+    let d = run(&cfg(), &d.state, &calm2x8, 310);
+    let d = run(&cfg(), &d.state, &calm2x8, 430);
+    assert_eq!(d.reason, Reason::ScaleDownPending, "{}", d.message);
+    let d = run(&cfg(), &d.state, &calm2x8, 550);
+    assert_eq!(d.reason, Reason::ScaleDownReplicas);
+    // Flapping again doubles it again, up to four times the configured dwell.
+    let mut state = d.state;
+    for now in [560, 1000, 1400] {
+        let d = run(&cfg(), &state, &spike, now);
+        assert_eq!(d.reason, Reason::ScaleUpReplicas);
+        state = PolicyState {
+            last_down: Some(Duration::from_secs(now + 5)),
+            ..d.state
+        };
+    }
+    assert_eq!(state.dwell_doublings, 2);
+    // A scale-up long after the last release is a new load, not a flap: back to the dwell set.
+    let d = run(&cfg(), &state, &spike, 1405 + 4 * 120 * 2 + 1);
+    assert_eq!(d.reason, Reason::ScaleUpReplicas);
+    assert_eq!(d.state.dwell_doublings, 0);
+}
+
+#[test]
 fn a_need_for_the_current_size_restarts_the_dwell() {
     let obs = at(&calm(), 2, 8);
     let d = run(&cfg(), &PolicyState::default(), &obs, 100);
