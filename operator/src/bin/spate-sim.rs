@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use spate_operator::autoscale::sim::{self, BUILT_IN, Scenario, Trace, svg};
+use spate_operator::autoscale::sim::{self, BUILT_IN, Scenario, Sweep, Trace, svg};
 
 /// Compare spate's autoscaler with KEDA's Kafka scaler + the HPA in a deterministic simulation.
 #[derive(Parser, Debug)]
@@ -26,9 +26,17 @@ struct Args {
     /// Base arrival rate of the built-in traces, records per second.
     #[arg(long, default_value_t = 12_000.0)]
     base: f64,
-    /// KEDA's lagThreshold (default: one second of one KEDA pod's work).
+    /// KEDA's tuned lagThreshold (default: one second of one KEDA pod's work); a second
+    /// KEDA run always uses KEDA's default of 10.
     #[arg(long)]
     lag_threshold: Option<u64>,
+    /// Workers in every KEDA pod (default: spate's workers.max, what a user would set statically).
+    #[arg(long)]
+    keda_workers: Option<u32>,
+    /// Also run each built-in trace over these seeds (`A..=B`, `A..B` or `A,B,C`) and print
+    /// the spread of the figures (min / median / max) and how many seeds meet each target.
+    #[arg(long)]
+    seeds: Option<String>,
     /// spate's drainTimeSeconds (default 30).
     #[arg(long)]
     drain: Option<u64>,
@@ -43,6 +51,10 @@ fn main() -> Result<()> {
         seed: args.seed,
         ..Scenario::default()
     };
+    if let Some(w) = args.keda_workers {
+        scenario.keda_workers = w.max(1);
+        scenario.keda.lag_threshold = sim::tuned_lag_threshold(&scenario.world, w.max(1));
+    }
     if let Some(t) = args.lag_threshold {
         scenario.keda.lag_threshold = t;
     }
@@ -82,7 +94,7 @@ fn main() -> Result<()> {
     let header = format!(
         "Scenario: {} partitions, μ = {:.0} records/s per worker, pod start-up {:.0} s, rebalance pause {:.0} s, \
          QuestDB {:.0} rows/s; spate: workers {}..={} per pod, pods {}..={}, headroom {}, drain {} s, dwell {} s; \
-         KEDA+HPA: {} workers per pod, lagThreshold {}, seed {}.\n",
+         KEDA+HPA: {} workers per pod, lagThreshold {} (tuned) and {} (KEDA's default), seed {}.\n",
         w.partitions,
         w.service_rate,
         w.pod_startup,
@@ -97,20 +109,29 @@ fn main() -> Result<()> {
         scenario.policy.scale_down_stabilization.as_secs(),
         scenario.keda_workers,
         scenario.keda.lag_threshold,
+        scenario.keda_default.lag_threshold,
         scenario.seed,
     );
     println!("{header}");
     let mut all = header.clone();
     for trace in &traces {
         let c = scenario.compare(trace);
-        let table = sim::table(&c);
+        let table = sim::table(
+            &c,
+            scenario.keda.lag_threshold,
+            scenario.keda_default.lag_threshold,
+        );
         println!("{table}");
         if args.events {
-            for (who, run) in [("spate", &c.spate), ("KEDA+HPA", &c.keda)] {
+            for (who, run) in [
+                ("spate", &c.spate),
+                ("KEDA tuned", &c.keda),
+                ("KEDA default", &c.keda_default),
+            ] {
                 for e in &run.events {
                     let why = e.reason.map_or(String::new(), |r| format!(" ({r})"));
                     println!(
-                        "  {who:>8} t={:>7.1}s → {}×{}{why}",
+                        "  {who:>12} t={:>7.1}s → {}×{}{why}",
                         e.t, e.replicas, e.workers
                     );
                 }
@@ -126,9 +147,52 @@ fn main() -> Result<()> {
             all.push_str(&format!("\n![{0}]({0}.svg)\n", trace.name));
         }
     }
+    if let Some(seeds) = &args.seeds {
+        let seeds = parse_seeds(seeds).map_err(anyhow::Error::msg)?;
+        let names: Vec<&str> = traces
+            .iter()
+            .map(|t| t.name.as_str())
+            .filter(|n| BUILT_IN.contains(n))
+            .collect();
+        if !names.is_empty() {
+            all.push_str("\n## Over seeds\n");
+            println!("## Over seeds\n");
+        }
+        for name in names {
+            let sweep =
+                Sweep::run(&scenario, name, args.base, &seeds).context("a built-in trace")?;
+            let table = sweep.table(
+                scenario.keda.lag_threshold,
+                scenario.keda_default.lag_threshold,
+            );
+            println!("{table}");
+            all.push('\n');
+            all.push_str(&table);
+        }
+    }
     if let Some(dir) = &args.out {
         let path = dir.join("results.md");
         fs::write(&path, all).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// `A..=B`, `A..B` or a comma-separated list of seeds.
+fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
+    let num = |s: &str| {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|e| format!("{s:?} is not a seed: {e}"))
+    };
+    let seeds: Vec<u64> = if let Some((a, b)) = text.split_once("..=") {
+        (num(a)?..=num(b)?).collect()
+    } else if let Some((a, b)) = text.split_once("..") {
+        (num(a)?..num(b)?).collect()
+    } else {
+        text.split(',').map(num).collect::<Result<_, _>>()?
+    };
+    if seeds.is_empty() {
+        return Err(format!("{text:?} names no seed"));
+    }
+    Ok(seeds)
 }

@@ -19,6 +19,6 @@ pub mod world;
 #[cfg(test)]
 mod tests;
 
-pub use report::{Summary, table};
-pub use scenario::{Comparison, Scenario};
+pub use report::{Spread, Summary, Sweep, step_targets, table};
+pub use scenario::{Comparison, Scenario, TUNED_LAG_THRESHOLD_SECONDS, tuned_lag_threshold};
 pub use trace::{BUILT_IN, Trace, built_in};

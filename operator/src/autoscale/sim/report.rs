@@ -3,8 +3,9 @@
 use std::fmt::Write;
 
 use super::run::Run;
-use super::scenario::Comparison;
+use super::scenario::{Comparison, Scenario};
 use super::trace::Trace;
+use super::trace::built_in;
 use crate::autoscale::policy::Direction;
 
 /// Seconds of arrivals under which the lag counts as drained.
@@ -100,81 +101,287 @@ fn ratio(a: f64, b: f64) -> String {
     }
 }
 
-/// The comparison as a Markdown table: one row per figure, spate | KEDA+HPA | ratio.
-pub fn table(c: &Comparison) -> String {
-    let (a, b) = (&c.spate_summary, &c.keda_summary);
-    let opt_ratio = |x: Option<f64>, y: Option<f64>| match (x, y) {
+fn opt_ratio(x: Option<f64>, y: Option<f64>) -> String {
+    match (x, y) {
         (Some(x), Some(y)) => ratio(x, y),
         _ => "-".to_string(),
-    };
-    let rows: Vec<(&str, String, String, String)> = vec![
-        (
+    }
+}
+
+/// One row of the comparison: a figure's name, its text for each run, and the ratios.
+fn row(
+    name: &str,
+    runs: [&Summary; 3],
+    text: &dyn Fn(&Summary) -> String,
+    ratio_of: &dyn Fn(&Summary, &Summary) -> String,
+) -> String {
+    let [a, b, c] = runs;
+    format!(
+        "| {name} | {} | {} | {} | {} | {} |",
+        text(a),
+        text(b),
+        text(c),
+        ratio_of(a, b),
+        ratio_of(a, c)
+    )
+}
+
+/// The comparison as a Markdown table: one row per figure, spate | KEDA+HPA (tuned
+/// lagThreshold) | KEDA+HPA (default lagThreshold) | the two ratios.
+pub fn table(c: &Comparison, tuned_threshold: u64, default_threshold: u64) -> String {
+    let runs = [&c.spate_summary, &c.keda_summary, &c.keda_default_summary];
+    let none = |_: &Summary, _: &Summary| String::new();
+    let rows = [
+        row(
             "peak lag (records)",
-            a.peak_lag.to_string(),
-            b.peak_lag.to_string(),
-            ratio(a.peak_lag as f64, b.peak_lag as f64),
+            runs,
+            &|s| s.peak_lag.to_string(),
+            &|a, b| ratio(a.peak_lag as f64, b.peak_lag as f64),
         ),
-        (
+        row(
             "lag-seconds (record·s)",
-            format!("{:.3e}", a.lag_seconds),
-            format!("{:.3e}", b.lag_seconds),
-            ratio(a.lag_seconds, b.lag_seconds),
+            runs,
+            &|s| format!("{:.3e}", s.lag_seconds),
+            &|a, b| ratio(a.lag_seconds, b.lag_seconds),
         ),
-        (
+        row(
             "time to first scale-up",
-            secs(a.first_scale_up),
-            secs(b.first_scale_up),
-            opt_ratio(a.first_scale_up, b.first_scale_up),
+            runs,
+            &|s| secs(s.first_scale_up),
+            &|a, b| opt_ratio(a.first_scale_up, b.first_scale_up),
         ),
-        (
+        row(
             "time to drain",
-            secs(a.time_to_drain),
-            secs(b.time_to_drain),
-            opt_ratio(a.time_to_drain, b.time_to_drain),
+            runs,
+            &|s| secs(s.time_to_drain),
+            &|a, b| opt_ratio(a.time_to_drain, b.time_to_drain),
         ),
-        (
+        row(
             "longest time behind",
-            format!("{:.0} s", a.longest_behind),
-            format!("{:.0} s", b.longest_behind),
-            ratio(a.longest_behind, b.longest_behind),
+            runs,
+            &|s| format!("{:.0} s", s.longest_behind),
+            &|a, b| ratio(a.longest_behind, b.longest_behind),
         ),
-        (
+        row(
             "p99 end-to-end latency",
-            format!("{:.2} s", a.p99_latency),
-            format!("{:.2} s", b.p99_latency),
-            ratio(a.p99_latency, b.p99_latency),
+            runs,
+            &|s| format!("{:.2} s", s.p99_latency),
+            &|a, b| ratio(a.p99_latency, b.p99_latency),
         ),
-        (
+        row(
             "replica-seconds",
-            format!("{:.0}", a.replica_seconds),
-            format!("{:.0}", b.replica_seconds),
-            ratio(a.replica_seconds, b.replica_seconds),
+            runs,
+            &|s| format!("{:.0}", s.replica_seconds),
+            &|a, b| ratio(a.replica_seconds, b.replica_seconds),
         ),
-        (
+        row(
             "worker-seconds",
-            format!("{:.0}", a.worker_seconds),
-            format!("{:.0}", b.worker_seconds),
-            ratio(a.worker_seconds, b.worker_seconds),
+            runs,
+            &|s| format!("{:.0}", s.worker_seconds),
+            &|a, b| ratio(a.worker_seconds, b.worker_seconds),
         ),
-        (
-            "scale events",
-            a.scale_events.to_string(),
-            b.scale_events.to_string(),
-            String::new(),
-        ),
-        (
+        row("scale events", runs, &|s| s.scale_events.to_string(), &none),
+        row(
             "direction reversals",
-            a.reversals.to_string(),
-            b.reversals.to_string(),
-            String::new(),
+            runs,
+            &|s| s.reversals.to_string(),
+            &none,
         ),
     ];
     let mut s = String::new();
     let _ = writeln!(s, "### {} ({} s)\n", c.trace.name, c.trace.seconds());
-    let _ = writeln!(s, "| figure | spate | KEDA+HPA | spate ÷ KEDA |");
-    let _ = writeln!(s, "|---|---:|---:|---:|");
-    for (name, x, y, r) in rows {
-        let _ = writeln!(s, "| {name} | {x} | {y} | {r} |");
+    let _ = writeln!(
+        s,
+        "| figure | spate | KEDA+HPA (lagThreshold {tuned_threshold}) | KEDA+HPA (lagThreshold {default_threshold}) | spate ÷ KEDA ({tuned_threshold}) | spate ÷ KEDA ({default_threshold}) |"
+    );
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        let _ = writeln!(s, "{r}");
     }
     s
+}
+
+/// The smallest, median and largest of some values.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Spread {
+    /// Smallest.
+    pub min: f64,
+    /// Median (the mean of the middle two for an even count).
+    pub median: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Spread {
+    /// The spread of `values`; `None` when there are none.
+    pub fn of(values: &[f64]) -> Option<Spread> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Some(Spread {
+            min: v[0],
+            median,
+            max: v[n - 1],
+        })
+    }
+}
+
+/// One trace run over many seeds: the figures of every seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sweep {
+    /// The trace's name.
+    pub trace: String,
+    /// Per seed: (seed, spate, KEDA+HPA tuned, KEDA+HPA default).
+    pub runs: Vec<(u64, Summary, Summary, Summary)>,
+}
+
+/// The step ×10 targets, as (name, whether spate's figures meet it against KEDA's).
+pub fn step_targets(s: &Summary, k: &Summary) -> [(&'static str, bool); 4] {
+    [
+        (
+            "first scale-up ≤ 5 s after the spike",
+            s.first_scale_up.is_some_and(|t| t <= 5.0),
+        ),
+        ("peak lag ≤ ⅓ of KEDA's", s.peak_lag * 3 <= k.peak_lag),
+        (
+            "drained ≥ 2 × as fast",
+            match (s.time_to_drain, k.time_to_drain) {
+                (Some(a), Some(b)) => 2.0 * a <= b,
+                (Some(_), None) => true,
+                _ => false,
+            },
+        ),
+        (
+            "replica-seconds ≤ 1.1 × KEDA's",
+            s.replica_seconds <= 1.1 * k.replica_seconds,
+        ),
+    ]
+}
+
+impl Sweep {
+    /// Runs the built-in trace `name` (drawn anew for each seed) under `scenario` for every seed.
+    pub fn run(scenario: &Scenario, name: &str, base: f64, seeds: &[u64]) -> Option<Sweep> {
+        let mut runs = Vec::with_capacity(seeds.len());
+        for &seed in seeds {
+            let trace = built_in(name, base, seed)?;
+            let c = Scenario {
+                seed,
+                ..scenario.clone()
+            }
+            .compare(&trace);
+            runs.push((
+                seed,
+                c.spate_summary,
+                c.keda_summary,
+                c.keda_default_summary,
+            ));
+        }
+        Some(Sweep {
+            trace: name.to_string(),
+            runs,
+        })
+    }
+
+    /// The spread over seeds as a Markdown table; for a trace with a spike, how many seeds
+    /// meet each step target against each KEDA+HPA setting.
+    pub fn table(&self, tuned_threshold: u64, default_threshold: u64) -> String {
+        let n = self.runs.len();
+        let (first, last) = (
+            self.runs.first().map_or(0, |r| r.0),
+            self.runs.last().map_or(0, |r| r.0),
+        );
+        let fmt = |v: Vec<f64>, unit: &str, digits: usize| {
+            Spread::of(&v).map_or("-".to_string(), |s| {
+                format!(
+                    "{:.digits$}{unit} / {:.digits$}{unit} / {:.digits$}{unit}",
+                    s.min, s.median, s.max
+                )
+            })
+        };
+        type Pick = fn(&(u64, Summary, Summary, Summary)) -> Option<f64>;
+        let figures: [(&str, &str, usize, Pick); 9] = [
+            ("spate: time to first scale-up", " s", 1, |r| {
+                r.1.first_scale_up
+            }),
+            ("peak lag ÷ KEDA (tuned)", "", 2, |r| {
+                Some(r.1.peak_lag as f64 / r.2.peak_lag.max(1) as f64)
+            }),
+            ("peak lag ÷ KEDA (default)", "", 2, |r| {
+                Some(r.1.peak_lag as f64 / r.3.peak_lag.max(1) as f64)
+            }),
+            ("time to drain ÷ KEDA (tuned)", "", 2, |r| {
+                Some(r.1.time_to_drain? / r.2.time_to_drain?)
+            }),
+            ("time to drain ÷ KEDA (default)", "", 2, |r| {
+                Some(r.1.time_to_drain? / r.3.time_to_drain?)
+            }),
+            ("replica-seconds ÷ KEDA (tuned)", "", 2, |r| {
+                Some(r.1.replica_seconds / r.2.replica_seconds)
+            }),
+            ("replica-seconds ÷ KEDA (default)", "", 2, |r| {
+                Some(r.1.replica_seconds / r.3.replica_seconds)
+            }),
+            ("worker-seconds ÷ KEDA (tuned)", "", 2, |r| {
+                Some(r.1.worker_seconds / r.2.worker_seconds)
+            }),
+            ("worker-seconds ÷ KEDA (default)", "", 2, |r| {
+                Some(r.1.worker_seconds / r.3.worker_seconds)
+            }),
+        ];
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "### {} over seeds {first}..={last} ({n} seeds)\n",
+            self.trace
+        );
+        let _ = writeln!(s, "| figure | min / median / max |");
+        let _ = writeln!(s, "|---|---:|");
+        for (name, unit, digits, pick) in figures {
+            let v: Vec<f64> = self.runs.iter().filter_map(pick).collect();
+            let _ = writeln!(s, "| {name} | {} |", fmt(v, unit, digits));
+        }
+        for (who, pick) in [
+            ("spate", 1usize),
+            ("KEDA (tuned)", 2),
+            ("KEDA (default)", 3),
+        ] {
+            let v = self
+                .runs
+                .iter()
+                .map(|r| [&r.1, &r.2, &r.3][pick - 1].reversals as f64)
+                .collect();
+            let _ = writeln!(s, "| {who}: direction reversals | {} |", fmt(v, "", 0));
+        }
+        if self.runs.iter().any(|r| r.1.first_scale_up.is_some()) {
+            let _ = writeln!(
+                s,
+                "\n| target | seeds met vs KEDA (lagThreshold {tuned_threshold}) | seeds met vs KEDA (lagThreshold {default_threshold}) |"
+            );
+            let _ = writeln!(s, "|---|---:|---:|");
+            for i in 0..4 {
+                let met = |k: fn(&(u64, Summary, Summary, Summary)) -> &Summary| {
+                    self.runs
+                        .iter()
+                        .filter(|r| step_targets(&r.1, k(r))[i].1)
+                        .count()
+                };
+                let name = step_targets(&self.runs[0].1, &self.runs[0].2)[i].0;
+                let _ = writeln!(
+                    s,
+                    "| {name} | {}/{n} | {}/{n} |",
+                    met(|r| &r.2),
+                    met(|r| &r.3)
+                );
+            }
+        }
+        s
+    }
 }

@@ -20,8 +20,10 @@ pub struct Scenario {
     pub policy: PolicyConfig,
     /// Seconds between two decisions of spate's policy.
     pub control_interval: f64,
-    /// KEDA's trigger and the HPA's behaviour.
+    /// KEDA's trigger and the HPA's behaviour, with a lagThreshold tuned to the pipeline.
     pub keda: KedaConfig,
+    /// The same with KEDA's documented default lagThreshold (10).
+    pub keda_default: KedaConfig,
     /// Workers in every pod under KEDA+HPA (fixed: it scales pods only).
     pub keda_workers: u32,
     /// Pods at the start, for both.
@@ -34,65 +36,85 @@ pub struct Scenario {
 
 impl Default for Scenario {
     /// 32 partitions, 10 000 records/s per worker, pods of up to 8 workers (the CRD's
-    /// default bound) under spate and of 2 workers (the consumer's default) under KEDA, whose
-    /// lagThreshold is one second of one such pod's work.
+    /// default bound) under spate; under KEDA, pods of those same 8 workers (what a user
+    /// would configure statically), with a tuned lagThreshold and with the default one.
     fn default() -> Self {
         let world = WorldConfig::default();
-        let keda_workers = 2;
-        Self {
-            policy: PolicyConfig {
-                workers: Bounds { min: 1, max: 8 },
-                replicas: Bounds {
-                    min: 1,
-                    max: world.partitions,
-                },
-                drain_time: Duration::from_secs(30),
-                pod_ready_estimate: Duration::from_secs_f64(
-                    world.pod_startup + world.rebalance_pause,
-                ),
-                ..PolicyConfig::default()
+        let policy = PolicyConfig {
+            workers: Bounds { min: 1, max: 8 },
+            replicas: Bounds {
+                min: 1,
+                max: world.partitions,
             },
+            drain_time: Duration::from_secs(30),
+            pod_ready_estimate: Duration::from_secs_f64(world.pod_startup + world.rebalance_pause),
+            ..PolicyConfig::default()
+        };
+        let keda_workers = policy.workers.max;
+        let keda_default = KedaConfig {
+            max_replicas: world.partitions,
+            ..KedaConfig::default()
+        };
+        Self {
             control_interval: 1.0,
             keda: KedaConfig {
-                lag_threshold: (world.service_rate * keda_workers as f64) as u64,
-                max_replicas: world.partitions,
-                ..KedaConfig::default()
+                lag_threshold: tuned_lag_threshold(&world, keda_workers),
+                ..keda_default.clone()
             },
+            keda_default,
             keda_workers,
             initial_replicas: 1,
             initial_workers: 2,
             seed: 42,
+            policy,
             world,
         }
     }
 }
 
-/// Both runs of one trace, with their figures.
+/// Seconds of one KEDA pod's work the tuned lagThreshold stands for.
+pub const TUNED_LAG_THRESHOLD_SECONDS: f64 = 1.0;
+
+/// The tuned lagThreshold: [`TUNED_LAG_THRESHOLD_SECONDS`] of the records one pod of
+/// `workers` workers processes.
+pub fn tuned_lag_threshold(world: &WorldConfig, workers: u32) -> u64 {
+    (TUNED_LAG_THRESHOLD_SECONDS * world.service_rate * workers as f64).round() as u64
+}
+
+/// The runs of one trace under spate and both KEDA+HPA settings, with their figures.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
     /// The trace.
     pub trace: Trace,
     /// spate's run.
     pub spate: Run,
-    /// KEDA+HPA's run.
+    /// KEDA+HPA's run with the tuned lagThreshold.
     pub keda: Run,
+    /// KEDA+HPA's run with the default lagThreshold.
+    pub keda_default: Run,
     /// spate's figures.
     pub spate_summary: Summary,
-    /// KEDA+HPA's figures.
+    /// KEDA+HPA's figures (tuned lagThreshold).
     pub keda_summary: Summary,
+    /// KEDA+HPA's figures (default lagThreshold).
+    pub keda_default_summary: Summary,
 }
 
 impl Scenario {
-    /// Runs `trace` under spate's policy and under KEDA+HPA, each in a fresh world with the same seed.
+    /// Runs `trace` under spate's policy and under KEDA+HPA (tuned and default
+    /// lagThreshold), each in a fresh world with the same seed.
     pub fn compare(&self, trace: &Trace) -> Comparison {
         let spate = self.run_spate(trace);
-        let keda = self.run_keda(trace);
+        let keda = self.run_keda_with(&self.keda, trace);
+        let keda_default = self.run_keda_with(&self.keda_default, trace);
         Comparison {
             spate_summary: Summary::of(&spate, trace),
             keda_summary: Summary::of(&keda, trace),
+            keda_default_summary: Summary::of(&keda_default, trace),
             trace: trace.clone(),
             spate,
             keda,
+            keda_default,
         }
     }
 
@@ -109,11 +131,15 @@ impl Scenario {
         )
     }
 
-    /// KEDA+HPA's run alone; the HPA's sync phase is drawn from the seed.
+    /// KEDA+HPA's run with the tuned lagThreshold.
     pub fn run_keda(&self, trace: &Trace) -> Run {
-        let phase =
-            Rng::new(self.seed ^ 0x0048_5041).uniform() * self.keda.sync_period.as_secs_f64();
-        let mut c = Keda::new(self.keda.clone(), self.keda_workers, phase);
+        self.run_keda_with(&self.keda, trace)
+    }
+
+    /// KEDA+HPA's run with `cfg`; the HPA's sync phase is drawn from the seed.
+    pub fn run_keda_with(&self, cfg: &KedaConfig, trace: &Trace) -> Run {
+        let phase = Rng::new(self.seed ^ 0x0048_5041).uniform() * cfg.sync_period.as_secs_f64();
+        let mut c = Keda::new(cfg.clone(), self.keda_workers, phase);
         run(
             &self.world,
             self.seed,

@@ -196,8 +196,9 @@ fn esc(text: &str) -> String {
 
 const SPATE: &str = "#1f77b4";
 const KEDA: &str = "#ff7f0e";
+const KEDA_DEFAULT: &str = "#2ca02c";
 
-/// The standard plot of a comparison: arrivals, lag of both, and pods/workers of both.
+/// The standard plot of a comparison: arrivals, the lag of each run, and pods/workers of each.
 pub fn plot(c: &Comparison) -> String {
     let pts = |f: &dyn Fn(&super::run::Sample) -> f64, run: &super::run::Run| {
         run.samples.iter().map(|x| (x.t, f(x))).collect::<Vec<_>>()
@@ -224,7 +225,18 @@ pub fn plot(c: &Comparison) -> String {
             y_label: "records behind".into(),
             series: vec![
                 line("spate", SPATE, false, pts(&|x| x.lag as f64, &c.spate)),
-                line("KEDA+HPA", KEDA, false, pts(&|x| x.lag as f64, &c.keda)),
+                line(
+                    "KEDA+HPA (tuned)",
+                    KEDA,
+                    false,
+                    pts(&|x| x.lag as f64, &c.keda),
+                ),
+                line(
+                    "KEDA+HPA (default)",
+                    KEDA_DEFAULT,
+                    false,
+                    pts(&|x| x.lag as f64, &c.keda_default),
+                ),
             ],
         },
         Panel {
@@ -244,16 +256,22 @@ pub fn plot(c: &Comparison) -> String {
                     pts(&|x| x.workers as f64, &c.spate),
                 ),
                 line(
-                    "KEDA+HPA pods",
+                    "KEDA (tuned) pods",
                     KEDA,
                     false,
                     pts(&|x| x.replicas as f64, &c.keda),
                 ),
                 line(
-                    "KEDA+HPA workers (total)",
+                    "KEDA (tuned) workers",
                     KEDA,
                     true,
                     pts(&|x| x.workers as f64, &c.keda),
+                ),
+                line(
+                    "KEDA (default) pods",
+                    KEDA_DEFAULT,
+                    false,
+                    pts(&|x| x.replicas as f64, &c.keda_default),
                 ),
             ],
         },
