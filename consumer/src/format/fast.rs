@@ -91,6 +91,42 @@ impl<'a> Cursor<'a> {
         self.decimal().map(Some)
     }
 
+    /// A JSON number that is an integer of at most 18 digits (so it fits in an
+    /// `i64` whatever the digits), with its text. `None` for anything else, longer
+    /// integers included: `parse_i64` on the number's text decides those.
+    #[inline(always)]
+    fn short_integer(&mut self) -> Option<(i64, &'a str)> {
+        let b = self.bytes();
+        let start = self.pos;
+        let neg = b.get(start) == Some(&b'-');
+        let digits_start = start + usize::from(neg);
+        let mut i = digits_start;
+        let mut v: i64 = 0;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            if i - digits_start == 18 {
+                return None;
+            }
+            v = v * 10 + i64::from(d);
+            i += 1;
+        }
+        let len = i - digits_start;
+        // No digits, a leading zero, or a fraction or exponent following: not a
+        // plain JSON integer.
+        if len == 0
+            || (len > 1 && b[digits_start] == b'0')
+            || matches!(b.get(i), Some(b'.' | b'e' | b'E'))
+        {
+            return None;
+        }
+        let text = self.text.get(start..i)?;
+        self.pos = i;
+        Some((if neg { -v } else { v }, text))
+    }
+
     /// An optional integer as `fields::integer_opt` reads it.
     #[inline(always)]
     fn integer_opt(&mut self) -> Option<Option<i64>> {
@@ -100,7 +136,7 @@ impl<'a> Cursor<'a> {
                 parse_i64(self.plain_str()?).map(Some)
             }
             b'n' => self.lit(b"null").map(|()| None),
-            _ => parse_i64(self.number_text()?).map(Some),
+            _ => self.short_integer().map(|(v, _)| Some(v)),
         }
     }
 
@@ -112,8 +148,7 @@ impl<'a> Cursor<'a> {
             let s = self.plain_str()?;
             (!is_blank(s)).then_some(s)
         } else {
-            let n = self.number_text()?;
-            parse_i64(n).map(|_| n)
+            self.short_integer().map(|(_, text)| text)
         }
     }
 
@@ -349,6 +384,10 @@ mod tests {
                     "9223372036854775807",
                     "9223372036854775808",
                     "-9223372036854775808",
+                    "999999999999999999",
+                    "-999999999999999999",
+                    "1000000000000000000",
+                    "-0",
                     "true",
                     "nul",
                     "[]",

@@ -79,7 +79,7 @@ fn digit_at(b: &[u8], i: usize) -> Option<u64> {
 /// one exactly rounded IEEE multiplication or division of two exact values (Clinger's
 /// fast path), which gives the same bits as `str::parse::<f64>`; anything else is
 /// handed to `str::parse`.
-#[inline]
+#[inline(always)]
 pub(crate) fn scan_json_f64(text: &str, start: usize) -> Option<(f64, usize)> {
     let b = text.as_bytes();
     let neg = b.get(start) == Some(&b'-');

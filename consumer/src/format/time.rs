@@ -5,45 +5,160 @@
 /// separator accepted, up to 9 fractional digits kept, more truncated) into
 /// nanoseconds since the Unix epoch. Second 60 (a leap second) counts as the next
 /// minute's second 0.
+#[inline]
 pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
     let b = text.as_bytes();
-    if b.len() < 20 {
-        return None;
+    if let Ok(usual) = <&[u8; 27]>::try_from(b)
+        && let Some(ns) = parse_usual(usual)
+    {
+        return Some(ns);
     }
-    let year = digits(b, 0, 4)? as i64;
-    let month = digits(b, 5, 2)?;
-    let day = digits(b, 8, 2)?;
-    let hour = digits(b, 11, 2)?;
-    let minute = digits(b, 14, 2)?;
-    let second = digits(b, 17, 2)?;
-    if b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
+    parse_any(b)
+}
+
+/// The bytes `at..at + 8` as a little-endian word (the first byte lowest).
+#[inline(always)]
+fn le_word(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(w)
+}
+
+/// What [`digits_match`] adds to each byte of `word ^ template`: 0x76 where the
+/// template holds `'0'` (a digit, 0..=9 after the xor, stays below 0x80), 0x7F
+/// elsewhere (an exact separator, 0 after the xor, stays below 0x80).
+const fn digit_limits(template: u64) -> u64 {
+    let mut limits = 0;
+    let mut i = 0;
+    while i < 8 {
+        let byte = (template >> (8 * i)) & 0xFF;
+        limits |= (if byte == b'0' as u64 { 0x76 } else { 0x7F }) << (8 * i);
+        i += 1;
+    }
+    limits
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether `word` holds an ASCII digit wherever `template` holds `'0'` and the
+/// template's byte everywhere else; when it does, `word ^ template` holds each
+/// digit's value in its byte. A byte of `word ^ template` that is 0x80 or more fails
+/// by its own high bit, and then a carry it causes into the next byte does not matter.
+#[inline(always)]
+fn digits_match(word: u64, template: u64) -> bool {
+    let v = word ^ template;
+    (v | v.wrapping_add(digit_limits(template))) & HIGH_BITS == 0
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, `T` and `Z` upper case), the layout
+/// producers usually write, checked eight bytes at a time. `None` for anything else,
+/// which [`parse_any`] then decides.
+#[inline]
+fn parse_usual(b: &[u8; 27]) -> Option<i64> {
+    const T0: u64 = u64::from_le_bytes(*b"0000-00-");
+    const T1: u64 = u64::from_le_bytes(*b"00T00:00");
+    const T2: u64 = u64::from_le_bytes(*b":00.0000");
+    let (w0, w1, w2) = (le_word(b, 0), le_word(b, 8), le_word(b, 16));
+    let (f4, f5) = (b[24].wrapping_sub(b'0'), b[25].wrapping_sub(b'0'));
+    if !(digits_match(w0, T0) & digits_match(w1, T1) & digits_match(w2, T2))
+        | (f4 > 9)
+        | (f5 > 9)
+        | (b[26] != b'Z')
     {
         return None;
     }
+    let (v0, v1, v2) = (w0 ^ T0, w1 ^ T1, w2 ^ T2);
+    let at = |v: u64, i: u32| ((v >> (8 * i)) & 0xFF) as u32;
+    let year = at(v0, 0) * 1000 + at(v0, 1) * 100 + at(v0, 2) * 10 + at(v0, 3);
+    let micros = at(v2, 4) * 100_000
+        + at(v2, 5) * 10_000
+        + at(v2, 6) * 1000
+        + at(v2, 7) * 100
+        + u32::from(f4) * 10
+        + u32::from(f5);
+    to_ns(
+        i64::from(year),
+        at(v0, 5) * 10 + at(v0, 6),
+        at(v1, 0) * 10 + at(v1, 1),
+        [
+            at(v1, 3) * 10 + at(v1, 4),
+            at(v1, 6) * 10 + at(v1, 7),
+            at(v2, 1) * 10 + at(v2, 2),
+        ],
+        i64::from(micros) * 1000,
+        0,
+    )
+}
+
+/// Nanoseconds since the epoch of a calendar date, time of day (`[h, m, s]`),
+/// nanoseconds and UTC offset; `None` for an impossible date or time, or one out of
+/// range.
+#[inline(always)]
+fn to_ns(
+    year: i64,
+    month: u32,
+    day: u32,
+    hms: [u32; 3],
+    nanos: i64,
+    offset_secs: i64,
+) -> Option<i64> {
+    let [hour, minute, second] = hms;
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
     if hour > 23 || minute > 59 || second > 60 {
         return None;
     }
+    let days = days_from_civil(year, month, day);
+    let secs =
+        days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64 - offset_secs;
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+}
+
+/// Any RFC 3339 text [`parse_rfc3339`] accepts.
+fn parse_any(b: &[u8]) -> Option<i64> {
+    let head: &[u8; 20] = b.get(..20)?.try_into().ok()?;
+    // Every digit of `YYYY-MM-DDTHH:MM:SS` at its fixed place, checked at once.
+    let d = |i: usize| u32::from(head[i].wrapping_sub(b'0'));
+    let all_digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+        .iter()
+        .fold(true, |ok, &i| ok & (d(i) < 10));
+    let separators = (head[4] == b'-')
+        & (head[7] == b'-')
+        & matches!(head[10], b'T' | b't' | b' ')
+        & (head[13] == b':')
+        & (head[16] == b':');
+    if !(all_digits & separators) {
+        return None;
+    }
+    let year = (d(0) * 1000 + d(1) * 100 + d(2) * 10 + d(3)) as i64;
+    let month = d(5) * 10 + d(6);
+    let day = d(8) * 10 + d(9);
+    let hour = d(11) * 10 + d(12);
+    let minute = d(14) * 10 + d(15);
+    let second = d(17) * 10 + d(18);
     let mut i = 19;
     let mut nanos: i64 = 0;
-    if b.get(i) == Some(&b'.') {
+    if head[19] == b'.' {
         i += 1;
         let start = i;
-        let mut scale = 100_000_000;
-        while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
-            nanos += (d - b'0') as i64 * scale;
-            scale /= 10;
+        // The first nine digits count, later ones are truncated.
+        let mut frac: u32 = 0;
+        while let Some(&c) = b.get(i) {
+            let digit = c.wrapping_sub(b'0');
+            if digit > 9 {
+                break;
+            }
+            if i - start < 9 {
+                frac = frac * 10 + u32::from(digit);
+            }
             i += 1;
         }
-        if i == start {
+        let kept = (i - start).min(9);
+        if kept == 0 {
             return None;
         }
+        nanos = i64::from(frac) * POW10_I64[9 - kept];
     }
     let offset_secs: i64 = match b.get(i) {
         Some(b'Z' | b'z') => {
@@ -65,11 +180,22 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
     if i != b.len() {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    let secs =
-        days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64 - offset_secs;
-    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    to_ns(year, month, day, [hour, minute, second], nanos, offset_secs)
 }
+
+/// 10^0..=10^9.
+const POW10_I64: [i64; 10] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+];
 
 /// Converts a Unix epoch number (`1700000000`, `1700000000.25`, `1700000000123`, as
 /// JSON number or numeric string) to nanoseconds. The unit follows the magnitude of
@@ -153,10 +279,12 @@ fn digits(b: &[u8], at: usize, n: usize) -> Option<u32> {
     Some(v)
 }
 
+#[inline]
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
+#[inline]
 fn days_in_month(y: i64, m: u32) -> u32 {
     match m {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -167,6 +295,7 @@ fn days_in_month(y: i64, m: u32) -> u32 {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
+#[inline]
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -192,7 +321,120 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
+
+    /// The straightforward field-by-field parser, as the oracle for the one above.
+    fn reference_rfc3339(text: &str) -> Option<i64> {
+        let b = text.as_bytes();
+        if b.len() < 20 {
+            return None;
+        }
+        let year = digits(b, 0, 4)? as i64;
+        let month = digits(b, 5, 2)?;
+        let day = digits(b, 8, 2)?;
+        let hour = digits(b, 11, 2)?;
+        let minute = digits(b, 14, 2)?;
+        let second = digits(b, 17, 2)?;
+        if b[4] != b'-'
+            || b[7] != b'-'
+            || !matches!(b[10], b'T' | b't' | b' ')
+            || b[13] != b':'
+            || b[16] != b':'
+        {
+            return None;
+        }
+        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+            return None;
+        }
+        if hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let mut i = 19;
+        let mut nanos: i64 = 0;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            let mut scale = 100_000_000;
+            while let Some(d) = b.get(i).filter(|d| d.is_ascii_digit()) {
+                nanos += (d - b'0') as i64 * scale;
+                scale /= 10;
+                i += 1;
+            }
+            if i == start {
+                return None;
+            }
+        }
+        let offset_secs: i64 = match b.get(i) {
+            Some(b'Z' | b'z') => {
+                i += 1;
+                0
+            }
+            Some(sign @ (b'+' | b'-')) => {
+                let oh = digits(b, i + 1, 2)? as i64;
+                let om = digits(b, i + 4, 2)? as i64;
+                if b.get(i + 3) != Some(&b':') || oh > 23 || om > 59 {
+                    return None;
+                }
+                let off = oh * 3600 + om * 60;
+                i += 6;
+                if *sign == b'+' { off } else { -off }
+            }
+            _ => return None,
+        };
+        if i != b.len() {
+            return None;
+        }
+        let days = days_from_civil(year, month, day);
+        let secs =
+            days * 86_400 + hour as i64 * 3600 + minute as i64 * 60 + second as i64 - offset_secs;
+        secs.checked_mul(1_000_000_000)?.checked_add(nanos)
+    }
+
+    #[test]
+    fn rfc3339_agrees_with_the_reference_parser() {
+        let mut rng = StdRng::seed_from_u64(3339);
+        let pokes: &[&str] = &[
+            "0", "9", "1", "-", ":", "T", "t", " ", "x", "Z", "z", ".", "+", "\u{e9}",
+        ];
+        for _ in 0..300_000 {
+            let ns: i64 = rng.random();
+            let digits = if rng.random_bool(0.5) {
+                6
+            } else {
+                rng.random_range(0..10)
+            };
+            let mut s = format_rfc3339(ns, digits);
+            if rng.random_bool(0.2) {
+                s.pop();
+                s.push_str(if rng.random_bool(0.5) {
+                    "+05:30"
+                } else {
+                    "-23:59"
+                });
+            }
+            if rng.random_bool(0.2) {
+                let extra = rng.random_range(1..6);
+                let at = s.len() - 1;
+                s.insert_str(at, &"7".repeat(extra));
+            }
+            for _ in 0..rng.random_range(0..3) {
+                let at = rng.random_range(0..s.len());
+                if s.is_char_boundary(at) && s.is_char_boundary(at + 1) {
+                    s.replace_range(at..at + 1, pokes[rng.random_range(0..pokes.len())]);
+                }
+            }
+            if rng.random_bool(0.05) {
+                let at = rng.random_range(0..=s.len());
+                if s.is_char_boundary(at) {
+                    s.truncate(at);
+                }
+            }
+            assert_eq!(parse_rfc3339(&s), reference_rfc3339(&s), "{s}");
+        }
+    }
 
     #[test]
     fn rfc3339_matches_chrono() {
