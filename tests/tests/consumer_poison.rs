@@ -163,3 +163,133 @@ async fn poison_records_are_dead_lettered_and_good_ones_written() {
     }
     assert_eq!(dead, poison_count as f64, "spate_dead_letter_total");
 }
+
+/// Reads `n` dead letters of `dlq` (payload and headers), or fewer after 60 s.
+fn read_letters(dlq: &str, n: usize) -> Vec<(Vec<u8>, HashMap<String, String>)> {
+    let reader: BaseConsumer = kafka_config()
+        .set("group.id", format!("{dlq}-reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("dlq reader");
+    reader.subscribe(&[dlq]).expect("subscribe dlq");
+    let mut out = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while out.len() < n && Instant::now() < deadline {
+        let Some(Ok(msg)) = reader.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let headers = msg
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| {
+                        let v = h.value.map(|v| String::from_utf8_lossy(v).into_owned());
+                        (h.key.to_owned(), v.unwrap_or_default())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push((msg.payload().unwrap_or_default().to_vec(), headers));
+    }
+    out
+}
+
+/// Topic names the broker lists (a full listing creates nothing).
+fn listed_topics() -> Vec<String> {
+    let client: BaseConsumer = kafka_config().create().expect("metadata client");
+    let metadata = client
+        .fetch_metadata(None, Duration::from_secs(10))
+        .expect("metadata");
+    metadata
+        .topics()
+        .iter()
+        .map(|t| t.name().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_dead_letter_topic_is_created_at_start() {
+    TestEnv::get();
+    let topic = unique_name("poison_nodlq");
+    let table = unique_table("poison_nodlq");
+    let dlq = format!("{topic}.dlq");
+    create_topic(&topic, 1).await.expect("topic");
+    assert!(!listed_topics().contains(&dlq));
+
+    let consumer = ConsumerProcess::start(&ConsumerSpec::new(&topic, &table));
+    let created =
+        spate_tests::eventually("dead-letter topic listed", Duration::from_secs(60), || {
+            let dlq = dlq.clone();
+            async move {
+                if listed_topics().contains(&dlq) {
+                    Ok(())
+                } else {
+                    Err("not yet".to_string())
+                }
+            }
+        })
+        .await;
+    if let Err(e) = created {
+        panic!("{e}\nconsumer log:\n{}", consumer.log_tail());
+    }
+    produce(
+        &topic,
+        &[Msg {
+            key: "k".to_string(),
+            payload: b"{\"exchange\":".to_vec(),
+            rows: 0,
+        }],
+    )
+    .await;
+    let letters = read_letters(&dlq, 1);
+    assert_eq!(letters.len(), 1, "consumer log:\n{}", consumer.log_tail());
+    assert_eq!(letters[0].1["spate-reason"], "malformed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_letter_too_large_for_the_dead_letter_topic_is_cut_not_stuck() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    TestEnv::get();
+    let topic = unique_name("poison_cut");
+    let table = unique_table("poison_cut");
+    let dlq = format!("{topic}.dlq");
+    create_topic(&topic, 1).await.expect("topic");
+    // The dead-letter topic takes at most 4 KiB per record.
+    let admin: AdminClient<DefaultClientContext> = kafka_config().create().expect("admin");
+    let small = NewTopic::new(&dlq, 1, TopicReplication::Fixed(1)).set("max.message.bytes", "4096");
+    admin
+        .create_topics(&[small], &AdminOptions::new())
+        .await
+        .expect("create dlq")
+        .into_iter()
+        .for_each(|r| {
+            r.expect("dlq created");
+        });
+
+    let good = mixed_messages(&topic, 50);
+    let rows: usize = good.iter().map(|m| m.rows).sum();
+    let mut big = br#"{"exchange":"kraken","symbol":"BTC-USD","side":"hold","pad":""#.to_vec();
+    big.resize(100_000, b'x');
+    big.extend_from_slice(br#""}"#);
+    let mut all = good[..25].to_vec();
+    all.push(Msg {
+        key: good[0].key.clone(),
+        payload: big.clone(),
+        rows: 0,
+    });
+    all.extend_from_slice(&good[25..]);
+    produce(&topic, &all).await;
+
+    let consumer = ConsumerProcess::start(&ConsumerSpec::new(&topic, &table));
+    if let Err(e) = wait_for_questdb_count(&table, rows as i64, Duration::from_secs(90)).await {
+        panic!("{e}\nconsumer log:\n{}", consumer.log_tail());
+    }
+    let letters = read_letters(&dlq, 1);
+    assert_eq!(letters.len(), 1, "consumer log:\n{}", consumer.log_tail());
+    let (payload, headers) = &letters[0];
+    assert_eq!(payload.as_slice(), &big[..1024], "cut to the first 1 KiB");
+    assert_eq!(headers["spate-truncated-from"], big.len().to_string());
+    assert_eq!(headers["spate-origin-offset"], "25");
+}

@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use futures::executor::block_on;
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 
 use super::chunk::PartitionId;
 use super::retry::{Backoff, sleep_unless};
@@ -23,8 +26,30 @@ pub const HEADER_ORIGIN_OFFSET: &str = "spate-origin-offset";
 /// The reason given for records QuestDB itself refused.
 pub const REASON_QUESTDB_REJECTED: &str = "questdb_rejected";
 
+/// Set when the payload was cut to fit the dead-letter topic: the original length.
+pub const HEADER_TRUNCATED_FROM: &str = "spate-truncated-from";
+
 /// Longest `spate-detail` header value, in bytes.
 const MAX_DETAIL: usize = 1024;
+
+/// Payload lengths tried in turn while the dead-letter topic calls a letter too large:
+/// whole, then cut to 64 KiB, 1 KiB, and finally headers only. A record is never
+/// stuck because the dead-letter topic's limit is lower than the source topic's.
+const PAYLOAD_CUTS: [usize; 4] = [usize::MAX, 64 * 1024, 1024, 0];
+
+/// The payload sent at cut level `level`, and the header that says it was cut.
+fn cut_payload(payload: &[u8], level: usize) -> (&[u8], Option<String>) {
+    let max = PAYLOAD_CUTS[level.min(PAYLOAD_CUTS.len() - 1)];
+    if payload.len() <= max {
+        (payload, None)
+    } else {
+        (&payload[..max], Some(payload.len().to_string()))
+    }
+}
+
+fn too_large(e: &KafkaError) -> bool {
+    e.rdkafka_error_code() == Some(RDKafkaErrorCode::MessageSizeTooLarge)
+}
 
 /// A record to dead-letter.
 #[derive(Debug, Clone)]
@@ -128,13 +153,18 @@ impl DeadLetters {
         mut on_error: impl FnMut(&KafkaError),
     ) -> Result<(), Stopped> {
         let mut pending: Vec<usize> = (0..letters.len()).collect();
+        let mut cut_level = vec![0usize; letters.len()];
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         while !pending.is_empty() {
             let mut futures = Vec::with_capacity(pending.len());
             let mut failed = Vec::new();
             for &i in &pending {
                 let letter = &letters[i];
-                let hs = headers(letter);
+                let mut hs = headers(letter);
+                let (payload, cut_from) = cut_payload(letter.payload, cut_level[i]);
+                if let Some(len) = cut_from {
+                    hs.push((HEADER_TRUNCATED_FROM, len));
+                }
                 let mut owned = OwnedHeaders::new_with_capacity(hs.len());
                 for (k, v) in &hs {
                     owned = owned.insert(Header {
@@ -143,7 +173,7 @@ impl DeadLetters {
                     });
                 }
                 let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&self.topic)
-                    .payload(letter.payload)
+                    .payload(payload)
                     .headers(owned);
                 if let Some(key) = letter.key {
                     record = record.key(key);
@@ -151,6 +181,9 @@ impl DeadLetters {
                 match self.producer.send_result(record) {
                     Ok(future) => futures.push((i, future)),
                     Err((e, _)) => {
+                        if too_large(&e) {
+                            cut_level[i] += 1;
+                        }
                         on_error(&e);
                         failed.push(i);
                     }
@@ -160,6 +193,9 @@ impl DeadLetters {
                 match block_on(future) {
                     Ok(Ok(_)) => {}
                     Ok(Err((e, _))) => {
+                        if too_large(&e) {
+                            cut_level[i] += 1;
+                        }
                         on_error(&e);
                         failed.push(i);
                     }
@@ -173,6 +209,43 @@ impl DeadLetters {
             }
         }
         Ok(())
+    }
+}
+
+/// How [`ensure_topic`] found the dead-letter topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TopicCheck {
+    Existed,
+    Created,
+    /// Creating it failed (no permission, policy, broker down): the reason. Dead
+    /// letters are retried until the topic exists or the broker creates it on use.
+    NotCreated(String),
+}
+
+/// Makes sure the dead-letter topic exists, creating it (one partition, the broker's
+/// default replication) when missing, so a broker without topic auto-creation does not
+/// leave refused records retrying forever.
+pub async fn ensure_topic(brokers: &str, options: &[(String, String)], topic: &str) -> TopicCheck {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers);
+    for (k, v) in options.iter().filter(|(k, _)| is_shared_option(k)) {
+        config.set(k, v);
+    }
+    let admin: AdminClient<DefaultClientContext> = match config.create() {
+        Ok(a) => a,
+        Err(e) => return TopicCheck::NotCreated(e.to_string()),
+    };
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(15)));
+    // -1: the broker's default replication factor (KIP-464).
+    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(-1));
+    match admin.create_topics(&[new], &opts).await {
+        Ok(results) => match results.into_iter().next() {
+            Some(Ok(_)) => TopicCheck::Created,
+            Some(Err((_, RDKafkaErrorCode::TopicAlreadyExists))) => TopicCheck::Existed,
+            Some(Err((_, code))) => TopicCheck::NotCreated(code.to_string()),
+            None => TopicCheck::NotCreated("no answer".into()),
+        },
+        Err(e) => TopicCheck::NotCreated(e.to_string()),
     }
 }
 
@@ -229,6 +302,20 @@ mod tests {
         let cut = truncate(&detail, MAX_DETAIL);
         assert!(cut.len() <= MAX_DETAIL);
         assert!(cut.chars().all(|c| c == 'é'));
+    }
+
+    #[test]
+    fn payloads_too_large_for_the_topic_are_cut_step_by_step() {
+        let payload = vec![b'x'; 100_000];
+        assert_eq!(cut_payload(&payload, 0), (&payload[..], None));
+        let (p, from) = cut_payload(&payload, 1);
+        assert_eq!((p.len(), from.as_deref()), (64 * 1024, Some("100000")));
+        assert_eq!(cut_payload(&payload, 2).0.len(), 1024);
+        assert_eq!(cut_payload(&payload, 3).0.len(), 0);
+        assert_eq!(cut_payload(&payload, 9).0.len(), 0, "stays at headers only");
+        // A small payload is never marked as cut.
+        assert_eq!(cut_payload(b"{", 3), (&b""[..], Some("1".to_string())));
+        assert_eq!(cut_payload(b"{", 2), (&b"{"[..], None));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tracing::{info, warn};
 use super::backpressure::Watermarks;
 use super::ddl::{DdlError, ensure_table};
 use super::dispatch::Dispatcher;
-use super::dlq::{DeadLetterError, DeadLetters};
+use super::dlq::{DeadLetterError, DeadLetters, TopicCheck, ensure_topic};
 use super::health::Health;
 use super::kafka::{KafkaConsumer, SpateContext, client_config};
 use super::poller::{self, PollControl, commit_sync};
@@ -84,6 +84,23 @@ impl Runtime {
         ensure_table(&settings.questdb_http_url, &settings.table).await?;
         health.set_questdb(true);
 
+        match ensure_topic(
+            &settings.brokers,
+            &settings.kafka_options,
+            &settings.dead_letter_topic,
+        )
+        .await
+        {
+            TopicCheck::Existed => {}
+            TopicCheck::Created => {
+                info!(topic = %settings.dead_letter_topic, "created the dead-letter topic")
+            }
+            TopicCheck::NotCreated(reason) => warn!(
+                topic = %settings.dead_letter_topic,
+                %reason,
+                "could not create the dead-letter topic; dead letters wait until it exists"
+            ),
+        }
         let dead_letters = Arc::new(DeadLetters::new(
             &settings.brokers,
             &settings.kafka_options,
