@@ -113,7 +113,11 @@ fn main() -> Result<()> {
         scenario.seed,
     );
     println!("{header}");
-    let mut all = header.clone();
+    let args_text: Vec<String> = std::env::args().skip(1).collect();
+    let mut all = format!(
+        "Written by `cargo run -p spate-operator --release --bin spate-sim -- {}`.\n\n{header}",
+        args_text.join(" ")
+    );
     for trace in &traces {
         let c = scenario.compare(trace);
         let table = sim::table(
