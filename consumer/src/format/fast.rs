@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use super::fields::{is_blank, timestamp_str};
 use super::json::{find_string_special, number_end};
 use super::number::{parse_i64, parse_json_f64, scan_json_f64};
-use super::time::parse_epoch;
+use super::time::{parse_epoch, parse_usual};
 use crate::trade::{Side, Trade};
 
 struct Cursor<'a> {
@@ -157,10 +157,32 @@ impl<'a> Cursor<'a> {
     fn timestamp(&mut self) -> Option<i64> {
         if self.peek()? == b'"' {
             self.pos += 1;
+            // The usual `YYYY-MM-DDTHH:MM:SS.ffffffZ` right before the closing quote:
+            // `parse_usual` accepts only digits and `-:.TZ`, so no byte of it can end
+            // or escape the string, and `timestamp_str` would parse it the same way.
+            if let Some(usual) = self.bytes().get(self.pos..self.pos + 28)
+                && usual[27] == b'"'
+                && let Some(ns) = parse_usual(usual[..27].try_into().ok()?)
+            {
+                self.pos += 28;
+                return Some(ns);
+            }
             timestamp_str(self.plain_str()?)
         } else {
             parse_epoch(self.number_text()?)
         }
+    }
+
+    /// A side as `fields::side` accepts it, `buy` and `sell` matched first.
+    #[inline(always)]
+    fn side(&mut self) -> Option<Side> {
+        if self.lit(b"buy\"").is_some() {
+            return Some(Side::Buy);
+        }
+        if self.lit(b"sell\"").is_some() {
+            return Some(Side::Sell);
+        }
+        Side::parse(self.plain_str()?)
     }
 
     /// A non-blank string.
@@ -181,7 +203,7 @@ pub(super) fn normalized(text: &str) -> Option<Trade<'_>> {
     c.lit(b",\"symbol\":\"")?;
     let symbol = c.name()?;
     c.lit(b",\"side\":\"")?;
-    let side = Side::parse(c.plain_str()?)?;
+    let side = c.side()?;
     c.lit(b",\"trade_id\":")?;
     let trade_id = c.trade_id()?;
     c.lit(b",\"price\":")?;
@@ -190,7 +212,8 @@ pub(super) fn normalized(text: &str) -> Option<Trade<'_>> {
     let size = c.decimal()?;
     c.lit(b",\"sequence\":")?;
     let sequence = c.integer_opt()?;
-    c.lit(b",\"quality_score\":")?;
+    c.lit(b",\"quality_")?;
+    c.lit(b"score\":")?;
     let quality_score = c.decimal_opt()?;
     c.lit(b",\"timestamp\":")?;
     let timestamp_ns = c.timestamp()?;
@@ -431,7 +454,12 @@ mod tests {
             1 => (ns / 1_000_000_000).to_string(),
             2 => format!("\"{}\"", ns / 1_000_000),
             _ => {
-                let mut s = format_rfc3339(ns, rng.random_range(0..10));
+                let digits = if rng.random_bool(0.5) {
+                    6
+                } else {
+                    rng.random_range(0..10)
+                };
+                let mut s = format_rfc3339(ns, digits);
                 if rng.random_bool(0.2) {
                     // Poke one byte of the date or time.
                     let at = rng.random_range(0..s.len());

@@ -52,9 +52,10 @@ fn digits_match(word: u64, template: u64) -> bool {
 
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds, `T` and `Z` upper case), the layout
 /// producers usually write, checked eight bytes at a time. `None` for anything else,
-/// which [`parse_any`] then decides.
+/// which [`parse_any`] then decides. On `Some`, every byte of `b` was an ASCII digit
+/// or one of `-:.TZ`.
 #[inline]
-fn parse_usual(b: &[u8; 27]) -> Option<i64> {
+pub(crate) fn parse_usual(b: &[u8; 27]) -> Option<i64> {
     const T0: u64 = u64::from_le_bytes(*b"0000-00-");
     const T1: u64 = u64::from_le_bytes(*b"00T00:00");
     const T2: u64 = u64::from_le_bytes(*b":00.0000");
