@@ -1,5 +1,7 @@
 //! Input formats: detection per message and decoding into [`Trade`]s that borrow from
-//! the payload. One file per format; `json` is the shared scanner.
+//! the payload. One file per format; `json` is the shared scanner. `fast` decodes the
+//! normalised trade in its usual layout in one pass and leaves everything else (and
+//! every rejection) to the generic member walk.
 
 mod coinbase_match;
 mod fast;
@@ -80,6 +82,9 @@ impl FromStr for InputFormat {
 /// Decodes one message, handing each trade to `sink` in order; returns how many
 /// trades the message held (a `market_trades` message may hold none). The first
 /// error from decoding or from `sink` stops decoding and is returned.
+///
+/// With `Auto` or `Normalized`, the usual normalised layout is tried first; the
+/// result is the same either way (`fast`'s tests check this on generated input).
 pub fn decode<'a, F>(text: &'a str, format: InputFormat, mut sink: F) -> Result<usize, Rejection>
 where
     F: FnMut(Trade<'a>) -> Result<(), Rejection>,
