@@ -33,6 +33,11 @@ pub fn policy_config(spec: &IngestionPipelineSpec) -> PolicyConfig {
         rebalance_settle: secs(a.rebalance_settle_seconds),
         per_worker_rate_hint: a.per_worker_rate_hint.filter(|h| h.is_finite() && *h > 0.0),
         pod_ready_estimate: DEFAULT_POD_READY_ESTIMATE,
+        surge_factor: if a.surge_factor.is_finite() {
+            a.surge_factor.max(1.0)
+        } else {
+            1.0
+        },
         workers: bounds(spec.workers.min.max(1), spec.workers.max),
         replicas: bounds(spec.replicas.min.max(0), spec.replicas.max),
     }
@@ -93,6 +98,7 @@ mod tests {
             },
             rebalance_settle_seconds: 6,
             per_worker_rate_hint: Some(4000.0),
+            surge_factor: 3.0,
         };
         let cfg = policy_config(&s);
         assert_eq!(
@@ -111,6 +117,7 @@ mod tests {
                 rebalance_settle: Duration::from_secs(6),
                 per_worker_rate_hint: Some(4000.0),
                 pod_ready_estimate: DEFAULT_POD_READY_ESTIMATE,
+                surge_factor: 3.0,
                 workers: Bounds { min: 2, max: 6 },
                 replicas: Bounds { min: 1, max: 5 },
             }
@@ -143,11 +150,15 @@ mod tests {
         s.autoscaling.drain_time_seconds = -5;
         s.autoscaling.headroom = f64::NAN;
         s.autoscaling.per_worker_rate_hint = Some(-1.0);
+        s.autoscaling.surge_factor = f64::NAN;
         let cfg = policy_config(&s);
         assert_eq!(cfg.workers, Bounds { min: 1, max: 1 });
         assert_eq!(cfg.replicas, Bounds { min: 0, max: 0 });
         assert_eq!(cfg.drain_time, Duration::from_secs(1));
         assert_eq!(cfg.headroom, 0.0);
         assert_eq!(cfg.per_worker_rate_hint, None);
+        assert_eq!(cfg.surge_factor, 1.0);
+        s.autoscaling.surge_factor = 0.5;
+        assert_eq!(policy_config(&s).surge_factor, 1.0);
     }
 }

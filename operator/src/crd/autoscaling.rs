@@ -42,6 +42,16 @@ pub struct AutoscalingSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = kube::core::Rule::new("self > 0.0").message("autoscaling.perWorkerRateHint must be positive"))]
     pub per_worker_rate_hint: Option<f64>,
+
+    /// The surge the running pods absorb by raising their workers alone, as a multiple of
+    /// the recent arrival rate: the operator keeps enough pods that, at `workers.max` each,
+    /// they carry `surgeFactor` × the highest arrival rate of the last
+    /// `stabilization.scaleDownSeconds` (within `replicas` and the partitions), each running
+    /// only the workers the load needs. 1 keeps no reserve: pods are added when the load
+    /// needs them, and a spike waits for their start-up and the group's rebalance.
+    #[serde(default = "default_surge_factor")]
+    #[schemars(range(min = 1.0, max = 100.0))]
+    pub surge_factor: f64,
 }
 
 fn yes() -> bool {
@@ -56,6 +66,9 @@ fn default_drain() -> i32 {
 fn default_settle() -> i32 {
     10
 }
+fn default_surge_factor() -> f64 {
+    1.0
+}
 
 impl Default for AutoscalingSpec {
     fn default() -> Self {
@@ -67,6 +80,7 @@ impl Default for AutoscalingSpec {
             stabilization: Stabilization::default(),
             rebalance_settle_seconds: default_settle(),
             per_worker_rate_hint: None,
+            surge_factor: default_surge_factor(),
         }
     }
 }

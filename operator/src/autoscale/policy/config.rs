@@ -61,6 +61,11 @@ pub struct PolicyConfig {
     /// Time from asking for a pod to it consuming (start-up, readiness, rebalance): when pods
     /// must be added, the backlog that builds up meanwhile is sized for too.
     pub pod_ready_estimate: Duration,
+    /// The surge the running pods should absorb by raising their workers alone, as a
+    /// multiple of the recent arrival rate: at least enough pods are kept that, at
+    /// `workers.max` each, they carry `surge_factor` × the highest arrival rate of the last
+    /// `scale_down_stabilization` (as far as the partitions allow). 1 (or less): no reserve.
+    pub surge_factor: f64,
     /// Workers per pod.
     pub workers: Bounds,
     /// Consumer pods.
@@ -79,6 +84,7 @@ impl Default for PolicyConfig {
             rebalance_settle: Duration::from_secs(10),
             per_worker_rate_hint: None,
             pod_ready_estimate: Duration::from_secs(15),
+            surge_factor: 1.0,
             workers: Bounds { min: 1, max: 8 },
             replicas: Bounds { min: 1, max: 4 },
         }

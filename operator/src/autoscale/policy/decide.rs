@@ -2,10 +2,11 @@
 
 use std::time::Duration;
 
+use super::config::Bounds;
 use super::config::PolicyConfig;
 use super::decision::{Decision, Reason};
 use super::observe::{Observations, PolicyState, ScaleUpMark};
-use super::sizing::{Layout, effective_workers, layout, wanted_workers};
+use super::sizing::{Layout, effective_workers, layout, surge_reserve, wanted_workers};
 
 /// A flush latency rise counts when it is this many times the one at the last scale-up …
 const LATENCY_RISE_FACTOR: f64 = 1.5;
@@ -102,6 +103,11 @@ pub fn decide(
             },
         );
     };
+    // The surge reserve remembers the fresh arrival rates of the last dwell.
+    let state = &match obs.arrival_rate.filter(|_| !obs.kafka_stale) {
+        Some(rate) => state.with_rate(now, rate, cfg.scale_down_stabilization),
+        None => state.clone(),
+    };
     let measured_mu = obs.service_rate.filter(|mu| mu.is_finite() && *mu > 0.0);
     let Some(mu) = measured_mu.or(cfg.per_worker_rate_hint.filter(|h| *h > 0.0)) else {
         return hold(
@@ -118,6 +124,16 @@ pub fn decide(
 
     let p = obs.partitions;
     let drain = cfg.drain_time.as_secs_f64();
+    // Pods kept so that a surge of surge_factor × the recent peak rate needs no new pods.
+    let reference = state.recent_peak_rate().unwrap_or(0.0);
+    let reserve = surge_reserve(cfg, p, reference, mu);
+    let kept = PolicyConfig {
+        replicas: Bounds {
+            min: cfg.replicas.min.max(reserve),
+            max: cfg.replicas.max,
+        },
+        ..cfg.clone()
+    };
     let mut wanted = wanted_workers(lambda, cfg.headroom, backlog, drain, mu);
     // When pods must be added, only the current pods (at most workers each) work until the new
     // ones are consuming: size for the backlog at that moment, drained in what is left of T_drain.
@@ -153,7 +169,9 @@ pub fn decide(
     // start, so they are ordered as soon as the full headroom no longer fits in the current ones.
     let pods_needed = layout(cfg, p, replicas, wanted, true).replicas > replicas;
     if trigger > current || pods_needed {
-        let mut up = layout(cfg, p, replicas, wanted, true);
+        // Pods that must be added anyway bring the reserve with them (one rebalance, not two).
+        let sizing = if pods_needed { &kept } else { cfg };
+        let mut up = layout(sizing, p, replicas, wanted, true);
         if up.replicas > replicas {
             // The running pods go to their most workers at once, while the new ones start;
             // the surplus is trimmed after the dwell like any other.
@@ -270,6 +288,7 @@ pub fn decide(
                 last_scale: Some(now),
                 last_down: state.last_down,
                 dwell_doublings,
+                recent_rates: state.recent_rates.clone(),
             },
         );
     }
@@ -278,6 +297,65 @@ pub fn decide(
         up_since: None,
         ..state.clone()
     };
+    if reserve > replicas {
+        let drained_below = lambda.max(1.0) * cfg.targets.lag_seconds * DRAINED_SHARE_OF_LAG_TARGET;
+        let why = format!(
+            "surge reserve: {} × {reference:.0}/s (the highest arrival rate of the last {:.0}s) needs {reserve} pods of {} workers",
+            cfg.surge_factor,
+            cfg.scale_down_stabilization.as_secs_f64(),
+            cfg.workers.max
+        );
+        // Optional capacity: added only on fresh data, with no backlog draining and no pod
+        // starting, so the rebalance it causes never delays a drain.
+        let queue_over = obs.queue_depth.is_some_and(|q| q > cfg.targets.queue_depth);
+        if !complete
+            || backlog as f64 > drained_below
+            || queue_over
+            || obs.ready_replicas < replicas
+        {
+            return Decision {
+                wanted,
+                ..hold(
+                    Reason::Steady,
+                    format!(
+                        "{rates}; {why}, added once the signals are fresh, the backlog drained and every pod ready"
+                    ),
+                    PolicyState {
+                        down_since: None,
+                        down_peak: 0,
+                        ..state
+                    },
+                )
+            };
+        }
+        // Running pods keep their workers while the reserve starts; the new pods share the
+        // load's workers, and the surplus is trimmed after the dwell like any other.
+        let spread = layout(&kept, p, reserve, wanted.max(current), true);
+        let w = spread
+            .workers
+            .max(workers)
+            .min(cfg.workers.max.max(cfg.workers.min));
+        let grow = Layout {
+            workers: w,
+            effective: effective_workers(p, spread.replicas, w),
+            ..spread
+        };
+        return decision(
+            grow,
+            Reason::SurgeReserve,
+            format!(
+                "{rates}; {why}: scaling up to {}×{}",
+                grow.replicas, grow.workers
+            ),
+            PolicyState {
+                up_since: None,
+                down_since: None,
+                down_peak: 0,
+                last_scale: Some(now),
+                ..state
+            },
+        );
+    }
     // Hysteresis on the way down too: a smaller size must keep half as much headroom again.
     let enough = wanted_workers(
         lambda,
@@ -291,7 +369,7 @@ pub fn decide(
     } else {
         enough
     };
-    let down = layout(cfg, p, replicas, peak, false);
+    let down = layout(&kept, p, replicas, peak, false);
     let smaller = down.replicas < replicas || (down.replicas == replicas && down.workers < workers);
     if !smaller || enough >= current {
         let reset = PolicyState {
@@ -386,6 +464,7 @@ pub fn decide(
             last_scale: Some(now),
             last_down: Some(now),
             dwell_doublings: state.dwell_doublings,
+            recent_rates: state.recent_rates.clone(),
         },
     )
 }

@@ -27,6 +27,9 @@ pub enum Reason {
     ScaleUpWorkers,
     /// More pods (and possibly a new worker count).
     ScaleUpReplicas,
+    /// More pods, kept in reserve so that a surge of `surgeFactor` × the recent arrival rate
+    /// is absorbed by raising the workers of running pods (live) instead of waiting for pods.
+    SurgeReserve,
     /// More capacity is wanted, but the bounds or the partitions allow no more.
     AtMaximum,
     /// Less capacity would do, but a backlog remains.
@@ -57,6 +60,7 @@ impl Reason {
             Reason::ScaleUpPending => "ScaleUpPending",
             Reason::ScaleUpWorkers => "ScaleUpWorkers",
             Reason::ScaleUpReplicas => "ScaleUpReplicas",
+            Reason::SurgeReserve => "SurgeReserve",
             Reason::AtMaximum => "AtMaximum",
             Reason::BacklogNotDrained => "BacklogNotDrained",
             Reason::PodsNotReady => "PodsNotReady",
@@ -74,6 +78,7 @@ impl Reason {
             Reason::OutOfBounds
                 | Reason::ScaleUpWorkers
                 | Reason::ScaleUpReplicas
+                | Reason::SurgeReserve
                 | Reason::ScaleDownWorkers
                 | Reason::ScaleDownReplicas
         )

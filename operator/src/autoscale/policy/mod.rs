@@ -13,4 +13,4 @@ pub use config::{Bounds, PolicyConfig, Targets};
 pub use decide::decide;
 pub use decision::{Decision, Direction, Reason};
 pub use observe::{Observations, PolicyState, ScaleUpMark};
-pub use sizing::{Layout, effective_workers, layout, snap_to_partitions};
+pub use sizing::{Layout, effective_workers, layout, snap_to_partitions, surge_reserve};

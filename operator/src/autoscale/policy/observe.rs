@@ -67,4 +67,28 @@ pub struct PolicyState {
     /// How many times the dwell is doubled: each scale-up that undoes a scale-down younger
     /// than twice the dwell then in force adds one (up to a bound); any other scale-up clears it.
     pub dwell_doublings: u32,
+    /// Arrival rates seen within the last `scale_down_stabilization`, for the surge reserve:
+    /// (when, λ), each higher than every later one, so the first is the window's highest.
+    pub recent_rates: Vec<(Duration, f64)>,
+}
+
+impl PolicyState {
+    /// The state with `rate` seen at `now`, rates older than `window` forgotten.
+    pub fn with_rate(&self, now: Duration, rate: f64, window: Duration) -> PolicyState {
+        let mut recent = self.recent_rates.clone();
+        while recent.last().is_some_and(|(_, r)| *r <= rate) {
+            recent.pop();
+        }
+        recent.push((now, rate));
+        recent.retain(|(at, _)| *at + window >= now);
+        PolicyState {
+            recent_rates: recent,
+            ..self.clone()
+        }
+    }
+
+    /// The highest arrival rate within the window, if any was seen.
+    pub fn recent_peak_rate(&self) -> Option<f64> {
+        self.recent_rates.first().map(|(_, r)| *r)
+    }
 }

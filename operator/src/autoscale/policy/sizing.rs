@@ -93,3 +93,23 @@ pub fn wanted_workers(
         u32::MAX
     }
 }
+
+/// Pods to keep so that a surge to `surge_factor` × `rate` is carried by raising the workers
+/// of running pods alone: the fewest pods (within the bounds, never more than the partitions)
+/// whose `workers.max` workers each can use `ceil(rate · surge_factor / μ)` workers, or
+/// every partition when that is fewer. 0 when `surge_factor` ≤ 1 (no reserve).
+pub fn surge_reserve(cfg: &PolicyConfig, partitions: u32, rate: f64, service_rate: f64) -> u32 {
+    let wanted = cfg.surge_factor > 1.0 && rate > 0.0; // false for NaN too
+    if !wanted {
+        return 0;
+    }
+    let partitions = partitions.max(1);
+    let r_min = cfg.replicas.min.max(1).min(partitions);
+    let r_max = cfg.replicas.max.max(1).min(partitions).max(r_min);
+    let w_max = cfg.workers.max.max(cfg.workers.min).max(1);
+    let need = wanted_workers(rate * cfg.surge_factor, 0.0, 0, 1.0, service_rate)
+        .min(effective_workers(partitions, r_max, w_max));
+    (r_min..=r_max)
+        .find(|&r| effective_workers(partitions, r, w_max) >= need)
+        .unwrap_or(r_max)
+}

@@ -537,3 +537,123 @@ fn every_decision_explains_itself() {
     assert!(d.message.contains("scaling up to 2×8"), "{}", d.message);
     assert!(d.reason.is_scale() && d.changes(1, 2));
 }
+
+fn reserve_cfg() -> PolicyConfig {
+    PolicyConfig {
+        surge_factor: 10.0,
+        ..cfg()
+    }
+}
+
+#[test]
+fn the_surge_reserve_is_the_fewest_pods_whose_most_workers_carry_the_surge() {
+    // 6000/s × 10 = 60 000/s = 12 workers of 5000/s: two pods of up to 8.
+    assert_eq!(surge_reserve(&reserve_cfg(), 24, 6000.0, 5000.0), 2);
+    assert_eq!(surge_reserve(&cfg(), 24, 6000.0, 5000.0), 0);
+    // Never more than it takes to give every partition a worker (24 = 3 pods of 8) …
+    assert_eq!(surge_reserve(&reserve_cfg(), 24, 600_000.0, 5000.0), 3);
+    // … nor more than replicas.max.
+    let capped = PolicyConfig {
+        replicas: Bounds { min: 1, max: 2 },
+        ..reserve_cfg()
+    };
+    assert_eq!(surge_reserve(&capped, 24, 600_000.0, 5000.0), 2);
+}
+
+#[test]
+fn the_reference_rate_is_the_highest_of_the_window() {
+    let w = secs(120);
+    let s = PolicyState::default()
+        .with_rate(secs(0), 5000.0, w)
+        .with_rate(secs(10), 9000.0, w)
+        .with_rate(secs(20), 7000.0, w);
+    assert_eq!(s.recent_peak_rate(), Some(9000.0));
+    let s = s.with_rate(secs(131), 1000.0, w);
+    assert_eq!(s.recent_peak_rate(), Some(7000.0));
+    let s = s.with_rate(secs(141), 1000.0, w);
+    assert_eq!(s.recent_peak_rate(), Some(1000.0));
+    assert_eq!(s.recent_rates.len(), 1);
+}
+
+#[test]
+fn a_surge_reserve_adds_pods_so_that_a_spike_needs_only_live_workers() {
+    let d = run(&reserve_cfg(), &PolicyState::default(), &calm(), 100);
+    assert_eq!(d.reason, Reason::SurgeReserve, "{}", d.message);
+    // Two pods; the running one keeps its two workers while the other starts.
+    assert_eq!((d.replicas, d.workers), (2, 2));
+    assert!(d.message.contains("surge reserve"), "{}", d.message);
+
+    let spike = Observations {
+        arrival_rate: Some(60_000.0),
+        ..at(&calm(), 2, 2)
+    };
+    let d = run(&reserve_cfg(), &d.state, &spike, 130);
+    assert_eq!(d.reason, Reason::ScaleUpWorkers, "{}", d.message);
+    assert_eq!((d.replicas, d.workers), (2, 8));
+    // Without the reserve the same spike has to wait for pods.
+    let d = run(&cfg(), &PolicyState::default(), &spike_from_one_pod(), 130);
+    assert_eq!(d.reason, Reason::ScaleUpReplicas, "{}", d.message);
+}
+
+fn spike_from_one_pod() -> Observations {
+    Observations {
+        arrival_rate: Some(60_000.0),
+        ..calm()
+    }
+}
+
+#[test]
+fn the_surge_reserve_waits_for_fresh_signals_a_drained_backlog_and_ready_pods() {
+    let stale = Observations {
+        metrics_stale: true,
+        ..calm()
+    };
+    let behind = Observations {
+        backlog: Some(20_000),
+        ..calm()
+    };
+    let starting = Observations {
+        ready_replicas: 0,
+        ..calm()
+    };
+    for obs in [stale, behind, starting] {
+        let d = run(&reserve_cfg(), &PolicyState::default(), &obs, 100);
+        assert_eq!(d.reason, Reason::Steady, "{}", d.message);
+        assert_eq!((d.replicas, d.workers), (1, 2));
+        assert!(d.message.contains("surge reserve"), "{}", d.message);
+    }
+}
+
+#[test]
+fn the_surge_reserve_shrinks_only_once_its_peak_rate_left_the_window_and_after_the_dwell() {
+    let cfg = reserve_cfg();
+    let quiet = Observations {
+        arrival_rate: Some(1000.0),
+        throughput: Some(1000.0),
+        ..at(&calm(), 2, 1)
+    };
+    for metrics_stale in [false, true] {
+        let mut state = PolicyState::default().with_rate(secs(0), 6000.0, secs(120));
+        let (mut size, mut down_at) = ((2, 1), None);
+        for t in 1..=400 {
+            let obs = Observations {
+                metrics_stale,
+                ..at(&quiet, size.0, size.1)
+            };
+            let d = run(&cfg, &state, &obs, t);
+            state = d.state.clone();
+            if d.changes(size.0, size.1) {
+                assert_eq!(d.reason, Reason::ScaleDownReplicas, "t={t}: {}", d.message);
+                down_at.get_or_insert(t);
+                size = (d.replicas, d.workers);
+            }
+        }
+        if metrics_stale {
+            assert_eq!(down_at, None, "never scales in on stale data");
+        } else {
+            let t = down_at.expect("the reserve is released");
+            assert!(t >= 240, "released at {t}s, before window and dwell");
+            assert_eq!(size, (1, 1));
+        }
+    }
+}
