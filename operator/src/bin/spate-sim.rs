@@ -40,6 +40,9 @@ struct Args {
     /// spate's drainTimeSeconds (default 30).
     #[arg(long)]
     drain: Option<u64>,
+    /// spate's surgeFactor (default: the market-data pipeline's 10; 1 keeps no reserve).
+    #[arg(long)]
+    surge_factor: Option<f64>,
     /// Also print every scale event of both runs.
     #[arg(long)]
     events: bool,
@@ -57,6 +60,9 @@ fn main() -> Result<()> {
     }
     if let Some(t) = args.lag_threshold {
         scenario.keda.lag_threshold = t;
+    }
+    if let Some(f) = args.surge_factor {
+        scenario.policy.surge_factor = f.max(1.0);
     }
     if let Some(d) = args.drain {
         scenario.policy.drain_time = std::time::Duration::from_secs(d);
@@ -93,7 +99,7 @@ fn main() -> Result<()> {
     let w = &scenario.world;
     let header = format!(
         "Scenario: {} partitions, μ = {:.0} records/s per worker, pod start-up {:.0} s, rebalance pause {:.0} s, \
-         QuestDB {:.0} rows/s; spate: workers {}..={} per pod, pods {}..={}, headroom {}, drain {} s, dwell {} s; \
+         QuestDB {:.0} rows/s; spate: workers {}..={} per pod, pods {}..={}, headroom {}, drain {} s, dwell {} s, surgeFactor {}; \
          KEDA+HPA: {} workers per pod, lagThreshold {} (tuned) and {} (KEDA's default), seed {}.\n",
         w.partitions,
         w.service_rate,
@@ -107,6 +113,7 @@ fn main() -> Result<()> {
         scenario.policy.headroom,
         scenario.policy.drain_time.as_secs(),
         scenario.policy.scale_down_stabilization.as_secs(),
+        scenario.policy.surge_factor,
         scenario.keda_workers,
         scenario.keda.lag_threshold,
         scenario.keda_default.lag_threshold,
@@ -163,15 +170,29 @@ fn main() -> Result<()> {
             println!("## Over seeds\n");
         }
         for name in names {
-            let sweep =
-                Sweep::run(&scenario, name, args.base, &seeds).context("a built-in trace")?;
-            let table = sweep.table(
-                scenario.keda.lag_threshold,
-                scenario.keda_default.lag_threshold,
-            );
-            println!("{table}");
-            all.push('\n');
-            all.push_str(&table);
+            // With the surge reserve on, the same seeds without it: what the reserve costs and buys.
+            let mut variants = vec![(scenario.clone(), String::new())];
+            if scenario.policy.surge_factor > 1.0 {
+                let mut plain = scenario.clone();
+                plain.policy.surge_factor = 1.0;
+                variants.push((
+                    plain,
+                    ", spate without the surge reserve (surgeFactor 1)".into(),
+                ));
+            }
+            for (sc, label) in variants {
+                let mut sweep =
+                    Sweep::run(&sc, name, args.base, &seeds).context("a built-in trace")?;
+                sweep.trace.push_str(&label);
+                let mut table = sweep.table(sc.keda.lag_threshold, sc.keda_default.lag_threshold);
+                if sweep.runs.iter().any(|r| r.1.first_scale_up.is_some()) {
+                    table.push('\n');
+                    table.push_str(&sweep.per_seed_table(sc.keda.lag_threshold));
+                }
+                println!("{table}");
+                all.push('\n');
+                all.push_str(&table);
+            }
         }
     }
     if let Some(dir) = &args.out {

@@ -20,5 +20,8 @@ pub mod world;
 mod tests;
 
 pub use report::{Spread, Summary, Sweep, step_targets, table};
-pub use scenario::{Comparison, Scenario, TUNED_LAG_THRESHOLD_SECONDS, tuned_lag_threshold};
+pub use scenario::{
+    Comparison, MARKET_DATA_SURGE_FACTOR, Scenario, TUNED_LAG_THRESHOLD_SECONDS,
+    tuned_lag_threshold,
+};
 pub use trace::{BUILT_IN, Trace, built_in};

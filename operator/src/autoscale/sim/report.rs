@@ -290,6 +290,33 @@ impl Sweep {
         })
     }
 
+    /// Every seed's step figures against KEDA+HPA with the tuned lagThreshold, as a Markdown
+    /// table: peak lag, time to drain and replica-seconds of both, and the ratios.
+    pub fn per_seed_table(&self, tuned_threshold: u64) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "| seed | peak lag spate | peak lag KEDA ({tuned_threshold}) | ratio | drain spate | drain KEDA | ratio | replica-s spate | replica-s KEDA | ratio |"
+        );
+        let _ = writeln!(s, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for (seed, a, b, _) in &self.runs {
+            let _ = writeln!(
+                s,
+                "| {seed} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} |",
+                a.peak_lag,
+                b.peak_lag,
+                ratio(a.peak_lag as f64, b.peak_lag as f64),
+                secs(a.time_to_drain),
+                secs(b.time_to_drain),
+                opt_ratio(a.time_to_drain, b.time_to_drain),
+                a.replica_seconds,
+                b.replica_seconds,
+                ratio(a.replica_seconds, b.replica_seconds)
+            );
+        }
+        s
+    }
+
     /// The spread over seeds as a Markdown table; for a trace with a spike, how many seeds
     /// meet each step target against each KEDA+HPA setting.
     pub fn table(&self, tuned_threshold: u64, default_threshold: u64) -> String {

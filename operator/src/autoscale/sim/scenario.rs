@@ -48,6 +48,7 @@ impl Default for Scenario {
             },
             drain_time: Duration::from_secs(30),
             pod_ready_estimate: Duration::from_secs_f64(world.pod_startup + world.rebalance_pause),
+            surge_factor: MARKET_DATA_SURGE_FACTOR,
             ..PolicyConfig::default()
         };
         let keda_workers = policy.workers.max;
@@ -71,6 +72,10 @@ impl Default for Scenario {
         }
     }
 }
+
+/// The surge the market-data pipeline is set to absorb without new pods (its spikes are
+/// ×10: `spec.autoscaling.surgeFactor: 10`); the spec's default is 1 (no reserve).
+pub const MARKET_DATA_SURGE_FACTOR: f64 = 10.0;
 
 /// Seconds of one KEDA pod's work the tuned lagThreshold stands for.
 pub const TUNED_LAG_THRESHOLD_SECONDS: f64 = 1.0;
