@@ -2,7 +2,9 @@
 # End-to-end drain throughput: pre-produce N normalised trades to an 8-partition topic,
 # then start one release spate-consumer with W workers and report rows landed in QuestDB
 # over time, until all N are there. Kafka, QuestDB, the loadgen and the consumer share
-# the machine. Usage: tests/bench/e2e-drain.sh [N=4000000] [W=4]
+# the machine. Each second it prints the rows QuestDB's queries see (after WAL apply) and
+# the trades the consumer has had acknowledged by QuestDB (trades_processed_total).
+# Usage: tests/bench/e2e-drain.sh [N=4000000] [W=4]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-4000000}; W=${2:-4}
@@ -21,15 +23,24 @@ count() {
 try: print(json.load(sys.stdin)["dataset"][0][0])
 except Exception: print(0)'
 }
+acked() {
+  curl -s "http://127.0.0.1:$port/metrics" | awk '/^trades_processed_total/ {s += $2} END {printf "%d", s}'
+}
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 KAFKA_TOPICS=$topic KAFKA_GROUP_ID=$topic QDB_CLIENT_CONF="http::addr=${QUESTDB_HTTP#http://};" \
-SPATE_TABLE=$table NUM_WORKERS=$W SPATE_LISTEN=127.0.0.1:0 SPATE_INPUT_FORMAT=normalized \
+SPATE_TABLE=$table NUM_WORKERS=$W SPATE_LISTEN=127.0.0.1:$port SPATE_INPUT_FORMAT=normalized \
   target/release/spate-consumer >"$SPATE_LOG_DIR/e2e-drain-consumer.log" 2>&1 &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
 start=$(date +%s.%N)
+acked_at=""
 while sleep 1; do
-  c=$(count); t=$(python3 -c "print(f'{$(date +%s.%N)-$start:.1f}')")
-  echo "t=${t}s rows=$c"
+  c=$(count); a=$(acked); t=$(python3 -c "print(f'{$(date +%s.%N)-$start:.1f}')")
+  echo "t=${t}s rows=$c acknowledged=$a"
+  if [ -z "$acked_at" ] && [ "${a:-0}" -ge "$N" ]; then
+    acked_at=$t
+    python3 -c "print(f'{$N} trades acknowledged by QuestDB {$t} s after consumer start: {$N/$t:,.0f} trades/s')"
+  fi
   if [ "$c" -ge "$N" ]; then
     python3 -c "print(f'{$N} trades in {$t} s from consumer start: {$N/$t:,.0f} trades/s')"
     break

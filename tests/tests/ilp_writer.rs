@@ -23,7 +23,11 @@ fn trade(i: usize) -> Trade<'static> {
     Trade {
         exchange: Cow::Borrowed("coinbase"),
         symbol: Cow::Owned(format!("SYM-{}", i % 7)),
-        side: if i.is_multiple_of(3) { Side::Sell } else { Side::Buy },
+        side: if i.is_multiple_of(3) {
+            Side::Sell
+        } else {
+            Side::Buy
+        },
         trade_id: Cow::Owned(format!("t {i}")),
         price: 60_000.0 + i as f64 * 0.01,
         size: 0.5,
