@@ -124,9 +124,16 @@ pub fn decide(
 
     let p = obs.partitions;
     let drain = cfg.drain_time.as_secs_f64();
-    // Pods kept so that a surge of surge_factor × the recent peak rate needs no new pods.
+    // Pods kept so that a surge of surge_factor × the recent peak rate needs no new pods …
     let reference = state.recent_peak_rate().unwrap_or(0.0);
     let reserve = surge_reserve(cfg, p, reference, mu);
+    // … added on their own only at the rate they are sized for: a rate above the one the
+    // reserve was last sized for (beyond the headroom) is the surge it exists to absorb,
+    // and pods joining then would pause the partitions absorbing it.
+    let top_up = surge_reserve(cfg, p, lambda, mu);
+    let at_base = state
+        .reserve_rate
+        .is_none_or(|r| lambda <= r * (1.0 + cfg.headroom));
     let kept = PolicyConfig {
         replicas: Bounds {
             min: cfg.replicas.min.max(reserve),
@@ -289,6 +296,12 @@ pub fn decide(
                 last_down: state.last_down,
                 dwell_doublings,
                 recent_rates: state.recent_rates.clone(),
+                // Pods the load needs bring the reserve, sized for the rate now.
+                reserve_rate: if up.replicas > replicas && cfg.surge_factor > 1.0 {
+                    Some(lambda)
+                } else {
+                    state.reserve_rate
+                },
             },
         );
     }
@@ -297,13 +310,11 @@ pub fn decide(
         up_since: None,
         ..state.clone()
     };
-    if reserve > replicas {
+    if top_up > replicas && at_base {
         let drained_below = lambda.max(1.0) * cfg.targets.lag_seconds * DRAINED_SHARE_OF_LAG_TARGET;
         let why = format!(
-            "surge reserve: {} × {reference:.0}/s (the highest arrival rate of the last {:.0}s) needs {reserve} pods of {} workers",
-            cfg.surge_factor,
-            cfg.scale_down_stabilization.as_secs_f64(),
-            cfg.workers.max
+            "surge reserve: {} × {lambda:.0}/s needs {top_up} pods of {} workers",
+            cfg.surge_factor, cfg.workers.max
         );
         // Optional capacity: added only on fresh data, with no backlog draining and no pod
         // starting, so the rebalance it causes never delays a drain.
@@ -330,7 +341,14 @@ pub fn decide(
         }
         // Running pods keep their workers while the reserve starts; the new pods share the
         // load's workers, and the surplus is trimmed after the dwell like any other.
-        let spread = layout(&kept, p, reserve, wanted.max(current), true);
+        let topped = PolicyConfig {
+            replicas: Bounds {
+                min: cfg.replicas.min.max(top_up),
+                max: cfg.replicas.max,
+            },
+            ..cfg.clone()
+        };
+        let spread = layout(&topped, p, top_up, wanted.max(current), true);
         let w = spread
             .workers
             .max(workers)
@@ -352,6 +370,7 @@ pub fn decide(
                 down_since: None,
                 down_peak: 0,
                 last_scale: Some(now),
+                reserve_rate: Some(lambda),
                 ..state
             },
         );
@@ -369,7 +388,15 @@ pub fn decide(
     } else {
         enough
     };
-    let down = layout(&kept, p, replicas, peak, false);
+    // The reserve holds the pods that run; it never keeps workers from being trimmed.
+    let floor = PolicyConfig {
+        replicas: Bounds {
+            min: cfg.replicas.min.max(reserve.min(replicas)),
+            max: cfg.replicas.max,
+        },
+        ..cfg.clone()
+    };
+    let down = layout(&floor, p, replicas, peak, false);
     let smaller = down.replicas < replicas || (down.replicas == replicas && down.workers < workers);
     if !smaller || enough >= current {
         let reset = PolicyState {
@@ -465,6 +492,7 @@ pub fn decide(
             last_down: Some(now),
             dwell_doublings: state.dwell_doublings,
             recent_rates: state.recent_rates.clone(),
+            reserve_rate: state.reserve_rate,
         },
     )
 }

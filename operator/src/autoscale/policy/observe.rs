@@ -70,6 +70,9 @@ pub struct PolicyState {
     /// Arrival rates seen within the last `scale_down_stabilization`, for the surge reserve:
     /// (when, λ), each higher than every later one, so the first is the window's highest.
     pub recent_rates: Vec<(Duration, f64)>,
+    /// The arrival rate the surge reserve was last sized for: reserve pods are added on their
+    /// own only while the rate is within the headroom of it (a higher rate is the surge).
+    pub reserve_rate: Option<f64>,
 }
 
 impl PolicyState {

@@ -590,6 +590,15 @@ fn a_surge_reserve_adds_pods_so_that_a_spike_needs_only_live_workers() {
     let d = run(&reserve_cfg(), &d.state, &spike, 130);
     assert_eq!(d.reason, Reason::ScaleUpWorkers, "{}", d.message);
     assert_eq!((d.replicas, d.workers), (2, 8));
+    // While the surge lasts, no pods join for a reserve against a further surge: they would
+    // pause the partitions absorbing this one (60 000 × 10 would want every partition).
+    let absorbing = at(&spike, 2, 8);
+    let mut state = d.state.clone();
+    for t in 131..=400 {
+        let next = run(&reserve_cfg(), &state, &absorbing, t);
+        assert!(!next.changes(2, 8), "t={t}: {}", next.message);
+        state = next.state;
+    }
     // Without the reserve the same spike has to wait for pods.
     let d = run(&cfg(), &PolicyState::default(), &spike_from_one_pod(), 130);
     assert_eq!(d.reason, Reason::ScaleUpReplicas, "{}", d.message);
