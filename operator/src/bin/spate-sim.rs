@@ -43,6 +43,10 @@ struct Args {
     /// spate's surgeFactor (default: the market-data pipeline's 10; 1 keeps no reserve).
     #[arg(long)]
     surge_factor: Option<f64>,
+    /// Cooperative (incremental) rebalancing for both controllers: only the partitions that
+    /// move pause, instead of the whole group.
+    #[arg(long)]
+    incremental_rebalance: bool,
     /// Also print every scale event of both runs.
     #[arg(long)]
     events: bool,
@@ -64,6 +68,7 @@ fn main() -> Result<()> {
     if let Some(f) = args.surge_factor {
         scenario.policy.surge_factor = f.max(1.0);
     }
+    scenario.world.incremental_rebalance = args.incremental_rebalance;
     if let Some(d) = args.drain {
         scenario.policy.drain_time = std::time::Duration::from_secs(d);
     }
@@ -98,13 +103,18 @@ fn main() -> Result<()> {
     }
     let w = &scenario.world;
     let header = format!(
-        "Scenario: {} partitions, μ = {:.0} records/s per worker, pod start-up {:.0} s, rebalance pause {:.0} s, \
+        "Scenario: {} partitions, μ = {:.0} records/s per worker, pod start-up {:.0} s, rebalance pause {:.0} s ({}), \
          QuestDB {:.0} rows/s; spate: workers {}..={} per pod, pods {}..={}, headroom {}, drain {} s, dwell {} s, surgeFactor {}; \
          KEDA+HPA: {} workers per pod, lagThreshold {} (tuned) and {} (KEDA's default), seed {}.\n",
         w.partitions,
         w.service_rate,
         w.pod_startup,
         w.rebalance_pause,
+        if w.incremental_rebalance {
+            "moved partitions only"
+        } else {
+            "whole group"
+        },
         w.sink_capacity,
         scenario.policy.workers.min,
         scenario.policy.workers.max,

@@ -13,8 +13,13 @@ pub struct WorldConfig {
     pub service_rate: f64,
     /// Seconds from a pod being asked for to it joining the group.
     pub pod_startup: f64,
-    /// Seconds the whole group stops consuming when a member joins or leaves.
+    /// Seconds the whole group stops consuming when a member joins or leaves (or, with
+    /// `incremental_rebalance`, the partitions that change owner).
     pub rebalance_pause: f64,
+    /// Cooperative (incremental) rebalancing, as with cooperative-sticky or KIP-848
+    /// assignment: partitions stay with their pod where the even spread allows, and only
+    /// those that move pause. When false, every join or leave stops the whole group (eager).
+    pub incremental_rebalance: bool,
     /// Seconds between offset commits.
     pub commit_interval: f64,
     /// Rows per second QuestDB can take.
@@ -32,6 +37,7 @@ impl Default for WorldConfig {
             service_rate: 10_000.0,
             pod_startup: 10.0,
             rebalance_pause: 3.0,
+            incremental_rebalance: false,
             commit_interval: 1.0,
             sink_capacity: 600_000.0,
             sink_base_latency: 0.02,
@@ -48,6 +54,10 @@ struct Partition {
     processed: u64,
     committed: u64,
     credit: f64,
+    /// The pod holding it (index into the pods), with incremental rebalancing.
+    owner: Option<usize>,
+    /// It consumes again from then on, with incremental rebalancing.
+    paused_until: f64,
 }
 
 #[derive(Clone, Debug)]
@@ -115,7 +125,7 @@ impl World {
                 joined: true,
             })
             .collect();
-        Self {
+        let mut world = Self {
             flush_latency: cfg.sink_base_latency,
             next_commit: cfg.commit_interval,
             cfg,
@@ -131,7 +141,11 @@ impl World {
             processed: 0,
             busy_seconds: 0.0,
             latency_hist: vec![0; LATENCY_BUCKETS],
+        };
+        if world.cfg.incremental_rebalance {
+            world.reassign();
         }
+        world
     }
 
     /// The constants.
@@ -164,8 +178,67 @@ impl World {
     }
 
     fn rebalance(&mut self) {
-        self.paused_until = self.now + self.cfg.rebalance_pause;
         self.last_rebalance = Some(self.now);
+        if self.cfg.incremental_rebalance {
+            self.reassign();
+        } else {
+            self.paused_until = self.now + self.cfg.rebalance_pause;
+        }
+    }
+
+    /// Sticky assignment over the joined pods: each keeps its partitions up to an even
+    /// share; the rest (a leaving pod's, a surplus) go to pods under their share and pause.
+    fn reassign(&mut self) {
+        let joined: Vec<usize> = (0..self.pods.len())
+            .filter(|&i| self.pods[i].joined)
+            .collect();
+        if joined.is_empty() {
+            for p in &mut self.parts {
+                p.owner = None;
+            }
+            return;
+        }
+        let total = self.parts.len();
+        let mut held = vec![0usize; self.pods.len()];
+        for p in &self.parts {
+            if let Some(o) = p
+                .owner
+                .filter(|&o| o < self.pods.len() && self.pods[o].joined)
+            {
+                held[o] += 1;
+            }
+        }
+        // The extra partitions of an uneven spread go to the pods holding most already.
+        let mut order = joined.clone();
+        order.sort_by_key(|&i| (std::cmp::Reverse(held[i]), i));
+        let mut quota = vec![0usize; self.pods.len()];
+        for (k, &i) in order.iter().enumerate() {
+            quota[i] = total / joined.len() + usize::from(k < total % joined.len());
+        }
+        let mut count = vec![0usize; self.pods.len()];
+        let mut moved = Vec::new();
+        for (n, p) in self.parts.iter().enumerate() {
+            match p
+                .owner
+                .filter(|&o| o < self.pods.len() && self.pods[o].joined)
+            {
+                Some(o) if count[o] < quota[o] => count[o] += 1,
+                _ => moved.push(n),
+            }
+        }
+        let mut free = order.iter().copied().cycle();
+        for n in moved {
+            let to = free
+                .by_ref()
+                .find(|&i| count[i] < quota[i])
+                .expect("quotas cover every partition");
+            count[to] += 1;
+            let p = &mut self.parts[n];
+            if p.owner.is_some() {
+                p.paused_until = self.now + self.cfg.rebalance_pause;
+            }
+            p.owner = Some(to);
+        }
     }
 
     /// Advances one tick with `rate` arrivals per second.
@@ -223,16 +296,33 @@ impl World {
         }
         let p_count = self.parts.len() as u32;
         let mu = self.cfg.service_rate;
-        // Partitions round-robin over the joined pods; pod i holds a_i of them and uses
-        // min(W, a_i) workers, shared evenly by its partitions.
-        let caps: Vec<f64> = (0..p_count)
-            .map(|p| {
-                let pod = p % joined;
-                let held = p_count / joined + u32::from(pod < p_count % joined);
-                let used = self.workers.min(held) as f64;
-                mu * dt * used / held as f64
-            })
-            .collect();
+        // Eager: partitions round-robin over the joined pods. Incremental: each with its
+        // sticky owner, none while it pauses. Pod i holds a_i of them and uses min(W, a_i)
+        // workers, shared evenly by its partitions.
+        let caps: Vec<f64> = if self.cfg.incremental_rebalance {
+            let mut held = vec![0u32; self.pods.len()];
+            for o in self.parts.iter().filter_map(|p| p.owner) {
+                held[o] += 1;
+            }
+            self.parts
+                .iter()
+                .map(|p| match p.owner {
+                    Some(o) if self.now >= p.paused_until => {
+                        mu * dt * self.workers.min(held[o]) as f64 / held[o] as f64
+                    }
+                    _ => 0.0,
+                })
+                .collect()
+        } else {
+            (0..p_count)
+                .map(|p| {
+                    let pod = p % joined;
+                    let held = p_count / joined + u32::from(pod < p_count % joined);
+                    let used = self.workers.min(held) as f64;
+                    mu * dt * used / held as f64
+                })
+                .collect()
+        };
         let demand: f64 = self
             .parts
             .iter()
