@@ -44,11 +44,13 @@ pub struct AutoscalingSpec {
     pub per_worker_rate_hint: Option<f64>,
 
     /// The surge the running pods absorb by raising their workers alone, as a multiple of
-    /// the recent arrival rate: the operator keeps enough pods that, at `workers.max` each,
-    /// they carry `surgeFactor` × the highest arrival rate of the last
-    /// `stabilization.scaleDownSeconds` (within `replicas` and the partitions), each running
-    /// only the workers the load needs. 1 keeps no reserve: pods are added when the load
-    /// needs them, and a spike waits for their start-up and the group's rebalance.
+    /// the arrival rate: the operator runs enough pods that, at `workers.max` each, they
+    /// carry `surgeFactor` × the arrival rate (within `replicas` and the partitions), each
+    /// running only the workers the load needs. Reserve pods are added at the rate they are
+    /// sized for, never during the surge they absorb, and kept while the highest rate of the
+    /// last `stabilization.scaleDownSeconds` still calls for them. 1 keeps no reserve: pods
+    /// are added when the load needs them, and a spike waits for their start-up and the
+    /// group's rebalance. The reserve costs pod-seconds: see docs/autoscaling.md.
     #[serde(default = "default_surge_factor")]
     #[schemars(range(min = 1.0, max = 100.0))]
     pub surge_factor: f64,

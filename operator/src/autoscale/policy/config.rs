@@ -62,9 +62,11 @@ pub struct PolicyConfig {
     /// must be added, the backlog that builds up meanwhile is sized for too.
     pub pod_ready_estimate: Duration,
     /// The surge the running pods should absorb by raising their workers alone, as a
-    /// multiple of the recent arrival rate: at least enough pods are kept that, at
-    /// `workers.max` each, they carry `surge_factor` × the highest arrival rate of the last
-    /// `scale_down_stabilization` (as far as the partitions allow). 1 (or less): no reserve.
+    /// multiple of the arrival rate: enough pods run that, at `workers.max` each, they carry
+    /// `surge_factor` × the arrival rate (as far as the bounds and partitions allow). They
+    /// are added at the rate they are sized for (not during a surge above it) and kept while
+    /// the highest rate of the last `scale_down_stabilization` calls for them. 1 (or less):
+    /// no reserve.
     pub surge_factor: f64,
     /// Workers per pod.
     pub workers: Bounds,
