@@ -1,7 +1,7 @@
 //! The normalised trade exactly as producers write it, decoded in one forward pass:
 //! the nine members in their usual order (`exchange, symbol, side, trade_id, price,
-//! size, sequence, quality_score, timestamp`), no whitespace, no escapes, nothing
-//! else in the object. Member names are matched as byte prefixes at the cursor and
+//! size, sequence, quality_score, timestamp`), no whitespace (but after the object),
+//! no escapes, nothing else in the object. Member names are matched as byte prefixes at the cursor and
 //! numbers are parsed while they are scanned.
 //!
 //! Anything unexpected (other order, whitespace, an escape, a missing or extra
@@ -218,7 +218,12 @@ pub(super) fn normalized(text: &str) -> Option<Trade<'_>> {
     c.lit(b",\"timestamp\":")?;
     let timestamp_ns = c.timestamp()?;
     c.lit(b"}")?;
-    if c.pos != text.len() {
+    // Only whitespace may follow, as `Scanner::finish` requires (a trailing newline
+    // is common).
+    if !text.as_bytes()[c.pos..]
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+    {
         return None;
     }
     Some(Trade {
@@ -719,6 +724,11 @@ mod tests {
         assert_eq!(t.timestamp_ns, 1_749_690_123_123_456_000);
         let epoch = text.replace("\"2025-06-12T01:02:03.123456Z\"", "1749690123123456");
         assert_eq!(normalized(&epoch).unwrap().timestamp_ns, t.timestamp_ns);
+        for trailing in ["\n", " \r\n\t"] {
+            let text = format!("{text}{trailing}");
+            assert!(agree(&text));
+            assert_eq!(normalized(&text).unwrap().timestamp_ns, t.timestamp_ns);
+        }
         let nulls = text.replace("9000000000", "null").replace("1.0", "null");
         let t = normalized(&nulls).unwrap();
         assert_eq!((t.sequence, t.quality_score), (None, None));
