@@ -294,7 +294,7 @@ const SETTINGS: &[Setting] = &[
     setting!(
         "batch.linger_ms",
         ["SPATE_LINGER_MS"],
-        "Longest wait before flushing a partial batch, ms [default: 50]"
+        "Longest wait before flushing a partial batch, ms [default: 20]"
     ),
     setting!(
         "workers.initial",

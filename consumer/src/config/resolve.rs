@@ -259,7 +259,7 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         initial: r.get("batch.initial", 1000, count(1)),
         min: r.get("batch.min", 100, count(1)),
         max: r.get("batch.max", 50_000, count(1)),
-        linger: r.get("batch.linger_ms", Duration::from_millis(50), millis(1)),
+        linger: r.get("batch.linger_ms", Duration::from_millis(20), millis(1)),
     };
     if !(batch.min <= batch.initial && batch.initial <= batch.max) {
         r.fail(

@@ -60,7 +60,7 @@ fn defaults_fill_everything_but_the_required() {
         (c.batch.initial, c.batch.min, c.batch.max),
         (1000, 100, 50_000)
     );
-    assert_eq!(c.batch.linger, Duration::from_millis(50));
+    assert_eq!(c.batch.linger, Duration::from_millis(20));
     assert_eq!((c.workers.initial, c.workers.max), (2, 16));
     assert_eq!(
         (c.backpressure.high_watermark, c.backpressure.low_watermark),

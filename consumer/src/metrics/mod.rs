@@ -68,7 +68,7 @@ impl ErrorKind {
 /// Buckets of `processing_latency_seconds` (Kafka append time → QuestDB acknowledgement),
 /// in milliseconds.
 const LATENCY_BUCKETS_MS: &[u64] = &[
-    5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000,
+    5, 10, 25, 50, 75, 100, 150, 200, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000,
 ];
 /// Buckets of `spate_flush_latency_seconds`.
 const FLUSH_BUCKETS: &[f64] = &[
