@@ -96,36 +96,20 @@ async fn poison_records_are_dead_lettered_and_good_ones_written() {
     }
 
     // Every poison record is in the dead-letter topic, with its reason and origin.
-    let reader: BaseConsumer = kafka_config()
-        .set("group.id", format!("{dlq}-reader"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("dlq reader");
-    reader.subscribe(&[&dlq]).expect("subscribe dlq");
     let expected: HashMap<Vec<u8>, &[&str]> = poison.iter().cloned().collect();
     let mut seen = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while seen.len() < poison_count && Instant::now() < deadline {
-        let Some(Ok(msg)) = reader.poll(Duration::from_millis(500)) else {
-            continue;
-        };
-        let headers = msg.headers().expect("dead letters carry headers");
-        let header = |name: &str| -> String {
+    for (payload, headers) in read_letters(&dlq, poison_count) {
+        let header = |name: &str| -> &str {
             headers
-                .iter()
-                .find(|h| h.key == name)
-                .and_then(|h| h.value)
-                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .get(name)
                 .unwrap_or_else(|| panic!("header {name} missing"))
         };
-        let payload = msg.payload().unwrap_or_default().to_vec();
         let reasons = expected
             .get(&payload)
             .unwrap_or_else(|| panic!("unexpected dead letter of {} bytes", payload.len()));
         let reason = header("spate-reason");
         assert!(
-            reasons.contains(&reason.as_str()),
+            reasons.contains(&reason),
             "reason {reason} for payload of {} bytes, expected one of {reasons:?}",
             payload.len()
         );
