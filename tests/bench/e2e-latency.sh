@@ -2,28 +2,21 @@
 # End-to-end latency at a steady rate: one release spate-consumer with W workers on an
 # 8-partition topic, the loadgen producing RATE normalised trades/s for SECS seconds.
 # The consumer's processing_latency_seconds histogram (Kafka append time → QuestDB
-# acknowledgement; the topic uses LogAppendTime) is read after a warm-up and at the end; p50/p99 come from the
-# difference, interpolated inside the buckets. Every produced trade must land.
+# acknowledgement; the topic uses LogAppendTime) is read after a warm-up and at the end;
+# p50/p99 come from the difference, interpolated inside the buckets. Every produced trade
+# must land.
 # Usage: tests/bench/e2e-latency.sh [RATE=150000] [SECS=60] [W=4] [WARMUP=10]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RATE=${1:-150000}; SECS=${2:-60}; W=${3:-4}; WARMUP=${4:-10}
-make -s env-up >/dev/null
-set -a; . .spate/env; set +a
-cargo build -q --release --locked -p spate-consumer --bin spate-consumer --bin spate-loadgen
+. tests/bench/lib.sh
 run=$(date +%s); topic="e2e-latency-$run"; table="e2e_latency_$run"
-libs=$(ls -d "${XDG_CACHE_HOME:-$HOME/.cache}"/spate/kafka-*/libs | head -1)
 # The broker stamps each record when it appends it, so the latency runs from Kafka
 # append time (not the producer's clock) to QuestDB's acknowledgement.
-java -cp "$libs/*" tests/bench/CreateTopic.java "$KAFKA_BROKERS" "$topic" 8 \
-  message.timestamp.type=LogAppendTime 2>/dev/null
-java -cp "$libs/*" tests/bench/CreateTopic.java "$KAFKA_BROKERS" "$topic.dlq" 1 2>/dev/null
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-KAFKA_TOPICS=$topic KAFKA_GROUP_ID=$topic QDB_CLIENT_CONF="http::addr=${QUESTDB_HTTP#http://};" \
-SPATE_TABLE=$table NUM_WORKERS=$W SPATE_LISTEN=127.0.0.1:$port SPATE_INPUT_FORMAT=normalized \
-  target/release/spate-consumer >"$SPATE_LOG_DIR/e2e-latency-consumer.log" 2>&1 &
-pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
+bench_topic "$topic" 8 message.timestamp.type=LogAppendTime
+bench_topic "$topic.dlq" 1
+port=$(free_port)
+start_consumer "$topic" "$table" "$W" "$port" "$SPATE_LOG_DIR/e2e-latency-consumer.log"
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
   sleep 0.2
@@ -40,14 +33,8 @@ wait $gen
 scrape >"$SPATE_LOG_DIR/e2e-latency-after.txt"
 produced=$(python3 -c "import json; s=json.load(open('$SPATE_LOG_DIR/e2e-latency-summary.json')); print(s['produced_trades'])")
 achieved=$(python3 -c "import json; s=json.load(open('$SPATE_LOG_DIR/e2e-latency-summary.json')); print(round(s['trades_per_sec']))")
-count() {
-  curl -s -G "$QUESTDB_HTTP/exec" --data-urlencode "query=select count() from $table" |
-    python3 -c 'import sys, json
-try: print(json.load(sys.stdin)["dataset"][0][0])
-except Exception: print(0)'
-}
 for _ in $(seq 120); do
-  c=$(count); [ "$c" -ge "$produced" ] && break; sleep 1
+  c=$(rows "$table"); [ "$c" -ge "$produced" ] && break; sleep 1
 done
 echo "produced $produced trades at $achieved trades/s; rows in QuestDB: $c"
 python3 - "$SPATE_LOG_DIR/e2e-latency-before.txt" "$SPATE_LOG_DIR/e2e-latency-after.txt" <<'EOF'
