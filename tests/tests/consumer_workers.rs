@@ -62,7 +62,9 @@ async fn changing_workers_at_run_time_needs_no_rebalance() {
     let first = mixed_messages(&format!("{topic}-a"), 2_000);
     let mut rows: usize = first.iter().map(|m| m.rows).sum();
     produce(&topic, &first).await;
-    wait_for_questdb_count(&table, rows as i64, Duration::from_secs(60))
+    // Generous: what this test checks is the worker change below, not start-up time (one
+    // run on a loaded machine once took over 60 s to see its first rows).
+    wait_for_questdb_count(&table, rows as i64, Duration::from_secs(150))
         .await
         .unwrap_or_else(|e| panic!("{e}\nconsumer log:\n{}", consumer.log_tail()));
     let rebalances = consumer
