@@ -172,158 +172,180 @@ pub fn decide(
         state,
     };
 
+    // The reserve's pods may join now: short of the reserve for the rate now, at the rate it
+    // is sized for, on fresh signals, with no backlog draining and no pod starting (so the
+    // rebalance they cause never delays a drain).
+    let drained_below = lambda.max(1.0) * cfg.targets.lag_seconds * DRAINED_SHARE_OF_LAG_TARGET;
+    let queue_over = obs.queue_depth.is_some_and(|q| q > cfg.targets.queue_depth);
+    let reserve_short = top_up > replicas && at_base;
+    let reserve_may_join = reserve_short
+        && complete
+        && backlog as f64 <= drained_below
+        && !queue_over
+        && obs.ready_replicas >= replicas;
+
     // Workers are instant, so they grow once half the headroom is used; pods take time to
     // start, so they are ordered as soon as the full headroom no longer fits in the current ones.
+    // When the reserve's pods may join and the running pods could carry the load with more
+    // workers, the reserve brings those workers instead (rule 12a below): raising the running
+    // pods for the start-up only to trim the surplus over every pod after the dwell would turn
+    // capacity up and then down. Only while the backlog the running pods leave until the
+    // reserve consumes stays within lagSeconds of arrivals; beyond it, lag comes first.
+    let short_until_joined = backlog as f64
+        + (lambda - current as f64 * mu).max(0.0) * cfg.pod_ready_estimate.as_secs_f64();
+    let reserve_brings_workers =
+        reserve_may_join && short_until_joined <= lambda * cfg.targets.lag_seconds;
     let pods_needed = layout(cfg, p, replicas, wanted, true).replicas > replicas;
-    if trigger > current || pods_needed {
-        // Pods that must be added anyway bring the reserve with them (one rebalance, not two).
-        let sizing = if pods_needed { &kept } else { cfg };
-        let mut up = layout(sizing, p, replicas, wanted, true);
-        if up.replicas > replicas {
-            // The running pods go to their most workers at once, while the new ones start;
-            // the surplus is trimmed after the dwell like any other.
-            let w = cfg.workers.max.max(cfg.workers.min);
-            up = Layout {
-                workers: w,
-                effective: effective_workers(p, up.replicas, w),
-                ..up
-            };
-        }
-        if up.effective <= current {
-            return Decision {
-                wanted,
-                ..hold(
-                    Reason::AtMaximum,
-                    format!("{rates}; no more usable workers within the bounds and partitions"),
-                    PolicyState {
-                        up_since: None,
-                        down_since: None,
-                        down_peak: 0,
-                        ..state.clone()
-                    },
-                )
-            };
-        }
-        if let Some(why) = sink_saturated(cfg, state, obs, now) {
-            return Decision {
-                wanted,
-                ..hold(
-                    Reason::SinkSaturated,
-                    format!("{rates}; not adding workers: {why}"),
-                    PolicyState {
-                        up_since: None,
-                        down_since: None,
-                        down_peak: 0,
-                        ..state.clone()
-                    },
-                )
-            };
-        }
-        let since = state.up_since.unwrap_or(now);
-        if now.saturating_sub(since) < cfg.scale_up_stabilization {
-            return Decision {
-                wanted,
-                ..hold(
-                    Reason::ScaleUpPending,
-                    format!("{rates}; waiting for the scale-up stabilization window"),
-                    PolicyState {
-                        up_since: Some(since),
-                        down_since: None,
-                        down_peak: 0,
-                        ..state.clone()
-                    },
-                )
-            };
-        }
-        if up.replicas > replicas && obs.ready_replicas < replicas {
-            // Pods are still starting: grow the workers live, hold the pods until they join.
-            up = layout(
-                &PolicyConfig {
-                    replicas: super::config::Bounds {
-                        min: replicas,
-                        max: replicas,
-                    },
-                    ..cfg.clone()
-                },
-                p,
-                replicas,
-                wanted,
-                true,
-            );
+    'grow: {
+        if trigger > current || pods_needed {
+            // Pods that must be added anyway bring the reserve with them (one rebalance, not two).
+            let sizing = if pods_needed { &kept } else { cfg };
+            let mut up = layout(sizing, p, replicas, wanted, true);
+            if up.replicas > replicas {
+                // The running pods go to their most workers at once, while the new ones start;
+                // the surplus is trimmed after the dwell like any other.
+                let w = cfg.workers.max.max(cfg.workers.min);
+                up = Layout {
+                    workers: w,
+                    effective: effective_workers(p, up.replicas, w),
+                    ..up
+                };
+            }
             if up.effective <= current {
                 return Decision {
                     wanted,
                     ..hold(
-                        Reason::PodsNotReady,
-                        format!("{rates}; pods are still starting, holding until they are ready"),
+                        Reason::AtMaximum,
+                        format!("{rates}; no more usable workers within the bounds and partitions"),
                         PolicyState {
                             up_since: None,
+                            down_since: None,
+                            down_peak: 0,
                             ..state.clone()
                         },
                     )
                 };
             }
-        }
-        let reason = if up.replicas > replicas {
-            Reason::ScaleUpReplicas
-        } else {
-            Reason::ScaleUpWorkers
-        };
-        let mark = ScaleUpMark {
-            at: now,
-            flush_latency: obs.flush_latency.unwrap_or(0.0),
-            throughput: obs.throughput.unwrap_or(0.0),
-        };
-        // Capacity released within twice the dwell and wanted back: wait longer next time.
-        let undoes_down = state
-            .last_down
-            .is_some_and(|t| now.saturating_sub(t) <= dwell(cfg, state) * FLAP_WINDOW_DWELLS);
-        let dwell_doublings = if undoes_down {
-            (state.dwell_doublings + 1).min(MAX_DWELL_DOUBLINGS)
-        } else {
-            0
-        };
-        return decision(
-            up,
-            reason,
-            format!("{rates}; scaling up to {}×{}", up.replicas, up.workers),
-            PolicyState {
-                up_since: None,
-                down_since: None,
-                down_peak: 0,
-                last_up: Some(mark),
-                last_scale: Some(now),
-                last_down: state.last_down,
-                dwell_doublings,
-                recent_rates: state.recent_rates.clone(),
-                // Pods the load needs bring the reserve, sized for the rate now.
-                reserve_rate: if up.replicas > replicas && cfg.surge_factor > 1.0 {
-                    Some(lambda)
-                } else {
-                    state.reserve_rate
+            if let Some(why) = sink_saturated(cfg, state, obs, now) {
+                return Decision {
+                    wanted,
+                    ..hold(
+                        Reason::SinkSaturated,
+                        format!("{rates}; not adding workers: {why}"),
+                        PolicyState {
+                            up_since: None,
+                            down_since: None,
+                            down_peak: 0,
+                            ..state.clone()
+                        },
+                    )
+                };
+            }
+            let since = state.up_since.unwrap_or(now);
+            if now.saturating_sub(since) < cfg.scale_up_stabilization {
+                return Decision {
+                    wanted,
+                    ..hold(
+                        Reason::ScaleUpPending,
+                        format!("{rates}; waiting for the scale-up stabilization window"),
+                        PolicyState {
+                            up_since: Some(since),
+                            down_since: None,
+                            down_peak: 0,
+                            ..state.clone()
+                        },
+                    )
+                };
+            }
+            if !pods_needed && reserve_brings_workers {
+                break 'grow;
+            }
+            if up.replicas > replicas && obs.ready_replicas < replicas {
+                // Pods are still starting: grow the workers live, hold the pods until they join.
+                up = layout(
+                    &PolicyConfig {
+                        replicas: super::config::Bounds {
+                            min: replicas,
+                            max: replicas,
+                        },
+                        ..cfg.clone()
+                    },
+                    p,
+                    replicas,
+                    wanted,
+                    true,
+                );
+                if up.effective <= current {
+                    return Decision {
+                        wanted,
+                        ..hold(
+                            Reason::PodsNotReady,
+                            format!(
+                                "{rates}; pods are still starting, holding until they are ready"
+                            ),
+                            PolicyState {
+                                up_since: None,
+                                ..state.clone()
+                            },
+                        )
+                    };
+                }
+            }
+            let reason = if up.replicas > replicas {
+                Reason::ScaleUpReplicas
+            } else {
+                Reason::ScaleUpWorkers
+            };
+            let mark = ScaleUpMark {
+                at: now,
+                flush_latency: obs.flush_latency.unwrap_or(0.0),
+                throughput: obs.throughput.unwrap_or(0.0),
+            };
+            // Capacity released within twice the dwell and wanted back: wait longer next time.
+            let undoes_down = state
+                .last_down
+                .is_some_and(|t| now.saturating_sub(t) <= dwell(cfg, state) * FLAP_WINDOW_DWELLS);
+            let dwell_doublings = if undoes_down {
+                (state.dwell_doublings + 1).min(MAX_DWELL_DOUBLINGS)
+            } else {
+                0
+            };
+            return decision(
+                up,
+                reason,
+                format!("{rates}; scaling up to {}×{}", up.replicas, up.workers),
+                PolicyState {
+                    up_since: None,
+                    down_since: None,
+                    down_peak: 0,
+                    last_up: Some(mark),
+                    last_scale: Some(now),
+                    last_down: state.last_down,
+                    dwell_doublings,
+                    recent_rates: state.recent_rates.clone(),
+                    // Pods the load needs bring the reserve, sized for the rate now.
+                    reserve_rate: if up.replicas > replicas && cfg.surge_factor > 1.0 {
+                        Some(lambda)
+                    } else {
+                        state.reserve_rate
+                    },
                 },
-            },
-        );
+            );
+        }
     }
 
     let state = PolicyState {
         up_since: None,
         ..state.clone()
     };
-    if top_up > replicas && at_base {
-        let drained_below = lambda.max(1.0) * cfg.targets.lag_seconds * DRAINED_SHARE_OF_LAG_TARGET;
+    if reserve_short {
         let why = format!(
             "surge reserve: {} × {lambda:.0}/s needs {top_up} pods of {} workers",
             cfg.surge_factor, cfg.workers.max
         );
         // Optional capacity: added only on fresh data, with no backlog draining and no pod
         // starting, so the rebalance it causes never delays a drain.
-        let queue_over = obs.queue_depth.is_some_and(|q| q > cfg.targets.queue_depth);
-        if !complete
-            || backlog as f64 > drained_below
-            || queue_over
-            || obs.ready_replicas < replicas
-        {
+        if !reserve_may_join {
             return Decision {
                 wanted,
                 ..hold(
@@ -339,8 +361,10 @@ pub fn decide(
                 )
             };
         }
-        // Running pods keep their workers while the reserve starts; the new pods share the
-        // load's workers, and the surplus is trimmed after the dwell like any other.
+        // The load's workers spread over every pod, `ceil(N / pods)` each, so that no trim
+        // follows once the reserve has joined. Running pods never lose workers while the
+        // reserve starts: when they run more than the spread, they keep them and the surplus
+        // is trimmed after the dwell like any other.
         let topped = PolicyConfig {
             replicas: Bounds {
                 min: cfg.replicas.min.max(top_up),
@@ -371,6 +395,17 @@ pub fn decide(
                 down_peak: 0,
                 last_scale: Some(now),
                 reserve_rate: Some(lambda),
+                // When it brings workers the load wanted, it is that scale-up (rule 9 judges
+                // QuestDB against it).
+                last_up: if trigger > current {
+                    Some(ScaleUpMark {
+                        at: now,
+                        flush_latency: obs.flush_latency.unwrap_or(0.0),
+                        throughput: obs.throughput.unwrap_or(0.0),
+                    })
+                } else {
+                    state.last_up
+                },
                 ..state
             },
         );
@@ -426,8 +461,6 @@ pub fn decide(
             )
         };
     }
-    let drained_below = lambda.max(1.0) * cfg.targets.lag_seconds * DRAINED_SHARE_OF_LAG_TARGET;
-    let queue_over = obs.queue_depth.is_some_and(|q| q > cfg.targets.queue_depth);
     if backlog as f64 > drained_below || queue_over {
         return Decision {
             wanted,

@@ -666,3 +666,53 @@ fn the_surge_reserve_shrinks_only_once_its_peak_rate_left_the_window_and_after_t
         }
     }
 }
+
+#[test]
+fn a_reserve_short_when_the_load_needs_workers_brings_them_spread_over_its_pods() {
+    // 15 000/s from 1 × 2: the load wants 4 workers, which the running pod could take live,
+    // and 10 × the rate wants every partition (3 pods of 8). The reserve brings the 4 workers,
+    // 2 on each of its 3 pods; the running pod is not raised for the start-up only to have
+    // every pod trimmed after the dwell.
+    let obs = Observations {
+        arrival_rate: Some(15_000.0),
+        throughput: Some(10_000.0),
+        ..calm()
+    };
+    let d = run(&reserve_cfg(), &PolicyState::default(), &obs, 100);
+    assert_eq!(d.reason, Reason::SurgeReserve, "{}", d.message);
+    assert_eq!((d.replicas, d.workers), (3, 2));
+    // Once its pods are ready, the size holds: capacity went up once and never down.
+    let joined = Observations {
+        throughput: Some(15_000.0),
+        ..at(&obs, 3, 2)
+    };
+    let mut state = d.state;
+    for t in 101..=500 {
+        let next = run(&reserve_cfg(), &state, &joined, t);
+        assert!(!next.changes(3, 2), "t={t}: {}", next.message);
+        state = next.state;
+    }
+    // Without the reserve the running pod takes the workers live.
+    let d = run(&cfg(), &PolicyState::default(), &obs, 100);
+    assert_eq!(
+        (d.replicas, d.workers, d.reason),
+        (1, 4, Reason::ScaleUpWorkers)
+    );
+}
+
+#[test]
+fn the_reserve_brings_the_workers_only_while_the_lag_until_it_joins_stays_within_target() {
+    // 32 000/s from 1 × 2: until the reserve consumes (15 s), the running pod would fall
+    // 22 000/s behind, 330 000 records, over the 320 000 of lagSeconds (10 s) of arrivals:
+    // the running pod is raised first, and the reserve joins once the backlog is drained.
+    let obs = Observations {
+        arrival_rate: Some(32_000.0),
+        throughput: Some(10_000.0),
+        ..calm()
+    };
+    let d = run(&reserve_cfg(), &PolicyState::default(), &obs, 100);
+    assert_eq!(
+        (d.replicas, d.workers, d.reason),
+        (1, 8, Reason::ScaleUpWorkers)
+    );
+}
