@@ -84,19 +84,11 @@ async fn a_stopped_runner_leaves_its_pods_unready_and_a_new_one_takes_them_back(
             .await
             .context("start the second pod runner")?;
         let after = scenario.ready_pods(2).await;
-        let restarts = scenario.pods().list(&ListParams::default()).await.map(|l| {
-            l.items
-                .iter()
-                .filter_map(|p| {
-                    p.status
-                        .as_ref()?
-                        .container_statuses
-                        .as_ref()?
-                        .first()
-                        .map(|c| c.restart_count)
-                })
-                .collect::<Vec<_>>()
-        });
+        let restarts = scenario
+            .pods()
+            .list(&ListParams::default())
+            .await
+            .map(|l| l.items.iter().filter_map(restart_count).collect::<Vec<_>>());
         Api::<Namespace>::all(scenario.client.clone())
             .delete(&scenario.namespace, &DeleteParams::default())
             .await?;
@@ -292,11 +284,7 @@ impl Scenario {
             SETTLE,
             || async {
                 let pod = self.pods().get(&crashed).await.map_err(|e| e.to_string())?;
-                let restarts = pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.container_statuses.as_ref())
-                    .map(|c| c[0].restart_count);
+                let restarts = restart_count(&pod);
                 let new_pid = http_get(crashed_ip, "/server.pid")
                     .await
                     .map_err(|e| e.to_string())?;
@@ -315,14 +303,7 @@ impl Scenario {
                 .list(&ListParams::default().labels("app=sick"))
                 .await
                 .map_err(|e| e.to_string())?;
-            let restarts = pods.items.first().and_then(|p| {
-                p.status
-                    .as_ref()?
-                    .container_statuses
-                    .as_ref()?
-                    .first()
-                    .map(|c| c.restart_count)
-            });
+            let restarts = pods.items.first().and_then(restart_count);
             match (pods.items.first(), restarts) {
                 (Some(pod), Some(n)) if n >= 1 => Ok(pod.name_any()),
                 _ => Err(format!("restarts {restarts:?}")),
@@ -522,6 +503,16 @@ impl Scenario {
         .await?;
         Ok(found)
     }
+}
+
+/// Restarts of the pod's (single) container, once it has a status.
+fn restart_count(pod: &Pod) -> Option<i32> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .first()
+        .map(|c| c.restart_count)
 }
 
 fn is_ready(pod: &Pod) -> bool {

@@ -12,15 +12,6 @@ pub enum IlpVersion {
     V2,
 }
 
-impl IlpVersion {
-    pub fn number(self) -> u8 {
-        match self {
-            IlpVersion::V1 => 1,
-            IlpVersion::V2 => 2,
-        }
-    }
-}
-
 /// The type byte that announces a binary double in protocol version 2 (`==` + type).
 pub(crate) const BINARY_DOUBLE: u8 = 16;
 

@@ -26,24 +26,6 @@ impl RowBuffer {
         }
     }
 
-    pub fn len(&self) -> usize {
-        match self {
-            RowBuffer::Spate(b) => b.len(),
-            RowBuffer::Client(b) => b.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn as_bytes(&self) -> &[u8] {
-        match self {
-            RowBuffer::Spate(b) => b.as_bytes(),
-            RowBuffer::Client(b) => b.as_bytes(),
-        }
-    }
-
     pub fn clear(&mut self) {
         match self {
             RowBuffer::Spate(b) => b.clear(),

@@ -149,11 +149,6 @@ impl Sink {
         Self { writer, conn: None }
     }
 
-    /// Whether spate's own writer carries the rows.
-    pub fn spate_writer(&self) -> bool {
-        matches!(self.writer, Writer::Spate(_))
-    }
-
     /// Connects if not connected (the protocol version is negotiated here over HTTP).
     pub fn connect(&mut self) -> Result<(), FlushError> {
         if self.conn.is_none() {
