@@ -3,12 +3,12 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ENV := tests/env/env.sh
 
-.PHONY: help env-up env-down env-status build lint fmt test test-unit demo bench crds clean-env
+.PHONY: help env-up env-down env-status images build lint fmt test test-unit demo bench crds clean-env
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-env-up: ## start (or reuse) the local Kafka, QuestDB, Kubernetes and Prometheus
+env-up: ## start (or reuse) the local Kafka, QuestDB, Kubernetes (control plane and node) and Prometheus
 	@$(ENV) up
 
 env-down: ## stop the local environment, leaving no process behind
@@ -16,6 +16,9 @@ env-down: ## stop the local environment, leaving no process behind
 
 env-status: ## show whether the local environment is up
 	@$(ENV) status
+
+images: env-up ## build the spate-consumer and spate-operator images (no container engine) and import them into the local node
+	@tests/env/images/build.sh
 
 build: ## build every crate and binary
 	$(CARGO) build --workspace --all-targets --locked
@@ -30,11 +33,11 @@ lint: ## formatting and clippy, warnings denied
 test-unit: ## unit tests only (no servers)
 	$(CARGO) test --workspace --lib --bins --locked
 
-test: lint env-up ## everything: lint, the environment, unit, integration and end-to-end tests
+test: lint env-up images ## everything: lint, the environment, the images, unit, integration and end-to-end tests
 	$(CARGO) test --workspace --locked -- --test-threads=2
 
-demo: env-up ## the autoscaling demo: a spike of trades, the operator scaling workers then pods, a summary and a plot
-	$(CARGO) build --release --locked -p spate-consumer -p spate-tests --bin spate-consumer --bin spate-demo
+demo: env-up images ## the autoscaling demo: a spike of trades, the operator scaling workers then pods, a summary and a plot
+	$(CARGO) build --release --locked -p spate-tests --bin spate-demo
 	$${CARGO_TARGET_DIR:-target}/release/spate-demo --out $${CARGO_TARGET_DIR:-target}/demo $(DEMO_ARGS)
 
 bench: ## benchmarks (figures in BENCHMARKS.md)

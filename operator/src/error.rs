@@ -52,3 +52,40 @@ impl Error {
         }
     }
 }
+
+impl Error {
+    /// The reason the Degraded condition gives for this failure: `Forbidden` when the API
+    /// server refused the operator a permission (its RBAC lacks a verb), else the failed
+    /// action.
+    pub fn condition_reason(&self) -> &'static str {
+        let source = match self {
+            Self::MissingNamespace(_) => None,
+            Self::GetSecret { source, .. } => Some(source),
+            Self::CreateControlSecret(e)
+            | Self::GetDeployment(e)
+            | Self::ApplyConfigMap(e)
+            | Self::ApplyServiceAccount(e)
+            | Self::ApplyService(e)
+            | Self::ApplyPodDisruptionBudget(e)
+            | Self::ApplyDeployment(e)
+            | Self::PatchStatus(e) => Some(e),
+        };
+        if let Some(kube::Error::Api(status)) = source
+            && status.code == 403
+        {
+            return "Forbidden";
+        }
+        match self {
+            Self::MissingNamespace(_) => "MissingNamespace",
+            Self::GetSecret { .. } => "GetSecretFailed",
+            Self::CreateControlSecret(_) => "CreateControlSecretFailed",
+            Self::GetDeployment(_) => "GetDeploymentFailed",
+            Self::ApplyConfigMap(_) => "ApplyConfigMapFailed",
+            Self::ApplyServiceAccount(_) => "ApplyServiceAccountFailed",
+            Self::ApplyService(_) => "ApplyServiceFailed",
+            Self::ApplyPodDisruptionBudget(_) => "ApplyPodDisruptionBudgetFailed",
+            Self::ApplyDeployment(_) => "ApplyDeploymentFailed",
+            Self::PatchStatus(_) => "PatchStatusFailed",
+        }
+    }
+}

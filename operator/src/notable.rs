@@ -17,6 +17,11 @@ fn event(type_: EventType, reason: &str, action: &str, note: String) -> Event {
     }
 }
 
+/// The Warning Event of a failed reconcile, named like its Degraded condition.
+pub fn failure(reason: &str, message: String) -> Event {
+    event(EventType::Warning, reason, "Reconcile", message)
+}
+
 fn replicas(d: &Deployment) -> Option<i32> {
     d.spec.as_ref()?.replicas
 }

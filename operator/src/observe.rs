@@ -1,8 +1,10 @@
 //! What the reconciler reports: conditions from the outcome and the Deployment's real state.
 
 use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::conditions::{DEGRADED, PROGRESSING, READY, Want};
+use crate::conditions::{DEGRADED, PROGRESSING, READY, Want, merge};
+use crate::crd::IngestionPipelineStatus;
 
 /// How far the reconcile got.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -150,6 +152,42 @@ pub fn conditions(outcome: &Outcome, deployment: Option<&Deployment>, paused: bo
     vec![ready, progressing, degraded]
 }
 
+/// The reconciler's status after a failed reconcile: the old one with Degraded set to the
+/// failure (Ready and Progressing as they were, since the pods keep running); `None` when
+/// the status already says exactly that.
+pub fn failed_status(
+    old: &IngestionPipelineStatus,
+    failure: Want,
+    generation: Option<i64>,
+    now: &Time,
+) -> Option<IngestionPipelineStatus> {
+    let already = old.conditions.iter().any(|c| {
+        c.type_ == DEGRADED
+            && c.status == "True"
+            && c.reason == failure.reason
+            && c.message == failure.message
+    });
+    if already {
+        return None;
+    }
+    let mut conditions: Vec<_> = old
+        .conditions
+        .iter()
+        .filter(|c| c.type_ != DEGRADED)
+        .cloned()
+        .collect();
+    conditions.extend(merge(&old.conditions, &[failure], generation, now));
+    Some(IngestionPipelineStatus {
+        conditions,
+        observed_generation: old.observed_generation,
+        replicas: old.replicas,
+        ready_replicas: old.ready_replicas,
+        workers: old.workers,
+        selector: old.selector.clone(),
+        ..IngestionPipelineStatus::default()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +297,55 @@ mod tests {
             reasons(&conditions(&Outcome::Applied, Some(&d), true))[0],
             (READY, false, "Paused")
         );
+    }
+
+    fn running_status(now: &Time) -> IngestionPipelineStatus {
+        let d = deployment(
+            1,
+            DeploymentStatus {
+                observed_generation: Some(2),
+                replicas: Some(1),
+                updated_replicas: Some(1),
+                ready_replicas: Some(1),
+                available_replicas: Some(1),
+                ..DeploymentStatus::default()
+            },
+        );
+        IngestionPipelineStatus {
+            conditions: merge(
+                &[],
+                &conditions(&Outcome::Applied, Some(&d), false),
+                Some(1),
+                now,
+            ),
+            observed_generation: Some(1),
+            ready_replicas: Some(1),
+            ..IngestionPipelineStatus::default()
+        }
+    }
+
+    #[test]
+    fn a_failed_reconcile_is_degraded_and_keeps_ready_as_it_was() {
+        let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        let old = running_status(&now);
+        let failure = Want::new(DEGRADED, true, "Forbidden", "cannot patch services");
+        let new = failed_status(&old, failure, Some(1), &now).expect("a change");
+        let get = |t: &str| new.conditions.iter().find(|c| c.type_ == t).cloned();
+        let degraded = get(DEGRADED).expect("Degraded");
+        assert_eq!(
+            (degraded.status.as_str(), degraded.reason.as_str()),
+            ("True", "Forbidden")
+        );
+        assert_eq!(degraded.message, "cannot patch services");
+        assert_eq!(get(READY).map(|c| c.status), Some("True".to_string()));
+        assert_eq!(new.ready_replicas, Some(1));
+    }
+
+    #[test]
+    fn the_same_failure_again_writes_nothing() {
+        let now = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        let failure = || Want::new(DEGRADED, true, "Forbidden", "cannot patch services");
+        let once = failed_status(&running_status(&now), failure(), Some(1), &now).expect("change");
+        assert_eq!(failed_status(&once, failure(), Some(1), &now), None);
     }
 }

@@ -16,13 +16,13 @@ use tracing::{debug, info, warn};
 use crate::apply::{Drift, apply_status, ensure_control_secret};
 use crate::build::names::selector_string;
 use crate::build::{desired, sizing};
-use crate::conditions::merge;
+use crate::conditions::{DEGRADED, Want, merge};
 use crate::context::Context;
 use crate::controller::{Watched, live_meta};
 use crate::crd::{IngestionPipeline, IngestionPipelineStatus, SecretKeyRef};
 use crate::error::Error;
-use crate::notable::events;
-use crate::observe::{Outcome, conditions};
+use crate::notable::{events, failure as failure_event};
+use crate::observe::{Outcome, conditions, failed_status};
 use crate::validate::validate;
 
 /// Reconciles one pipeline (the `Controller`'s reconcile function).
@@ -62,9 +62,42 @@ pub async fn reconcile(
                 .with_label_values(&["error"])
                 .inc();
             ctx.metrics.failures.with_label_values(&[e.reason()]).inc();
+            report_failure(&pipeline, &ctx, e).await;
         }
     }
     result.map(|(_, action)| action)
+}
+
+/// Shows a failed reconcile on the pipeline: Degraded with the failure, and a Warning
+/// Event when it is new, so that a permission the operator lacks or an API error is seen
+/// with `kubectl describe`, not only in the operator's log. Best effort: the reconcile is
+/// retried with backoff either way, and Degraded clears on the next success.
+async fn report_failure(pipeline: &IngestionPipeline, ctx: &Context, error: &Error) {
+    if matches!(error, Error::PatchStatus(_) | Error::MissingNamespace(_)) {
+        return;
+    }
+    let Some(ns) = pipeline.namespace() else {
+        return;
+    };
+    let name = pipeline.name_any();
+    let failure = Want::new(DEGRADED, true, error.condition_reason(), error.to_string());
+    let old = pipeline.status.clone().unwrap_or_default();
+    let now = Time(Timestamp::now());
+    let Some(status) = failed_status(&old, failure, pipeline.meta().generation, &now) else {
+        return;
+    };
+    let pipelines: Api<IngestionPipeline> = Api::namespaced(ctx.client.clone(), &ns);
+    if let Err(e) = apply_status(&pipelines, &name, &status).await {
+        warn!(pipeline = %name, namespace = %ns, error = %e, "recording the failure in the status failed");
+    }
+    let event = failure_event(error.condition_reason(), error.to_string());
+    if let Err(e) = ctx
+        .recorder
+        .publish(&event, &pipeline.object_ref(&()))
+        .await
+    {
+        warn!(pipeline = %name, namespace = %ns, error = %e, "publishing the failure event failed");
+    }
 }
 
 /// The `Controller`'s error policy: back off exponentially per pipeline.

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# spate's local environment of real servers: Kafka, QuestDB, Kubernetes, Prometheus.
+# spate's local environment of real servers: Kafka, QuestDB, a Kubernetes control plane
+# and node, Prometheus.
 #
 #   env.sh up       reuse the running environment when every server is healthy; else
-#                   install what is missing (in parallel), start each server and write
-#                   $SPATE_STATE_DIR/env
-#   env.sh down     stop every server, leaving no process behind, and remove the env file
+#                   create the pod bridge, install what is missing (in parallel), start
+#                   each server in order and write $SPATE_STATE_DIR/env
+#   env.sh down     stop every server, leaving no process behind, remove the pod bridge
+#                   and the env file
 #   env.sh status   print each server's health; exit 1 when one is down
 #
 # SPATE_ENV_COMPONENTS (space-separated) narrows the set of servers, e.g. for debugging
@@ -13,7 +15,7 @@
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 
 COMPONENT_DIR=$SPATE_ROOT/tests/env/components
-read -r -a COMPONENTS <<<"${SPATE_ENV_COMPONENTS:-kafka questdb k8s prometheus}"
+read -r -a COMPONENTS <<<"${SPATE_ENV_COMPONENTS:-kafka questdb k8s node prometheus}"
 ENV_FILE=$SPATE_STATE_DIR/env
 LOCK_FILE=$SPATE_STATE_DIR/env.lock
 
@@ -66,6 +68,10 @@ check_prereqs() {
   have dpkg-deb || missing+=("dpkg-deb (unpacks the Prometheus package): apt-get install dpkg")
   have flock || missing+=("flock: apt-get install util-linux")
   have setsid || missing+=("setsid: apt-get install util-linux")
+  have ip || missing+=("ip (the pod bridge): apt-get install iproute2")
+  have kubectl || missing+=("kubectl (applies the environment's RBAC, drains the node): https://kubernetes.io/docs/tasks/tools/")
+  have gcc || missing+=("gcc with static glibc (builds the pod sandbox binary): apt-get install build-essential")
+  ((EUID == 0)) || missing+=("root: the local Kubernetes node runs containers, and the pod bridge needs CAP_NET_ADMIN")
   ((${#missing[@]} == 0)) && return 0
   local m
   for m in "${missing[@]}"; do printf '[spate-env] missing prerequisite: %s\n' "$m" >&2; done
@@ -113,38 +119,28 @@ kill_installs() {
 }
 
 # install_and_start: every component's install runs in the background at once (the
-# Kubernetes build takes minutes on a cold cache); each component starts as soon as its
-# own install is done, one at a time so free ports are never handed out twice.
+# Kubernetes build takes minutes on a cold cache); the components start in their list
+# order, each as soon as its own install is done and the one before it started (the node
+# needs the control plane, Prometheus discovers pods through the API server), one at a
+# time so free ports are never handed out twice.
 install_and_start() {
-  local c pending=() t0=$SECONDS last_progress=$SECONDS
+  local c t0=$SECONDS last_progress=$SECONDS
   for c in "${COMPONENTS[@]}"; do
     setsid bash -c 'set -o pipefail; "$0" install 2>&1 | tee "$1" >&2' \
       "$COMPONENT_DIR/$c.sh" "$SPATE_LOG_DIR/install-$c.log" 9>&- &
     INSTALL_PID[$c]=$!
-    pending+=("$c")
   done
-  while ((${#pending[@]} > 0)); do
-    local next=() started=0
-    for c in "${pending[@]}"; do
-      if ((started == 0)) && ! kill -0 "${INSTALL_PID[$c]}" 2>/dev/null; then
-        if ! wait "${INSTALL_PID[$c]}"; then
-          die "installing $c failed (log $SPATE_LOG_DIR/install-$c.log)"
-        fi
-        unset 'INSTALL_PID[$c]'
-        component "$c" start || die "starting $c failed (logs in $SPATE_LOG_DIR)"
-        started=1
-      else
-        next+=("$c")
-      fi
-    done
-    pending=("${next[@]}")
-    if ((${#pending[@]} > 0 && started == 0)); then
+  for c in "${COMPONENTS[@]}"; do
+    while kill -0 "${INSTALL_PID[$c]}" 2>/dev/null; do
       if ((SECONDS - last_progress >= 60)); then
         log "still installing: ${!INSTALL_PID[*]} ($((SECONDS - t0))s so far)"
         last_progress=$SECONDS
       fi
       sleep 0.5
-    fi
+    done
+    wait "${INSTALL_PID[$c]}" || die "installing $c failed (log $SPATE_LOG_DIR/install-$c.log)"
+    unset 'INSTALL_PID[$c]'
+    component "$c" start || die "starting $c failed (logs in $SPATE_LOG_DIR)"
   done
 }
 
@@ -182,6 +178,7 @@ up() {
   [[ -z $(ls -A "$SPATE_LOG_DIR") ]] || new_log_dir
   log "starting ${COMPONENTS[*]}; logs in $SPATE_LOG_DIR"
   trap up_failed EXIT
+  ensure_bridge
   install_and_start
   write_env_file
   trap - EXIT
@@ -209,6 +206,7 @@ stop_all() {
     if kill -0 "${entry#*:}" 2>/dev/null; then left+=("$entry"); else stopped+=("${entry%%:*} (pid ${entry#*:})"); fi
   done
   ((${#left[@]} == 0)) || die "still running after stop: ${left[*]}"
+  remove_bridge
   if ((${#stopped[@]} == 0)); then
     log "nothing was running"
   else

@@ -13,6 +13,16 @@ SPATE_DATA_DIR=$SPATE_STATE_DIR/data
 SPATE_LOG_ROOT=$SPATE_STATE_DIR/logs
 export SPATE_ROOT SPATE_CACHE_DIR SPATE_STATE_DIR SPATE_PID_DIR SPATE_DATA_DIR SPATE_LOG_ROOT
 
+# The pod network: a bridge local to this machine. Its first address is the host's side,
+# where every server listens so that pods and host processes reach them alike, and the
+# node's InternalIP. Pods have no default route and no NAT: nothing leaves the machine.
+SPATE_POD_SUBNET=${SPATE_POD_SUBNET:-10.88.0.0/24}
+SPATE_BRIDGE=${SPATE_BRIDGE:-spate0}
+_subnet_base=${SPATE_POD_SUBNET%/*}
+SPATE_HOST_IP=${_subnet_base%.*}.$((${_subnet_base##*.} + 1))
+unset _subnet_base
+export SPATE_POD_SUBNET SPATE_BRIDGE SPATE_HOST_IP
+
 mkdir -p "$SPATE_CACHE_DIR" "$SPATE_PID_DIR" "$SPATE_DATA_DIR" "$SPATE_LOG_ROOT"
 
 # new_log_dir: start a new run's log directory, logs/<timestamp>, point logs/current at
@@ -52,12 +62,12 @@ need_cmd() {
   command -v "$1" >/dev/null 2>&1 || die "missing prerequisite '$1': $2"
 }
 
-# free_port: print a TCP port on 127.0.0.1 that nothing listens on right now.
+# free_port: print a TCP port that nothing listens on right now, on any address.
 free_port() {
   python3 - <<'PY'
 import socket
 s = socket.socket()
-s.bind(("127.0.0.1", 0))
+s.bind(("0.0.0.0", 0))
 print(s.getsockname()[1])
 s.close()
 PY
@@ -151,4 +161,73 @@ read_component_env() {
   [[ -f $f ]] || return 1
   set -a; # shellcheck disable=SC1090
   source "$f"; set +a
+}
+
+# ------------------------------------------------------------------------ pod network
+
+# bridge_owner_file: the machine-wide record of which state directory created the bridge
+# (one node per machine: the kubelet and containerd use a few fixed host paths).
+bridge_owner_file() { echo "/run/spate-$SPATE_BRIDGE.owner"; }
+
+# ensure_bridge: create the pod bridge with the host address, once; refuse a bridge that
+# another state directory owns.
+ensure_bridge() {
+  local owner_file owner
+  owner_file=$(bridge_owner_file)
+  if ip link show "$SPATE_BRIDGE" >/dev/null 2>&1; then
+    owner=$(cat "$owner_file" 2>/dev/null || true)
+    if [[ -n $owner && $owner != "$SPATE_STATE_DIR" ]]; then
+      die "bridge $SPATE_BRIDGE belongs to another spate environment ($owner): run 'make env-down' there, or set SPATE_BRIDGE and SPATE_POD_SUBNET"
+    fi
+  else
+    ((EUID == 0)) || die "creating the pod bridge $SPATE_BRIDGE needs root (the local Kubernetes node runs containers)"
+    ip link add "$SPATE_BRIDGE" type bridge
+    log "net: created bridge $SPATE_BRIDGE"
+  fi
+  ip addr show dev "$SPATE_BRIDGE" | grep -q "inet $SPATE_HOST_IP/" ||
+    ip addr add "$SPATE_HOST_IP/${SPATE_POD_SUBNET#*/}" dev "$SPATE_BRIDGE"
+  ip link set "$SPATE_BRIDGE" up
+  echo "$SPATE_STATE_DIR" >"$owner_file"
+}
+
+# remove_bridge: delete the pod bridge when this state directory created it.
+remove_bridge() {
+  local owner_file
+  owner_file=$(bridge_owner_file)
+  [[ $(cat "$owner_file" 2>/dev/null) == "$SPATE_STATE_DIR" ]] || return 0
+  if ip link show "$SPATE_BRIDGE" >/dev/null 2>&1; then
+    ip link del "$SPATE_BRIDGE" && log "net: deleted bridge $SPATE_BRIDGE"
+  fi
+  rm -f "$owner_file"
+}
+
+# ---------------------------------------------------------------------- certificates
+
+# sign_cert DIR CA NAME SUBJECT EXTENSIONS: an EC P-256 key DIR/NAME.key and a certificate
+# DIR/NAME.crt signed by CA (a path without extension: CA.crt and CA.key).
+sign_cert() {
+  local dir=$1 ca=$2 name=$3 subj=$4 ext=$5
+  openssl ecparam -name prime256v1 -genkey -noout -out "$dir/$name.key" 2>/dev/null
+  openssl req -new -key "$dir/$name.key" -subj "$subj" -out "$dir/$name.csr"
+  openssl x509 -req -in "$dir/$name.csr" -CA "$ca.crt" -CAkey "$ca.key" \
+    -CAcreateserial -CAserial "$dir/.serial" -days 3650 -sha256 -out "$dir/$name.crt" \
+    -extfile <(printf '%s\n' "$ext") 2>/dev/null
+  rm -f "$dir/$name.csr"
+  chmod 600 "$dir/$name.key"
+}
+
+CLIENT_CERT_EXT="basicConstraints=CA:FALSE
+keyUsage=critical,digitalSignature,keyEncipherment
+extendedKeyUsage=clientAuth"
+
+# write_kubeconfig FILE SERVER CA_CRT CERT KEY: a self-contained kubeconfig for a client
+# certificate.
+write_kubeconfig() {
+  local file=$1 server=$2 ca=$3 cert=$4 key=$5 b64="base64 -w0"
+  sed -e "s|@SERVER@|$server|" -e "s|@USER@|$(basename "$cert" .crt)|g" \
+    -e "s|@CA_DATA@|$($b64 <"$ca")|" -e "s|@CERT_DATA@|$($b64 <"$cert")|" \
+    -e "s|@KEY_DATA@|$($b64 <"$key")|" \
+    "$SPATE_ROOT/tests/env/k8s/kubeconfig.template" >"$file.tmp"
+  chmod 600 "$file.tmp"
+  mv "$file.tmp" "$file"
 }

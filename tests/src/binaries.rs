@@ -24,17 +24,7 @@ pub fn consumer_binary() -> PathBuf {
         cmd.args(["build", "-p", "spate-consumer", "--bin", "spate-consumer"])
             .env("CARGO_TARGET_DIR", &target_dir)
             .current_dir(env!("CARGO_MANIFEST_DIR"));
-        // The variables cargo sets for this test process would change the fingerprints
-        // of build scripts (and rebuild them) if the nested build saw them.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if (key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR")
-                || key.starts_with("RUST_TEST")
-                || key == "OUT_DIR"
-            {
-                cmd.env_remove(key.as_ref());
-            }
-        }
+        without_cargo_test_env(&mut cmd);
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
@@ -45,4 +35,18 @@ pub fn consumer_binary() -> PathBuf {
         bin
     })
     .clone()
+}
+
+/// Removes from `cmd` the variables cargo sets for a test process: a nested cargo build
+/// that saw them would change the fingerprints of build scripts and rebuild them.
+pub(crate) fn without_cargo_test_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if (key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR")
+            || key.starts_with("RUST_TEST")
+            || key == "OUT_DIR"
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
 }

@@ -13,9 +13,10 @@ use crate::Error;
 /// Addresses of the running servers, as `make env-up` recorded them in `.spate/env`.
 #[derive(Debug, Clone)]
 pub struct TestEnv {
-    /// Kafka bootstrap servers, `127.0.0.1:PORT`.
+    /// Kafka bootstrap servers, `HOST_IP:PORT` (the pod bridge's host address, which host
+    /// processes and pods both reach).
     pub kafka_brokers: String,
-    /// QuestDB HTTP base URL (ILP/HTTP and `/exec`), `http://127.0.0.1:PORT`.
+    /// QuestDB HTTP base URL (ILP/HTTP and `/exec`), `http://HOST_IP:PORT`.
     pub questdb_http: String,
     /// QuestDB ILP/TCP `host:port`.
     pub questdb_ilp_tcp: String,
@@ -23,6 +24,14 @@ pub struct TestEnv {
     pub questdb_pg: String,
     /// Admin kubeconfig of the local API server.
     pub kubeconfig: PathBuf,
+    /// The API server's address and port as pods reach it (there is no kube-proxy, so
+    /// the `kubernetes` Service's cluster IP does not route).
+    pub api_host: String,
+    pub api_port: String,
+    /// The local node's name.
+    pub node_name: String,
+    /// The node's containerd socket.
+    pub containerd_address: PathBuf,
     /// Prometheus base URL.
     pub prometheus_url: String,
     /// The file_sd JSON file Prometheus watches; see [`crate::add_prometheus_target`].
@@ -95,6 +104,10 @@ impl TestEnv {
             questdb_ilp_tcp: get("QUESTDB_ILP_TCP")?,
             questdb_pg: get("QUESTDB_PG")?,
             kubeconfig: get("KUBECONFIG")?.into(),
+            api_host: get("K8S_API_HOST")?,
+            api_port: get("K8S_API_PORT")?,
+            node_name: get("SPATE_NODE_NAME")?,
+            containerd_address: get("CONTAINERD_ADDRESS")?.into(),
             prometheus_url: get("PROMETHEUS_URL")?,
             prometheus_targets_file: get("PROMETHEUS_TARGETS_FILE")?.into(),
             log_dir: get("SPATE_LOG_DIR")?.into(),
@@ -178,7 +191,8 @@ fn connect(server: &'static str, addr: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn repo_root() -> PathBuf {
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_owned)
@@ -211,12 +225,16 @@ mod tests {
 
     const SAMPLE: &str = "\
 # written by env.sh
-KAFKA_BROKERS=127.0.0.1:9092
-QUESTDB_HTTP=http://127.0.0.1:9000
-QUESTDB_ILP_TCP=127.0.0.1:9009
-QUESTDB_PG='127.0.0.1:8812'
+KAFKA_BROKERS=10.88.0.1:9092
+QUESTDB_HTTP=http://10.88.0.1:9000
+QUESTDB_ILP_TCP=10.88.0.1:9009
+QUESTDB_PG='10.88.0.1:8812'
 
 KUBECONFIG=/tmp/admin.kubeconfig
+K8S_API_HOST=10.88.0.1
+K8S_API_PORT=6443
+SPATE_NODE_NAME=spate-node
+CONTAINERD_ADDRESS=/tmp/containerd.sock
 PROMETHEUS_URL=\"http://127.0.0.1:9090\"
 PROMETHEUS_TARGETS_FILE=/tmp/targets.json
 SPATE_LOG_DIR=/tmp/logs
@@ -226,9 +244,14 @@ EXTRA=a=b
     #[test]
     fn an_env_file_gives_every_address() {
         let env = TestEnv::from_vars(parse_env_file(SAMPLE), Path::new("env")).expect("complete");
-        assert_eq!(env.kafka_brokers, "127.0.0.1:9092");
-        assert_eq!(env.questdb_pg, "127.0.0.1:8812");
+        assert_eq!(env.kafka_brokers, "10.88.0.1:9092");
+        assert_eq!(env.questdb_pg, "10.88.0.1:8812");
         assert_eq!(env.prometheus_url, "http://127.0.0.1:9090");
+        assert_eq!(
+            (env.api_host.as_str(), env.api_port.as_str()),
+            ("10.88.0.1", "6443")
+        );
+        assert_eq!(env.node_name, "spate-node");
         assert_eq!(env.kubeconfig, PathBuf::from("/tmp/admin.kubeconfig"));
         assert_eq!(env.vars["EXTRA"], "a=b");
     }

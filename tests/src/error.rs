@@ -21,6 +21,22 @@ pub enum Error {
     },
     #[error("`{script} up` failed ({status}); its logs are in .spate/logs/current")]
     StartEnv { script: PathBuf, status: ExitStatus },
+    #[error("`{script}` failed ({status}): the images were not built")]
+    BuildImages { script: PathBuf, status: ExitStatus },
+    #[error("read {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("write {path}: {source}")]
+    WriteFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("kubectl {args}: {reason}")]
+    Kubectl { args: String, reason: String },
+    #[error("ctr {args}: {reason}")]
+    Ctr { args: String, reason: String },
     #[error("{server} at {addr} does not accept connections: {reason}")]
     ReachServer {
         server: &'static str,

@@ -24,11 +24,19 @@ pub async fn kube_client() -> Result<kube::Client, Error> {
     kube::Client::try_from(config).map_err(|e| unusable(e.to_string()))
 }
 
-/// Creates the namespace `name`.
+/// Creates the namespace `name`, enforcing the `restricted` Pod Security Standard as the
+/// namespace of `manifests/` does: every pod the operator or a test makes must pass it.
 pub async fn create_namespace(client: &kube::Client, name: &str) -> Result<(), kube::Error> {
     let ns = Namespace {
         metadata: ObjectMeta {
             name: Some(name.into()),
+            labels: Some(
+                [(
+                    "pod-security.kubernetes.io/enforce".to_string(),
+                    "restricted".to_string(),
+                )]
+                .into(),
+            ),
             ..Default::default()
         },
         ..Default::default()

@@ -7,21 +7,29 @@
 mod binaries;
 mod env;
 mod error;
+mod images;
 mod k8s;
 mod kafka;
+mod kubectl;
 mod names;
+pub mod node;
+pub mod operator;
 mod poll;
 mod prometheus;
 mod questdb;
 
 pub use binaries::consumer_binary;
-pub use env::{TestEnv, parse_env_file};
+pub use env::{TestEnv, parse_env_file, repo_root};
 pub use error::Error;
+pub use images::Images;
 pub use k8s::{create_namespace, kube_client};
 pub use kafka::{create_topic, kafka_config};
+pub use kubectl::{KubectlOutput, kubectl, kubectl_apply, kubectl_ok, kubectl_with_input};
 pub use names::{unique_name, unique_table};
 pub use poll::eventually;
 pub use prometheus::{PrometheusTarget, add_prometheus_target, prometheus_query};
-pub use questdb::{questdb_count, questdb_ilp_http_conf, questdb_query, wait_for_questdb_count};
+pub use questdb::{
+    questdb_count, questdb_distinct_trades, questdb_ilp_http_conf, questdb_query,
+    wait_for_questdb_count,
+};
 pub mod demo;
-pub mod podrunner;

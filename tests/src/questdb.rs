@@ -53,6 +53,21 @@ pub async fn questdb_count(table: &str) -> Result<i64, Error> {
         })
 }
 
+/// The distinct trades of `table`: its distinct (exchange, symbol, trade_id) identities.
+pub async fn questdb_distinct_trades(table: &str) -> Result<i64, Error> {
+    let sql = format!(
+        "select count() from (select distinct exchange, symbol, trade_id from \"{}\")",
+        table.replace('"', "\"\"")
+    );
+    let body = questdb_query(&sql).await?;
+    body.pointer("/dataset/0/0")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| Error::QuestdbRejected {
+            sql,
+            message: format!("unexpected answer {body}"),
+        })
+}
+
 /// Waits until `count()` of `table` equals `expected` (the table may not exist yet).
 pub async fn wait_for_questdb_count(
     table: &str,

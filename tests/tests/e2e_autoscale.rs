@@ -1,17 +1,15 @@
-//! End to end, against the real servers: a spike of trades goes to Kafka; the operator (its
-//! reconciler and autoscaler, in this process) scales the consumer pods — run as local
-//! processes by the pod runner — workers first, then pods; the backlog drains; after the
-//! dwell it scales back down; and every trade produced is in QuestDB exactly once.
+//! End to end, against the real servers: a spike of trades goes to Kafka; the operator
+//! (running from its image on the local node, under the shipped RBAC) scales the consumer
+//! pods — real containers — workers first, then pods; the backlog drains; after the dwell
+//! it scales back down; and every trade produced is in QuestDB exactly once.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use spate_tests::consumer_binary;
 use spate_tests::demo::{Sample, Scenario, Schedule, drained_below, run};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_once() {
-    let consumer = consumer_binary();
     let out_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/e2e-autoscale");
     let scenario = Scenario {
         prefix: "e2e-autoscale".into(),
@@ -26,7 +24,6 @@ async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_
         lag_target_seconds: 5.0,
         per_worker_rate_hint: Some(5_000.0),
         use_prometheus: true,
-        consumer,
         out_dir,
         max_run: Duration::from_secs(360),
         startup_timeout: Duration::from_secs(180),

@@ -1,4 +1,5 @@
-//! `kubectl scale` on a pipeline with autoscaling off resizes its Deployment, within bounds.
+//! `kubectl scale` on a pipeline with autoscaling off resizes its Deployment, within bounds;
+//! the operator runs from its image, and the pods on the node.
 
 mod operator_support;
 
@@ -7,27 +8,35 @@ use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::Api;
 use operator_support::*;
 use spate_operator::crd::IngestionPipeline;
+use spate_tests::operator::OperatorOptions;
+use spate_tests::{TestEnv, create_topic, unique_name, unique_table};
 
-const PIPELINE: &str = r#"
+fn pipeline(topic: &str, table: &str) -> String {
+    let env = TestEnv::get();
+    let questdb = env.questdb_http.trim_start_matches("http://");
+    format!(
+        r#"
 apiVersion: spate.dev/v1alpha1
 kind: IngestionPipeline
-metadata: {name: manual}
+metadata: {{name: manual}}
 spec:
-  source: {bootstrapServers: "kafka:9092", topics: [trades]}
-  sink: {address: "questdb:9000"}
-  replicas: {min: 1, max: 5}
-  autoscaling: {enabled: false}
-"#;
+  source: {{bootstrapServers: "{}", topics: [{topic}]}}
+  sink: {{address: "{questdb}", table: {table}}}
+  replicas: {{min: 1, max: 5}}
+  autoscaling: {{enabled: false}}
+"#,
+        env.kafka_brokers
+    )
+}
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Result<()> {
-    let client = client_with_crd().await?;
-    let ns = namespace(&client, "op-scale").await?;
-    let mut op = Instance::start(&client, &ns, "scale-a").await;
-    op.wait_leading().await?;
+    let cluster = Cluster::start("op-scale", &OperatorOptions::default()).await?;
+    let (client, ns) = (cluster.client.clone(), cluster.ns.clone());
     let outcome = async {
-        let (ok, out) = kubectl_apply_yaml(&ns, PIPELINE)?;
-        anyhow::ensure!(ok, "{out}");
+        let topic = unique_name("scale-trades");
+        create_topic(&topic, 6).await?;
+        kubectl_apply(&ns, &pipeline(&topic, &unique_table("scale_trades")))?;
         let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
         deployment_replicas(&deployments, "manual", 1).await?;
 
@@ -79,7 +88,5 @@ async fn kubectl_scale_changes_the_deployment_when_autoscaling_is_off() -> Resul
         Ok(())
     }
     .await;
-    op.stop().await;
-    delete_namespace(&client, &ns).await?;
-    outcome
+    cluster.finish(outcome).await
 }

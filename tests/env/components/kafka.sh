@@ -4,8 +4,9 @@
 #
 #   kafka.sh install   collect kafka_2.13 and its runtime jars with Maven into
 #                      $SPATE_CACHE_DIR/kafka-<version>/libs
-#   kafka.sh start     format the storage on first start, start the broker on free
-#                      loopback ports, wait until it answers the Kafka protocol
+#   kafka.sh start     format the storage on first start, start the broker on a free
+#                      port of the pod bridge's host address (the KRaft controller on
+#                      loopback), wait until it answers the Kafka protocol
 #   kafka.sh health    exit 0 when the broker answers ApiVersions and Metadata
 #   kafka.sh stop      stop the broker
 #
@@ -58,7 +59,7 @@ KAFKA_JAVA=(java "${KAFKA_HEAP_OPTS[@]}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
 reuse_or_free_port() {
   local f=$1 port=""
   [[ -f $f ]] && port=$(cat "$f")
-  if [[ -z $port ]] || port_open 127.0.0.1 "$port"; then
+  if [[ -z $port ]] || port_open 127.0.0.1 "$port" || port_open "$SPATE_HOST_IP" "$port"; then
     port=$(free_port)
     echo "$port" >"$f"
   fi
@@ -80,7 +81,7 @@ start() {
   echo "$controller_port" >"$KAFKA_CONF/controller.port"
   sed -e "s|@BROKER_PORT@|$broker_port|g" \
     -e "s|@CONTROLLER_PORT@|$controller_port|g" \
-    -e "s|@DATA_DIR@|$KAFKA_DATA|g" \
+    -e "s|@DATA_DIR@|$KAFKA_DATA|g" -e "s|@HOST_IP@|$SPATE_HOST_IP|g" \
     "$KAFKA_FILES/server.properties.in" >"$KAFKA_CONF/server.properties"
 
   if [[ ! -f $KAFKA_DATA/meta.properties ]]; then
@@ -92,13 +93,13 @@ start() {
       { tail -20 "$SPATE_LOG_DIR/kafka-format.log" >&2; die "kafka: formatting the storage failed"; }
   fi
 
-  write_component_env kafka "KAFKA_BROKERS=127.0.0.1:$broker_port"
+  write_component_env kafka "KAFKA_BROKERS=$SPATE_HOST_IP:$broker_port"
   start_daemon kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_CONF/server.properties"
   if ! wait_daemon_healthy kafka 90 health; then
     tail -25 "$SPATE_LOG_DIR/kafka.log" >&2 || true
     die "kafka: did not become healthy (log $SPATE_LOG_DIR/kafka.log)"
   fi
-  log "kafka: $KAFKA_VERSION ready on 127.0.0.1:$broker_port"
+  log "kafka: $KAFKA_VERSION ready on $SPATE_HOST_IP:$broker_port"
 }
 
 health() {

@@ -4,9 +4,11 @@
 #
 #   prometheus.sh install   apt-get download + dpkg-deb -x into
 #                           $SPATE_CACHE_DIR/prometheus-<version>/
-#   prometheus.sh start     render prometheus.yml (1 s scrapes, a file_sd job on
-#                           $SPATE_STATE_DIR/prometheus-targets.json, itself), start it on
-#                           a free loopback port, wait until ready
+#   prometheus.sh start     render prometheus.yml (1 s scrapes: itself, the cluster's pods
+#                           that ask for it, found by pod_sd.py through the API server, a
+#                           file_sd job on $SPATE_STATE_DIR/prometheus-targets.json), start
+#                           it on a free port of the pod bridge's host address, wait until
+#                           ready
 #   prometheus.sh health    exit 0 when /-/ready answers
 #   prometheus.sh stop      stop it
 #
@@ -17,6 +19,19 @@ source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 PROMETHEUS_FILES=$SPATE_ROOT/tests/env/prometheus
 PROMETHEUS_DATA=$SPATE_DATA_DIR/prometheus
 PROMETHEUS_TARGETS=$SPATE_STATE_DIR/prometheus-targets.json
+PROMETHEUS_STATE=$SPATE_STATE_DIR/prometheus
+PODS_FILE=$PROMETHEUS_STATE/pods.json
+
+# cluster_access: a client certificate of Prometheus' own (user spate-env-prometheus,
+# allowed to list and watch pods), for pod discovery.
+cluster_access() {
+  read_component_env k8s || die "prometheus: the control plane is not running (start k8s first)"
+  mkdir -p "$PROMETHEUS_STATE"; chmod 700 "$PROMETHEUS_STATE"
+  [[ -f $PROMETHEUS_STATE/spate-env-prometheus.crt ]] ||
+    sign_cert "$PROMETHEUS_STATE" "$K8S_PKI/ca" spate-env-prometheus "/CN=spate-env-prometheus" "$CLIENT_CERT_EXT"
+  kubectl --kubeconfig "$KUBECONFIG" apply -f "$PROMETHEUS_FILES/rbac.yaml" >/dev/null ||
+    die "prometheus: applying its RBAC failed"
+}
 
 # installed_home: the cached install to use: SPATE_PROMETHEUS_VERSION's when set, else
 # the newest complete one. Prints nothing when there is none.
@@ -94,24 +109,30 @@ start() {
     log "prometheus: already running"
     return 0
   fi
-  stop_daemon prometheus
+  stop
   mkdir -p "$PROMETHEUS_DATA"
+  cluster_access
   local port
   port=$(free_port)
   sed -e "s|@PORT@|$port|g" -e "s|@TARGETS_FILE@|$PROMETHEUS_TARGETS|g" \
+    -e "s|@HOST_IP@|$SPATE_HOST_IP|g" -e "s|@PODS_FILE@|$PODS_FILE|g" \
     "$PROMETHEUS_FILES/prometheus.yml.in" >"$PROMETHEUS_DATA/prometheus.yml"
   # Targets of an earlier run point at processes that are gone.
   echo '[]' >"$PROMETHEUS_TARGETS.tmp"
   mv "$PROMETHEUS_TARGETS.tmp" "$PROMETHEUS_TARGETS"
+  echo '[]' >"$PODS_FILE"
+  start_daemon prometheus-pod-sd python3 "$PROMETHEUS_FILES/pod_sd.py" "$K8S_API_SERVER" \
+    "$K8S_PKI/ca.crt" "$PROMETHEUS_STATE/spate-env-prometheus.crt" \
+    "$PROMETHEUS_STATE/spate-env-prometheus.key" "$PODS_FILE"
 
   write_component_env prometheus \
-    "PROMETHEUS_URL=http://127.0.0.1:$port" \
+    "PROMETHEUS_URL=http://$SPATE_HOST_IP:$port" \
     "PROMETHEUS_TARGETS_FILE=$PROMETHEUS_TARGETS"
   start_daemon prometheus "$home/usr/bin/prometheus" \
     --config.file="$PROMETHEUS_DATA/prometheus.yml" \
     --storage.tsdb.path="$PROMETHEUS_DATA/tsdb" \
     --storage.tsdb.retention.time=1d \
-    --web.listen-address="127.0.0.1:$port" \
+    --web.listen-address="$SPATE_HOST_IP:$port" \
     --web.enable-lifecycle \
     --web.console.templates="$home/etc/prometheus/consoles" \
     --web.console.libraries="$home/etc/prometheus/console_libraries"
@@ -119,16 +140,17 @@ start() {
     tail -25 "$SPATE_LOG_DIR/prometheus.log" >&2 || true
     die "prometheus: did not become ready (log $SPATE_LOG_DIR/prometheus.log)"
   fi
-  log "prometheus: $(basename "$home" | sed 's/^prometheus-//') ready on http://127.0.0.1:$port"
+  log "prometheus: $(basename "$home" | sed 's/^prometheus-//') ready on http://$SPATE_HOST_IP:$port"
 }
 
 health() {
-  daemon_alive prometheus || return 1
+  daemon_alive prometheus && daemon_alive prometheus-pod-sd || return 1
   read_component_env prometheus || return 1
   curl -sf --max-time 3 "$PROMETHEUS_URL/-/ready" >/dev/null
 }
 
 stop() {
+  stop_daemon prometheus-pod-sd
   stop_daemon prometheus 20
 }
 

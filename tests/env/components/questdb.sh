@@ -4,7 +4,8 @@
 #
 #   questdb.sh install   fetch org.questdb:questdb with Maven into
 #                        $SPATE_CACHE_DIR/questdb-<version>/questdb.jar
-#   questdb.sh start     render server.conf with free loopback ports, start the server
+#   questdb.sh start     render server.conf with free ports on the pod bridge's host
+#                        address, start the server
 #                        with its root in $SPATE_DATA_DIR/questdb, wait until it answers
 #   questdb.sh health    exit 0 when `select 1` answers over HTTP
 #   questdb.sh stop      stop the server
@@ -60,17 +61,17 @@ start() {
   sed -e "s|@HTTP_PORT@|$http_port|g" \
     -e "s|@HTTP_MIN_PORT@|$min_port|g" \
     -e "s|@PG_PORT@|$pg_port|g" \
-    -e "s|@ILP_TCP_PORT@|$ilp_port|g" \
+    -e "s|@ILP_TCP_PORT@|$ilp_port|g" -e "s|@HOST_IP@|$SPATE_HOST_IP|g" \
     "$QUESTDB_FILES/server.conf.in" >"$QUESTDB_ROOT/conf/server.conf"
   # The ports are picked one by one; make sure they are distinct.
   [[ $(printf '%s\n' "$http_port" "$min_port" "$pg_port" "$ilp_port" | sort -u | wc -l) == 4 ]] ||
     die "questdb: free_port returned the same port twice; try again"
 
   write_component_env questdb \
-    "QUESTDB_HTTP=http://127.0.0.1:$http_port" \
-    "QUESTDB_ILP_TCP=127.0.0.1:$ilp_port" \
-    "QUESTDB_PG=127.0.0.1:$pg_port" \
-    "QUESTDB_METRICS=http://127.0.0.1:$min_port/metrics"
+    "QUESTDB_HTTP=http://$SPATE_HOST_IP:$http_port" \
+    "QUESTDB_ILP_TCP=$SPATE_HOST_IP:$ilp_port" \
+    "QUESTDB_PG=$SPATE_HOST_IP:$pg_port" \
+    "QUESTDB_METRICS=http://$SPATE_HOST_IP:$min_port/metrics"
   local heap
   read -r -a heap <<<"$QUESTDB_HEAP"
   start_daemon questdb java "${heap[@]}" -XX:+UseParallelGC -XX:+ExitOnOutOfMemoryError \
@@ -80,7 +81,7 @@ start() {
     tail -25 "$SPATE_LOG_DIR/questdb.log" >&2 || true
     die "questdb: did not become healthy (log $SPATE_LOG_DIR/questdb.log)"
   fi
-  log "questdb: $QUESTDB_VERSION ready on http://127.0.0.1:$http_port"
+  log "questdb: $QUESTDB_VERSION ready on http://$SPATE_HOST_IP:$http_port"
 }
 
 health() {

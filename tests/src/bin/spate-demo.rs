@@ -1,9 +1,9 @@
 //! spate-demo: the autoscaling scenario on the local environment, with live progress, a
 //! summary and a plot. `make demo` builds it and runs it after `make env-up`.
 //!
-//! A quiet load, a spike and quiet again go to a fresh Kafka topic; spate-operator (run in
-//! this process, with its autoscaler) scales the consumer pods — which the pod runner runs
-//! as local processes — and every trade lands in a fresh QuestDB table exactly once.
+//! A quiet load, a spike and quiet again go to a fresh Kafka topic; spate-operator, running
+//! from its image in the demo's namespace, scales the consumer pods — real containers on
+//! the local node — and every trade lands in a fresh QuestDB table exactly once.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -49,9 +49,6 @@ struct Args {
     /// Let the operator scrape the consumer pods directly instead of asking Prometheus.
     #[arg(long)]
     scrape_pods: bool,
-    /// The consumer binary run for each pod (default: spate-consumer next to this program).
-    #[arg(long)]
-    consumer: Option<PathBuf>,
     /// Where the plot and the logs go.
     #[arg(long, default_value = "target/demo")]
     out: PathBuf,
@@ -72,21 +69,13 @@ async fn main() -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,kube=warn,spate_tests::podrunner=warn".into()),
+                .unwrap_or_else(|_| "info,kube=warn".into()),
         )
         .with_ansi(false)
         .with_writer(std::sync::Mutex::new(log))
         .init();
 
-    let consumer = match args.consumer.clone() {
-        Some(path) => path,
-        None => std::env::current_exe()?.with_file_name("spate-consumer"),
-    };
-    anyhow::ensure!(
-        consumer.exists(),
-        "{} not found: build it (cargo build --release -p spate-consumer) or pass --consumer",
-        consumer.display()
-    );
+    let images = spate_tests::Images::build().context("building the images (make images)")?;
     let scenario = Scenario {
         prefix: "demo".into(),
         partitions: args.partitions,
@@ -106,14 +95,17 @@ async fn main() -> Result<()> {
         lag_target_seconds: 5.0,
         per_worker_rate_hint: Some(5_000.0),
         use_prometheus: !args.scrape_pods,
-        consumer: std::fs::canonicalize(&consumer).unwrap_or(consumer),
         out_dir: args.out.clone(),
         max_run: Duration::from_secs_f64(args.max_minutes * 60.0),
         startup_timeout: Duration::from_secs(120),
     };
-    println!("spate demo — operator, consumer pods, Kafka, QuestDB and Prometheus on this machine");
     println!(
-        "logs: {} (operator and pod runner), {}/logs/ (each consumer pod)",
+        "spate demo — Kafka, QuestDB, Prometheus and a Kubernetes node on this machine; \
+         images {} and {}",
+        images.operator, images.consumer
+    );
+    println!(
+        "logs: {} (this program), {}/logs/ (every pod: the operator's and the consumers')",
         log_path.display(),
         args.out.display()
     );
@@ -125,7 +117,8 @@ async fn main() -> Result<()> {
     let report = tokio::select! {
         r = run(&scenario, &mut progress, &mut note) => r.context("the demo failed")?,
         _ = tokio::signal::ctrl_c() => {
-            println!("interrupted: the pods stop with this process; `make env-down` stops the environment");
+            println!("interrupted: the demo's namespace (demo-…) keeps running on the node until \
+                `kubectl delete namespace` or `make env-down`");
             return Ok(());
         }
     };

@@ -127,6 +127,16 @@ pub struct Load {
 impl Load {
     /// Starts producing `schedule` to `topic` (normalized trades of `symbols` symbols, keyed by symbol).
     pub fn start(topic: &str, schedule: Schedule, symbols: usize) -> Result<Load, DemoError> {
+        Self::start_in(topic, schedule, symbols, OutputFormat::Normalized)
+    }
+
+    /// Like [`Load::start`], with the trades rendered in `format`.
+    pub fn start_in(
+        topic: &str,
+        schedule: Schedule,
+        symbols: usize,
+        format: OutputFormat,
+    ) -> Result<Load, DemoError> {
         let acked = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
         let context = Counting {
@@ -146,7 +156,15 @@ impl Load {
         let (topic, sent2, stop2) = (topic.to_string(), sent.clone(), stop.clone());
         let thread = std::thread::Builder::new()
             .name("demo-load".into())
-            .spawn(move || produce(producer, &topic, &schedule, symbols, &sent2, &stop2))
+            .spawn(move || {
+                let out = Output {
+                    topic: &topic,
+                    format,
+                    sent: &sent2,
+                    stop: &stop2,
+                };
+                produce(producer, &schedule, symbols, &out)
+            })
             .map_err(|e| DemoError::Produce(e.to_string()))?;
         Ok(Load {
             sent,
@@ -180,14 +198,21 @@ impl Drop for Load {
     }
 }
 
+/// Where the load thread's trades go and what it reports.
+struct Output<'a> {
+    topic: &'a str,
+    format: OutputFormat,
+    sent: &'a AtomicU64,
+    stop: &'a AtomicBool,
+}
+
 fn produce(
     producer: ThreadedProducer<Counting>,
-    topic: &str,
     schedule: &Schedule,
     symbols: usize,
-    sent: &AtomicU64,
-    stop: &AtomicBool,
+    out: &Output<'_>,
 ) -> Result<(), DemoError> {
+    let (topic, sent, stop) = (out.topic, out.sent, out.stop);
     let now_ns = || {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -195,7 +220,7 @@ fn produce(
     };
     let id_base = (now_ns() / 1_000_000) as u64 * 1000;
     let mut market = Market::new(symbols, id_base, id_base);
-    let mut renderer = Renderer::new(OutputFormat::Normalized);
+    let mut renderer = Renderer::new(out.format);
     let mut buf = Vec::with_capacity(512);
     let started = Instant::now();
     let end = schedule.duration();

@@ -19,7 +19,7 @@ use spate_operator::crd::IngestionPipeline;
 pub use load::{Load, Phase, Schedule};
 pub use report::{DecisionRow, Sample, Summary, plot, summarise};
 pub use sampler::Sampler;
-pub use setup::{CONSUMER_IMAGE, Operator};
+pub use setup::save_pod_logs;
 
 use crate::{create_topic, kube_client, unique_name, unique_table};
 
@@ -37,8 +37,6 @@ pub enum DemoError {
     Timeout(String),
     #[error("the operator: {0}")]
     Operator(String),
-    #[error("the pod runner: {0}")]
-    PodRunner(String),
     #[error("producing the load: {0}")]
     Produce(String),
     #[error("the environment: {0}")]
@@ -79,8 +77,6 @@ pub struct Scenario {
     pub per_worker_rate_hint: Option<f64>,
     /// Whether the operator reads the consumers' metrics from Prometheus (else it scrapes the pods).
     pub use_prometheus: bool,
-    /// The program run for the consumer image.
-    pub consumer: PathBuf,
     /// Where logs and the plot go.
     pub out_dir: PathBuf,
     /// The longest the run may last after the load started (the load, the drain and the scale-down).
@@ -127,21 +123,22 @@ pub async fn run(
         s.partitions
     ));
 
-    let operator = Operator::start(&client, &namespace, s.use_prometheus).await?;
-    let pods = setup::start_pods(
-        &client,
-        &namespace,
-        s.consumer.clone(),
-        s.out_dir.join("logs"),
-    )
-    .await?;
-    let result = scenario(
-        s, &client, &namespace, &name, &topic, &table, progress, note,
-    )
-    .await;
-    note("stopping the consumer pods and the operator");
-    pods.shutdown().await;
-    operator.stop().await;
+    note("installing spate-operator from its image (kubectl apply -k of manifests/namespaced)");
+    let installed = setup::install_operator(&client, &namespace, s.use_prometheus).await;
+    let result = match installed {
+        Ok(_operator) => {
+            scenario(
+                s, &client, &namespace, &name, &topic, &table, progress, note,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let logs = s.out_dir.join("logs");
+    match save_pod_logs(&namespace, &logs) {
+        Ok(n) => note(&format!("saved the logs of {n} pods in {}", logs.display())),
+        Err(e) => note(&format!("saving the pods' logs failed: {e}")),
+    }
     if let Err(e) = setup::delete_namespace(&client, &namespace).await {
         note(&format!("deleting namespace {namespace} failed: {e}"));
     }

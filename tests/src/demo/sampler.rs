@@ -17,7 +17,7 @@ use spate_operator::crd::{IngestionPipeline, IngestionPipelineStatus};
 
 use super::DemoError;
 use super::report::{DecisionRow, Sample};
-use crate::{TestEnv, questdb_count, questdb_query};
+use crate::{TestEnv, questdb_count, questdb_distinct_trades};
 
 /// Reads one pipeline's state.
 pub struct Sampler {
@@ -160,15 +160,9 @@ impl Sampler {
     /// Rows and distinct trade identities in the table.
     pub async fn counts(&self) -> Result<(u64, u64), DemoError> {
         let rows = questdb_count(&self.table).await.map_err(DemoError::Query)?;
-        let sql = format!(
-            "select count() from (select distinct exchange, symbol, trade_id from \"{}\")",
-            self.table
-        );
-        let body = questdb_query(&sql).await.map_err(DemoError::Query)?;
-        let distinct = body
-            .pointer("/dataset/0/0")
-            .and_then(serde_json::Value::as_i64)
-            .unwrap_or(-1);
+        let distinct = questdb_distinct_trades(&self.table)
+            .await
+            .map_err(DemoError::Query)?;
         Ok((rows.max(0) as u64, distinct.max(0) as u64))
     }
 

@@ -1,7 +1,7 @@
 //! Bringing the scenario's world up on the local environment: namespace, topic, the CRD, the
-//! operator (in this process, with its autoscaler), the pod runner and the pipeline.
+//! operator (from its image, in the scenario's namespace) and the pipeline.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
@@ -10,19 +10,11 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, CustomResourceExt};
 use serde_json::json;
-use spate_operator::autoscale::controller::{AutoscalerConfig, AutoscalerMetrics, leader_task};
 use spate_operator::crd::IngestionPipeline;
-use spate_operator::metrics::Metrics;
-use spate_operator::run::{OperatorConfig, run};
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
 
 use super::{DemoError, Scenario};
 use crate::TestEnv;
-use crate::podrunner::{ImageMap, PodRunner, PodRunnerConfig, PodRunnerHandle};
-
-/// The image name the pipeline's pods use; the pod runner maps it to the local binary.
-pub const CONSUMER_IMAGE: &str = "spate-consumer:demo";
+use crate::operator::{OperatorDeployment, OperatorOptions};
 
 /// Applies the IngestionPipeline CRD and waits until it is established.
 pub async fn install_crd(client: &Client) -> Result<(), DemoError> {
@@ -71,84 +63,47 @@ pub async fn delete_namespace(client: &Client, name: &str) -> Result<(), DemoErr
     Ok(())
 }
 
-/// An operator instance running in this process.
-pub struct Operator {
-    /// Its metrics (reconciler and autoscaler).
-    pub metrics: Metrics,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
-}
-
-impl Operator {
-    /// Starts an operator watching `namespace` (its Lease lives there too), reading the
-    /// consumers' metrics from the environment's Prometheus, or from the pods directly.
-    pub async fn start(
-        client: &Client,
-        namespace: &str,
-        use_prometheus: bool,
-    ) -> Result<Operator, DemoError> {
-        let metrics = Metrics::new();
-        let autoscaler_metrics = AutoscalerMetrics::register(&metrics.registry)
-            .map_err(|e| DemoError::Operator(e.to_string()))?;
-        let mut cfg = OperatorConfig::new("spate-demo-operator", namespace, CONSUMER_IMAGE);
-        cfg.watch_namespace = Some(namespace.to_string());
-        cfg.leader_tasks.push(leader_task(
-            AutoscalerConfig {
-                prometheus_url: use_prometheus.then(|| TestEnv::get().prometheus_url.clone()),
-                namespace: Some(namespace.to_string()),
-                ..AutoscalerConfig::default()
-            },
-            autoscaler_metrics,
-        ));
-        let (leader_tx, mut leader) = watch::channel(false);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(
-            client.clone(),
-            cfg,
-            metrics.clone(),
-            leader_tx,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        tokio::time::timeout(Duration::from_secs(60), leader.wait_for(|l| *l))
-            .await
-            .map_err(|_| DemoError::Timeout("the operator to take its Lease".into()))?
-            .map_err(|_| DemoError::Operator("the operator stopped".into()))?;
-        Ok(Operator {
-            metrics,
-            stop: Some(stop),
-            task,
-        })
-    }
-
-    /// Stops it (it releases its Lease).
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(20), &mut self.task).await;
-        self.task.abort();
-    }
-}
-
-/// Starts the pod runner for `namespace`, running `consumer` for the consumer image.
-pub async fn start_pods(
+/// Installs the operator into `namespace` from its image, as users install it (the
+/// namespaced overlay of `manifests/`), reading the consumers' metrics from the
+/// environment's Prometheus or scraping the pods itself.
+pub async fn install_operator(
     client: &Client,
     namespace: &str,
-    consumer: PathBuf,
-    log_dir: PathBuf,
-) -> Result<PodRunnerHandle, DemoError> {
-    let mut images = ImageMap::default();
-    images.insert("spate-consumer", consumer);
-    let mut config = PodRunnerConfig::new(format!("{namespace}-node"), images, log_dir);
-    config.namespace = Some(namespace.to_string());
-    config.prometheus_targets_file = Some(TestEnv::get().prometheus_targets_file.clone());
-    config.delete_node_on_shutdown = true;
-    config.pass_env.push("RUST_LOG".into());
-    PodRunner::start(client.clone(), config)
+    use_prometheus: bool,
+) -> Result<OperatorDeployment, DemoError> {
+    let options = OperatorOptions {
+        prometheus: use_prometheus,
+        ..OperatorOptions::default()
+    };
+    OperatorDeployment::install(client, namespace, &options)
         .await
-        .map_err(|e| DemoError::PodRunner(e.to_string()))
+        .map_err(|e| DemoError::Operator(e.to_string()))
+}
+
+/// Saves the logs of every pod in `namespace` (current and previous containers) under
+/// `dir`, one file per pod.
+pub fn save_pod_logs(namespace: &str, dir: &Path) -> Result<usize, DemoError> {
+    let write_err = |source| DemoError::WriteOutput {
+        path: dir.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(write_err)?;
+    let names = crate::kubectl_ok(&["get", "pods", "-n", namespace, "-o", "name"])
+        .map_err(|e| DemoError::Operator(e.to_string()))?;
+    let mut saved = 0;
+    for pod in names.lines().filter_map(|l| l.strip_prefix("pod/")) {
+        let mut text = String::new();
+        for previous in ["--previous=true", "--previous=false"] {
+            if let Ok(out) = crate::kubectl(&["logs", "-n", namespace, pod, previous])
+                && out.success
+            {
+                text.push_str(&out.stdout);
+            }
+        }
+        std::fs::write(dir.join(format!("{pod}.log")), text).map_err(write_err)?;
+        saved += 1;
+    }
+    Ok(saved)
 }
 
 /// The scenario's IngestionPipeline.

@@ -1,13 +1,12 @@
-//! Shared by the operator suites: installs the CRD, makes a namespace per test, runs
-//! operator instances in-process against the local API server, and drives kubectl.
+//! Shared by the operator and node suites: the CRD, a namespace per test with the operator
+//! installed from its image (`kubectl apply -k` of the namespaced overlay), the example
+//! pipeline with the environment's addresses, and waits on what the operator makes.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -15,19 +14,17 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, CustomResourceExt};
 use spate_operator::crd::IngestionPipeline;
-use spate_operator::metrics::Metrics;
-use spate_operator::run::{OperatorConfig, run};
-use spate_tests::{TestEnv, create_namespace, eventually, kube_client, unique_name};
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use spate_tests::operator::{OperatorDeployment, OperatorOptions};
+use spate_tests::{TestEnv, create_namespace, eventually, kube_client, repo_root, unique_name};
 
-/// How long the control plane and the operator get to act; a bound, not a measurement.
-pub const SETTLE: Duration = Duration::from_secs(60);
+pub use spate_tests::{kubectl, kubectl_apply, kubectl_ok};
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+/// How long the control plane, the node and the operator get to act; a bound, not a
+/// measurement.
+pub const SETTLE: Duration = Duration::from_secs(90);
+
+/// The example pipeline's name (manifests/examples/pipeline.yaml).
+pub const EXAMPLE: &str = "coinbase-trades";
 
 /// A client, with the generated CRD applied and Established.
 pub async fn client_with_crd() -> Result<Client> {
@@ -51,7 +48,7 @@ pub async fn client_with_crd() -> Result<Client> {
     Ok(client)
 }
 
-/// A fresh namespace for one test.
+/// A fresh namespace for one test (enforcing the restricted Pod Security Standard).
 pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
     let name = unique_name(prefix);
     create_namespace(client, &name)
@@ -66,128 +63,83 @@ pub async fn delete_namespace(client: &Client, name: &str) -> Result<()> {
         .delete(name, &DeleteParams::default())
         .await
         .context("delete namespace")?;
+    let _ = std::fs::remove_dir_all(repo_root().join(".spate/overlays").join(name));
     Ok(())
 }
 
-/// An operator instance running in this process.
-pub struct Instance {
-    /// Its identity in the Lease.
-    pub identity: String,
-    /// Its metrics registry.
-    pub metrics: Metrics,
-    /// Whether it leads.
-    pub leader: watch::Receiver<bool>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+/// One test's world: a namespace with the operator installed in it.
+pub struct Cluster {
+    pub client: Client,
+    pub ns: String,
+    pub operator: OperatorDeployment,
 }
 
-impl Instance {
-    /// Starts an instance watching `namespace` only, competing for a Lease in `namespace`.
-    pub async fn start(client: &Client, namespace: &str, identity: &str) -> Self {
-        let metrics = Metrics::new();
-        let (leader_tx, leader) = watch::channel(false);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let mut cfg = OperatorConfig::new(identity, namespace, "spate-consumer:test");
-        cfg.watch_namespace = Some(namespace.to_string());
-        let task = tokio::spawn(run(
-            client.clone(),
-            cfg,
-            metrics.clone(),
-            leader_tx,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        Self {
-            identity: identity.into(),
-            metrics,
-            leader,
-            stop: Some(stop),
-            task,
+impl Cluster {
+    /// A namespace named after `prefix`, with the operator installed by `options`.
+    pub async fn start(prefix: &str, options: &OperatorOptions) -> Result<Self> {
+        let client = client_with_crd().await?;
+        let ns = namespace(&client, prefix).await?;
+        let operator = match OperatorDeployment::install(&client, &ns, options).await {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = delete_namespace(&client, &ns).await;
+                return Err(e).context("install the operator");
+            }
+        };
+        Ok(Self {
+            client,
+            ns,
+            operator,
+        })
+    }
+
+    /// Ends the test: on failure prints the operator's logs first; deletes the namespace.
+    pub async fn finish<T>(self, outcome: Result<T>) -> Result<T> {
+        if outcome.is_err() {
+            match self.operator.logs().await {
+                Ok(logs) => eprintln!("operator logs in {}:\n{logs}", self.ns),
+                Err(e) => eprintln!("operator logs in {} unavailable: {e}", self.ns),
+            }
         }
+        delete_namespace(&self.client, &self.ns).await?;
+        outcome
     }
 
-    /// Waits until it leads.
-    pub async fn wait_leading(&mut self) -> Result<()> {
-        tokio::time::timeout(SETTLE, self.leader.wait_for(|l| *l))
-            .await
-            .context("never led")??;
-        Ok(())
-    }
-
-    /// Reconciliations it made, by result.
-    pub fn reconciliations(&self, result: &str) -> u64 {
-        self.metrics
-            .reconciliations
-            .with_label_values(&[result])
-            .get()
-    }
-
-    /// Kills it like a crash: no lease release, everything dropped at once.
-    pub fn kill(self) {
-        self.task.abort();
-    }
-
-    /// Stops it cleanly (it releases the Lease).
-    pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.task.await;
+    /// An API of `K` in this namespace.
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug,
+        <K as kube::Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.ns)
     }
 }
 
-/// Runs kubectl with the environment's kubeconfig; returns (success, stdout, stderr).
-pub fn kubectl(args: &[&str]) -> Result<(bool, String, String)> {
-    let out = Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", &TestEnv::get().kubeconfig)
-        .current_dir(repo_root())
-        .output()
-        .context("run kubectl")?;
-    Ok((
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    ))
+/// The example pipeline (manifests/examples/pipeline.yaml) with the environment's
+/// addresses: its bootstrap servers and QuestDB, and the test's own topic and table.
+/// `edit` may change more (the format, the bounds) on the parsed document.
+pub fn example_pipeline(
+    topic: &str,
+    table: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> Result<String> {
+    let env = TestEnv::get();
+    let text = std::fs::read_to_string(repo_root().join("manifests/examples/pipeline.yaml"))?;
+    let mut doc: serde_json::Value = serde_yaml::from_str(&text)?;
+    let questdb = env
+        .questdb_http
+        .split_once("://")
+        .map_or(env.questdb_http.as_str(), |(_, a)| a);
+    doc["spec"]["source"]["bootstrapServers"] = env.kafka_brokers.clone().into();
+    doc["spec"]["source"]["topics"] = serde_json::json!([topic]);
+    doc["spec"]["sink"]["address"] = questdb.into();
+    doc["spec"]["sink"]["table"] = table.into();
+    edit(&mut doc);
+    Ok(serde_yaml::to_string(&doc)?)
 }
-
-/// Runs kubectl and fails unless it succeeds.
-pub fn kubectl_ok(args: &[&str]) -> Result<String> {
-    let (ok, stdout, stderr) = kubectl(args)?;
-    if !ok {
-        bail!("kubectl {} failed: {stderr}", args.join(" "));
-    }
-    Ok(stdout)
-}
-
-/// Applies YAML from a string with kubectl in `namespace`; returns (success, stdout+stderr).
-pub fn kubectl_apply_yaml(namespace: &str, yaml: &str) -> Result<(bool, String)> {
-    use std::io::Write;
-    let mut child = Command::new("kubectl")
-        .args(["apply", "-n", namespace, "-f", "-"])
-        .env("KUBECONFIG", &TestEnv::get().kubeconfig)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .context("run kubectl apply")?;
-    child
-        .stdin
-        .take()
-        .context("stdin")?
-        .write_all(yaml.as_bytes())?;
-    let out = child.wait_with_output()?;
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok((out.status.success(), text))
-}
-
-/// The example pipeline's name (manifests/examples/pipeline.yaml).
-pub const EXAMPLE: &str = "coinbase-trades";
 
 /// Waits until the Deployment `name` asks for `want` replicas.
 pub async fn deployment_replicas(
@@ -214,4 +166,20 @@ pub async fn deployment_replicas(
     )
     .await?;
     Ok(())
+}
+
+/// The pipeline's condition of `type_`: (status, reason, message).
+pub fn condition(p: &IngestionPipeline, type_: &str) -> Option<(String, String, String)> {
+    p.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
+}
+
+/// `kubectl apply -n namespace -f -` of `yaml`, successful or not: (success, stdout+stderr).
+pub fn kubectl_apply_yaml(namespace: &str, yaml: &str) -> Result<(bool, String)> {
+    let out = spate_tests::kubectl_with_input(&["apply", "-n", namespace, "-f", "-"], Some(yaml))?;
+    Ok((out.success, format!("{}{}", out.stdout, out.stderr)))
 }
