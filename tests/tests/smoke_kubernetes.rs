@@ -125,7 +125,21 @@ async fn deployment_makes_replicaset(client: &Client, namespace: &str) -> Result
             "selector": { "matchLabels": { "app": "smoke" } },
             "template": {
                 "metadata": { "labels": { "app": "smoke" } },
-                "spec": { "containers": [{ "name": "main", "image": "registry.invalid/smoke:1" }] }
+                // What the namespace's `restricted` Pod Security Standard demands.
+                "spec": {
+                    "securityContext": {
+                        "runAsNonRoot": true,
+                        "seccompProfile": { "type": "RuntimeDefault" }
+                    },
+                    "containers": [{
+                        "name": "main",
+                        "image": "registry.invalid/smoke:1",
+                        "securityContext": {
+                            "allowPrivilegeEscalation": false,
+                            "capabilities": { "drop": ["ALL"] }
+                        }
+                    }]
+                }
             }
         }
     }))?;

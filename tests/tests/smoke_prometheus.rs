@@ -1,5 +1,5 @@
-//! Smoke test: the local Prometheus scrapes itself and the targets listed in its file_sd
-//! file, and answers queries about them.
+//! Smoke test: the local Prometheus scrapes itself, the targets listed in its file_sd file
+//! and the cluster's pods that ask for it (at their pod IP), and answers queries about them.
 
 use std::time::Duration;
 
@@ -83,4 +83,56 @@ async fn a_target_added_to_the_targets_file_is_scraped() {
     .into();
     assert_eq!(value, "42");
     server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_that_ask_for_it_are_scraped_at_their_pod_ip() {
+    use spate_tests::operator::{OperatorDeployment, OperatorOptions};
+    let client = spate_tests::kube_client().await.expect("client");
+    spate_tests::demo::install_crd(&client).await.expect("CRD");
+    let ns = unique_name("smoke-scrape");
+    spate_tests::create_namespace(&client, &ns)
+        .await
+        .expect("namespace");
+    // The operator's pods carry prometheus.io/scrape and /port annotations.
+    let outcome = async {
+        let operator = OperatorDeployment::install(&client, &ns, &OperatorOptions::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let ips: Vec<String> = operator
+            .pods()
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .filter_map(|p| p.status.as_ref()?.pod_ip.clone())
+            .map(|ip| format!("{ip}:8080"))
+            .collect();
+        let promql = format!("up{{job=\"kubernetes-pods\",namespace=\"{ns}\"}} == 1");
+        eventually(
+            "both operator pods scraped",
+            Duration::from_secs(60),
+            || async {
+                let result = prometheus_query(&promql).await.map_err(|e| e.to_string())?;
+                let mut scraped: Vec<String> = result
+                    .iter()
+                    .filter_map(|s| s["metric"]["instance"].as_str().map(str::to_owned))
+                    .collect();
+                scraped.sort();
+                let mut want = ips.clone();
+                want.sort();
+                if scraped == want {
+                    Ok(())
+                } else {
+                    Err(format!("scraped {scraped:?}, pods at {want:?}"))
+                }
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())
+    }
+    .await;
+    let _ = kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client)
+        .delete(&ns, &Default::default())
+        .await;
+    outcome.expect("the operator's pods are Prometheus targets");
 }

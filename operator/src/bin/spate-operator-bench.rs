@@ -35,9 +35,11 @@ struct Args {
     pods_timeout_secs: u64,
 }
 
+/// A pipeline whose pods no node takes (a node selector nothing matches): the bench
+/// measures the operator and the control plane, not a thousand consumers on the node.
 fn pipeline(name: &str) -> Result<IngestionPipeline> {
     let yaml = format!(
-        "apiVersion: spate.dev/v1alpha1\nkind: IngestionPipeline\nmetadata: {{name: {name}}}\nspec:\n  source: {{bootstrapServers: 'kafka:9092', topics: [t]}}\n  sink: {{address: 'questdb:9000'}}\n"
+        "apiVersion: spate.dev/v1alpha1\nkind: IngestionPipeline\nmetadata: {{name: {name}}}\nspec:\n  source: {{bootstrapServers: 'kafka:9092', topics: [t]}}\n  sink: {{address: 'questdb:9000'}}\n  scheduling: {{nodeSelector: {{spate.dev/bench: unschedulable}}}}\n"
     );
     Ok(serde_yaml::from_str(&yaml)?)
 }

@@ -19,7 +19,7 @@ use spate_operator::crd::IngestionPipeline;
 pub use load::{Load, Phase, Schedule};
 pub use report::{DecisionRow, Sample, Summary, plot, summarise};
 pub use sampler::Sampler;
-pub use setup::save_pod_logs;
+pub use setup::{install_crd, save_pod_logs};
 
 use crate::{create_topic, kube_client, unique_name, unique_table};
 

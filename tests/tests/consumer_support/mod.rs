@@ -359,6 +359,7 @@ impl DedicatedQuestdb {
         .expect("server.conf.in");
         let http_port = free_port();
         let conf = template
+            .replace("@HOST_IP@", "127.0.0.1")
             .replace("@HTTP_PORT@", &http_port.to_string())
             .replace("@HTTP_MIN_PORT@", &free_port().to_string())
             .replace("@PG_PORT@", &free_port().to_string())
