@@ -92,12 +92,7 @@ impl TestEnv {
 
     /// Builds the environment from parsed variables; `path` names the file in errors.
     pub fn from_vars(vars: BTreeMap<String, String>, path: &Path) -> Result<TestEnv, Error> {
-        let get = |key: &'static str| {
-            vars.get(key).cloned().ok_or_else(|| Error::MissingEnvKey {
-                path: path.to_owned(),
-                key,
-            })
-        };
+        let get = |key: &'static str| required(&vars, key, path);
         Ok(TestEnv {
             kafka_brokers: get("KAFKA_BROKERS")?,
             questdb_http: get("QUESTDB_HTTP")?,
@@ -140,6 +135,18 @@ impl TestEnv {
             .ok_or_else(|| unusable("no cluster server address".to_owned()))?;
         Ok(authority(&server))
     }
+}
+
+/// The value of `key`, or an error naming the file that lacks it.
+pub(crate) fn required(
+    vars: &BTreeMap<String, String>,
+    key: &'static str,
+    path: &Path,
+) -> Result<String, Error> {
+    vars.get(key).cloned().ok_or_else(|| Error::MissingEnvKey {
+        path: path.to_owned(),
+        key,
+    })
 }
 
 /// Parses `KEY=VALUE` lines; blank lines and `#` comments are skipped, surrounding

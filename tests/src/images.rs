@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use crate::binaries::without_cargo_test_env;
-use crate::env::{parse_env_file, repo_root};
+use crate::env::{parse_env_file, repo_root, required};
 use crate::{Error, TestEnv};
 
 /// The image references the pods use.
@@ -59,12 +59,7 @@ impl Images {
             source,
         })?;
         let vars = parse_env_file(&text);
-        let get = |key: &'static str| {
-            vars.get(key).cloned().ok_or_else(|| Error::MissingEnvKey {
-                path: path.to_owned(),
-                key,
-            })
-        };
+        let get = |key: &'static str| required(&vars, key, path);
         Ok(Images {
             consumer: get("SPATE_CONSUMER_IMAGE")?,
             operator: get("SPATE_OPERATOR_IMAGE")?,

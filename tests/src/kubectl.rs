@@ -55,21 +55,17 @@ pub fn kubectl(args: &[&str]) -> Result<KubectlOutput, Error> {
 
 /// Runs kubectl and fails unless it succeeds; its stdout.
 pub fn kubectl_ok(args: &[&str]) -> Result<String, Error> {
-    let out = kubectl(args)?;
-    if out.success {
-        Ok(out.stdout)
-    } else {
-        Err(Error::Kubectl {
-            args: args.join(" "),
-            reason: out.stderr.trim().to_owned(),
-        })
-    }
+    succeeded(args, kubectl(args)?)
 }
 
 /// `kubectl apply -n namespace -f -` of `yaml`; fails unless it succeeds.
 pub fn kubectl_apply(namespace: &str, yaml: &str) -> Result<String, Error> {
     let args = ["apply", "-n", namespace, "-f", "-"];
-    let out = kubectl_with_input(&args, Some(yaml))?;
+    succeeded(&args, kubectl_with_input(&args, Some(yaml))?)
+}
+
+/// Its stdout when kubectl succeeded, else its stderr as the error.
+fn succeeded(args: &[&str], out: KubectlOutput) -> Result<String, Error> {
     if out.success {
         Ok(out.stdout)
     } else {

@@ -44,13 +44,7 @@ pub async fn questdb_query(sql: &str) -> Result<Value, Error> {
 /// asynchronously; see [`wait_for_questdb_count`]).
 pub async fn questdb_count(table: &str) -> Result<i64, Error> {
     let sql = format!("select count() from \"{}\"", table.replace('"', "\"\""));
-    let body = questdb_query(&sql).await?;
-    body.pointer("/dataset/0/0")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| Error::QuestdbRejected {
-            sql,
-            message: format!("unexpected answer {body}"),
-        })
+    integer(sql).await
 }
 
 /// The distinct trades of `table`: its distinct (exchange, symbol, trade_id) identities.
@@ -59,6 +53,11 @@ pub async fn questdb_distinct_trades(table: &str) -> Result<i64, Error> {
         "select count() from (select distinct exchange, symbol, trade_id from \"{}\")",
         table.replace('"', "\"\"")
     );
+    integer(sql).await
+}
+
+/// The first value of the first row of `sql`, an integer.
+async fn integer(sql: String) -> Result<i64, Error> {
     let body = questdb_query(&sql).await?;
     body.pointer("/dataset/0/0")
         .and_then(Value::as_i64)
