@@ -21,8 +21,10 @@ pub struct TestEnv {
     pub questdb_ilp_tcp: String,
     /// QuestDB PostgreSQL wire `host:port`.
     pub questdb_pg: String,
-    /// Admin kubeconfig of the local API server.
-    pub kubeconfig: PathBuf,
+    /// Admin kubeconfig of the local API server; `None` when the environment was
+    /// started without Kubernetes (`SPATE_ENV_COMPONENTS` without `k8s`), which only
+    /// suites that never reach Kubernetes accept (see [`TestEnv::kubeconfig`]).
+    pub kubeconfig_path: Option<PathBuf>,
     /// Prometheus base URL.
     pub prometheus_url: String,
     /// The file_sd JSON file Prometheus watches; see [`crate::add_prometheus_target`].
@@ -94,7 +96,7 @@ impl TestEnv {
             questdb_http: get("QUESTDB_HTTP")?,
             questdb_ilp_tcp: get("QUESTDB_ILP_TCP")?,
             questdb_pg: get("QUESTDB_PG")?,
-            kubeconfig: get("KUBECONFIG")?.into(),
+            kubeconfig_path: vars.get("KUBECONFIG").map(PathBuf::from),
             prometheus_url: get("PROMETHEUS_URL")?,
             prometheus_targets_file: get("PROMETHEUS_TARGETS_FILE")?.into(),
             log_dir: get("SPATE_LOG_DIR")?.into(),
@@ -109,24 +111,40 @@ impl TestEnv {
         connect("Kafka", first_broker)?;
         connect("QuestDB", &authority(&self.questdb_http))?;
         connect("Prometheus", &authority(&self.prometheus_url))?;
-        connect("the Kubernetes API server", &self.kube_api_authority()?)?;
+        if let Some(path) = &self.kubeconfig_path {
+            connect("the Kubernetes API server", &kube_api_authority(path)?)?;
+        }
         Ok(())
     }
 
-    fn kube_api_authority(&self) -> Result<String, Error> {
-        let unusable = |reason: String| Error::BuildKubeClient {
-            path: self.kubeconfig.clone(),
-            reason,
-        };
-        let kubeconfig = ::kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| unusable(e.to_string()))?;
-        let server = kubeconfig
-            .clusters
-            .iter()
-            .find_map(|c| c.cluster.as_ref().and_then(|c| c.server.clone()))
-            .ok_or_else(|| unusable("no cluster server address".to_owned()))?;
-        Ok(authority(&server))
+    /// The admin kubeconfig, for suites that use Kubernetes.
+    ///
+    /// # Panics
+    /// When the environment runs without Kubernetes: such a suite must fail, not pass
+    /// without its server.
+    pub fn kubeconfig(&self) -> &Path {
+        self.kubeconfig_path.as_deref().unwrap_or_else(|| {
+            panic!(
+                "this suite needs Kubernetes, but the environment was started without it \
+                 (no KUBECONFIG in its env file; unset SPATE_ENV_COMPONENTS and run `make env-up`)"
+            )
+        })
     }
+}
+
+fn kube_api_authority(path: &Path) -> Result<String, Error> {
+    let unusable = |reason: String| Error::BuildKubeClient {
+        path: path.to_owned(),
+        reason,
+    };
+    let kubeconfig =
+        ::kube::config::Kubeconfig::read_from(path).map_err(|e| unusable(e.to_string()))?;
+    let server = kubeconfig
+        .clusters
+        .iter()
+        .find_map(|c| c.cluster.as_ref().and_then(|c| c.server.clone()))
+        .ok_or_else(|| unusable("no cluster server address".to_owned()))?;
+    Ok(authority(&server))
 }
 
 /// Parses `KEY=VALUE` lines; blank lines and `#` comments are skipped, surrounding
@@ -229,7 +247,7 @@ EXTRA=a=b
         assert_eq!(env.kafka_brokers, "127.0.0.1:9092");
         assert_eq!(env.questdb_pg, "127.0.0.1:8812");
         assert_eq!(env.prometheus_url, "http://127.0.0.1:9090");
-        assert_eq!(env.kubeconfig, PathBuf::from("/tmp/admin.kubeconfig"));
+        assert_eq!(env.kubeconfig(), Path::new("/tmp/admin.kubeconfig"));
         assert_eq!(env.vars["EXTRA"], "a=b");
     }
 
@@ -247,6 +265,15 @@ EXTRA=a=b
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_env_file_without_kubernetes_is_complete_for_the_other_suites() {
+        let text = SAMPLE.replace("KUBECONFIG=/tmp/admin.kubeconfig\n", "");
+        let env = TestEnv::from_vars(parse_env_file(&text), Path::new("env")).expect("complete");
+        assert_eq!(env.kubeconfig_path, None);
+        let asked = std::panic::catch_unwind(|| env.kubeconfig().to_owned());
+        assert!(asked.is_err(), "a Kubernetes suite fails without Kubernetes");
     }
 
     #[test]

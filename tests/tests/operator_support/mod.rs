@@ -141,7 +141,7 @@ impl Instance {
 pub fn kubectl(args: &[&str]) -> Result<(bool, String, String)> {
     let out = Command::new("kubectl")
         .args(args)
-        .env("KUBECONFIG", &TestEnv::get().kubeconfig)
+        .env("KUBECONFIG", TestEnv::get().kubeconfig())
         .current_dir(repo_root())
         .output()
         .context("run kubectl")?;
@@ -166,7 +166,7 @@ pub fn kubectl_apply_yaml(namespace: &str, yaml: &str) -> Result<(bool, String)>
     use std::io::Write;
     let mut child = Command::new("kubectl")
         .args(["apply", "-n", namespace, "-f", "-"])
-        .env("KUBECONFIG", &TestEnv::get().kubeconfig)
+        .env("KUBECONFIG", TestEnv::get().kubeconfig())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
