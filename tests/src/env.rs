@@ -273,7 +273,10 @@ EXTRA=a=b
         let env = TestEnv::from_vars(parse_env_file(&text), Path::new("env")).expect("complete");
         assert_eq!(env.kubeconfig_path, None);
         let asked = std::panic::catch_unwind(|| env.kubeconfig().to_owned());
-        assert!(asked.is_err(), "a Kubernetes suite fails without Kubernetes");
+        assert!(
+            asked.is_err(),
+            "a Kubernetes suite fails without Kubernetes"
+        );
     }
 
     #[test]

@@ -326,6 +326,8 @@ impl Worker {
                 .health
                 .set_problem(self.id, HoldKind::Schema, reason);
         }
+        // The retry goes over a new connection, which sees the table as it is now.
+        self.sink.reset();
         sleep_unless(self.deps.hold.retry, || control.stopping())
     }
 

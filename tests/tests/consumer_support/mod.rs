@@ -503,3 +503,98 @@ impl Jitter {
         lo + self.0 % (hi - lo).max(1)
     }
 }
+
+/// Records in `topic`: the sum of its partitions' high watermarks.
+pub fn topic_records(topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = kafka_config().create().expect("metadata client");
+    let metadata = client
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| {
+            client
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                .expect("watermarks")
+                .1
+        })
+        .sum()
+}
+
+/// The body of `GET path` on the consumer's HTTP server, with its status.
+pub async fn http_get(consumer: &ConsumerProcess, path: &str) -> Option<(u16, String)> {
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .ok()?
+        .get(format!("{}{path}", consumer.base_url()))
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+/// `count()` and `count_distinct(symbol/trade_id)` of `table`.
+pub async fn counts(table: &str) -> (i64, i64) {
+    let row = first_row(&format!(
+        "select count(), count_distinct(concat(symbol, '/', trade_id)) from {table}"
+    ))
+    .await;
+    (
+        row.first().and_then(|v| v.as_i64()).unwrap_or(-1),
+        row.get(1).and_then(|v| v.as_i64()).unwrap_or(-1),
+    )
+}
+
+/// `n` normalized trades (one row each) over four symbols, keyed by symbol; trade ids
+/// `<prefix>-<i>`.
+pub fn normalized_messages(prefix: &str, n: usize) -> Vec<Message> {
+    let base = now_ns() / 1000 * 1000;
+    (0..n)
+        .map(|i| {
+            let symbol = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD"][i % 4];
+            Message {
+                key: symbol.into(),
+                payload: format!(
+                    r#"{{"exchange":"kraken","symbol":"{symbol}","side":"buy","trade_id":"{prefix}-{i}","price":{}.5,"size":0.25,"sequence":{i},"quality_score":1.0,"timestamp":{}}}"#,
+                    1000 + i,
+                    base + i as i64 * 1000
+                )
+                .into_bytes(),
+                rows: 1,
+            }
+        })
+        .collect()
+}
+
+impl DedicatedQuestdb {
+    /// Runs `sql` on this server; panics when it answers an error.
+    pub async fn exec(&self, sql: &str) -> serde_json::Value {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/exec", self.http_url()),
+            &[("query", sql)],
+        )
+        .expect("url");
+        let answer: serde_json::Value = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .get(url)
+            .send()
+            .await
+            .expect(sql)
+            .json()
+            .await
+            .expect(sql);
+        assert!(answer.get("error").is_none(), "{sql}: {answer}");
+        answer
+    }
+
+    /// The first value of `sql`'s answer as a boolean.
+    pub async fn boolean(&self, sql: &str) -> Option<bool> {
+        self.exec(sql).await.pointer("/dataset/0/0")?.as_bool()
+    }
+}
