@@ -196,7 +196,7 @@ impl<'a> Cursor<'a> {
 /// Decodes `text` if it is a normalised trade in the usual layout that decodes
 /// without rejection; `None` means "use the generic decoder".
 #[inline]
-pub(super) fn normalized(text: &str) -> Option<Trade<'_>> {
+pub(crate) fn normalized(text: &str) -> Option<Trade<'_>> {
     let mut c = Cursor { text, pos: 0 };
     c.lit(b"{\"exchange\":\"")?;
     let exchange = c.name()?;
