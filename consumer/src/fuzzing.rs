@@ -246,8 +246,11 @@ pub fn ilp_writer(data: &[u8]) {
     }
 }
 
+/// A fuzz target: checks its properties on any bytes, panicking on a violation.
+pub type Target = fn(&[u8]);
+
 /// The fuzz targets by name, as the corpus directories are named.
-pub const TARGETS: [(&str, fn(&[u8])); 3] = [
+pub const TARGETS: [(&str, Target); 3] = [
     ("decoders", decoders),
     ("timestamps", timestamps),
     ("ilp_writer", ilp_writer),
