@@ -1,0 +1,248 @@
+//! Memory is bounded in bytes: a backlog of large `market_trades` messages (256 KiB,
+//! about 1 300 trades each) several times the size of the container's memory limit
+//! drains without an OOM kill, the consumer deriving its byte watermarks from the limit.
+//! The consumer runs in a cgroup v1 memory cgroup this test makes under its own (and
+//! removes). `SPATE_MEMTEST_BACKLOG_MIB` and `SPATE_MEMTEST_LIMIT_MIB` (default 512 and
+//! 192) size it; `tests/bench/memory-bound.sh` runs the 2 GiB / 512 MiB case.
+
+#[path = "consumer_support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use spate_tests::{TestEnv, create_topic, kafka_config, questdb_count, unique_name, unique_table};
+use support::{ConsumerSpec, counts, now_ns};
+
+const RECORD_BYTES: usize = 256 << 10;
+
+fn env_mib(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A memory cgroup (v1) under this process's own, removed on drop.
+struct MemoryCgroup {
+    dir: PathBuf,
+}
+
+impl MemoryCgroup {
+    fn new(name: &str, limit: u64) -> Self {
+        let own = std::fs::read_to_string("/proc/self/cgroup").expect("/proc/self/cgroup");
+        let path = own
+            .lines()
+            .find_map(|l| {
+                let mut parts = l.splitn(3, ':');
+                let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+                controllers
+                    .split(',')
+                    .any(|c| c == "memory")
+                    .then(|| path.to_owned())
+            })
+            .expect("a cgroup v1 memory controller (this test needs cgroup v1)");
+        let dir = PathBuf::from("/sys/fs/cgroup/memory")
+            .join(path.trim_start_matches('/'))
+            .join(name);
+        std::fs::create_dir(&dir).expect("create the memory cgroup (root needed)");
+        std::fs::write(dir.join("memory.limit_in_bytes"), limit.to_string()).expect("limit");
+        // No swap to hide in: the limit holds for memory and swap together.
+        let _ = std::fs::write(dir.join("memory.memsw.limit_in_bytes"), limit.to_string());
+        Self { dir }
+    }
+
+    fn read(&self, file: &str) -> String {
+        std::fs::read_to_string(self.dir.join(file)).unwrap_or_default()
+    }
+
+    fn oom_kills(&self) -> u64 {
+        self.read("memory.oom_control")
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A `market_trades` message of about [`RECORD_BYTES`] with trade ids `<prefix>-<n>-<j>`.
+fn big_message(prefix: &str, n: usize, ts: &str) -> (Vec<u8>, usize) {
+    let mut out = String::with_capacity(RECORD_BYTES + 256);
+    out.push_str(
+        r#"{"channel":"market_trades","sequence_num":1,"events":[{"type":"update","trades":["#,
+    );
+    let mut trades = 0;
+    while out.len() < RECORD_BYTES - 200 {
+        if trades > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            r#"{{"trade_id":"{prefix}-{n}-{trades}","product_id":"BTC-USD","price":"60000.5","size":"0.01","side":"BUY","time":"{ts}"}}"#
+        ));
+        trades += 1;
+    }
+    out.push_str("]}]}");
+    (out.into_bytes(), trades)
+}
+
+fn rfc3339_now() -> String {
+    spate_consumer::format::time::format_rfc3339(now_ns(), 6)
+}
+
+/// `/proc/<pid>/status` field in KiB.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix(field))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_many_times_the_memory_limit_drains_without_an_oom_kill() {
+    let env = TestEnv::get();
+    let backlog = env_mib("SPATE_MEMTEST_BACKLOG_MIB", 512) << 20;
+    let limit = env_mib("SPATE_MEMTEST_LIMIT_MIB", 192) << 20;
+    let topic = unique_name("membound");
+    let table = unique_table("membound");
+    create_topic(&topic, 4).await.expect("topic");
+    create_topic(&format!("{topic}.dlq"), 1).await.expect("dlq");
+
+    // The backlog, produced in slices so the producer holds little of it.
+    let producer: FutureProducer = kafka_config()
+        .set("acks", "all")
+        .set("linger.ms", "20")
+        .set("compression.type", "none")
+        .create()
+        .expect("producer");
+    let messages = (backlog as usize).div_ceil(RECORD_BYTES);
+    let ts = rfc3339_now();
+    let mut rows = 0usize;
+    let produce_started = Instant::now();
+    for slice in (0..messages).collect::<Vec<_>>().chunks(64) {
+        let mut pending = Vec::new();
+        for &n in slice {
+            let (payload, trades) = big_message(&topic, n, &ts);
+            rows += trades;
+            let key = format!("k{}", n % 16);
+            let record = FutureRecord::to(&topic).key(&key).payload(&payload);
+            pending.push(
+                producer
+                    .send_result(record)
+                    .map_err(|(e, _)| e)
+                    .expect("enqueue"),
+            );
+        }
+        for p in pending {
+            p.await
+                .expect("delivery")
+                .map_err(|(e, _)| e)
+                .expect("produce");
+        }
+    }
+    eprintln!(
+        "produced {messages} messages ({} MiB, {rows} trades) in {:.1} s",
+        backlog >> 20,
+        produce_started.elapsed().as_secs_f64()
+    );
+
+    let cgroup = MemoryCgroup::new(&format!("spate-test-{topic}"), limit);
+    let spec = ConsumerSpec::new(&topic, &table);
+    let log = env
+        .log_dir
+        .join("consumer-tests")
+        .join(format!("{topic}.log"));
+    std::fs::create_dir_all(log.parent().expect("dir")).expect("log dir");
+    let out = std::fs::File::create(&log).expect("log file");
+    let port = support::free_port();
+    let qdb_addr = spec.questdb_http.trim_start_matches("http://").to_owned();
+    // The shell joins the cgroup, then becomes the consumer: every byte it allocates
+    // is charged there.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "echo $$ > {}/cgroup.procs && exec {}",
+            cgroup.dir.display(),
+            support::consumer_binary().display()
+        ))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "info,librdkafka=warn,rdkafka=warn")
+        .env("KAFKA_BROKERS", &env.kafka_brokers)
+        .env("KAFKA_GROUP_ID", &spec.group)
+        .env("KAFKA_TOPICS", &topic)
+        .env("SPATE_DLQ_TOPIC", &spec.dlq)
+        .env("QDB_CLIENT_CONF", format!("http::addr={qdb_addr};"))
+        .env("QUESTDB_HTTP_URL", &spec.questdb_http)
+        .env("SPATE_TABLE", &table)
+        .env("NUM_WORKERS", "2")
+        .env("SPATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SPATE_CONTROL_TOKEN", "t")
+        .env("SPATE_INPUT_FORMAT", "coinbase-market-trades")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().expect("log"))
+        .stderr(out)
+        .spawn()
+        .expect("spawn consumer");
+    let pid = child.id();
+
+    let started = Instant::now();
+    let mut peak_rss = 0;
+    let mut drained = false;
+    while started.elapsed() < Duration::from_secs(600) {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the consumer exited ({status}) with oom_kill {}:\n{}",
+                cgroup.oom_kills(),
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        peak_rss = peak_rss.max(status_kib(pid, "VmHWM:").unwrap_or(0));
+        if questdb_count(&table).await.unwrap_or(0) >= rows as i64 {
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let elapsed = started.elapsed();
+    peak_rss = peak_rss.max(status_kib(pid, "VmHWM:").unwrap_or(0));
+    let cgroup_peak = cgroup.read("memory.max_usage_in_bytes");
+    let oom = cgroup.oom_kills();
+    let _ = child.kill();
+    let _ = child.wait();
+    eprintln!(
+        "drained {} MiB of 256 KiB records under a {} MiB limit: {drained} in {:.1} s; peak RSS {} MiB, cgroup peak {} MiB (page cache included), oom_kill {oom}",
+        backlog >> 20,
+        limit >> 20,
+        elapsed.as_secs_f64(),
+        peak_rss >> 10,
+        cgroup_peak.trim().parse::<u64>().unwrap_or(0) >> 20,
+    );
+    assert_eq!(oom, 0, "OOM kills in the consumer's cgroup");
+    assert!(
+        drained,
+        "{rows} rows not all written:\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    assert_eq!(counts(&table).await, (rows as i64, rows as i64));
+    assert!(
+        peak_rss << 10 < limit,
+        "peak RSS {peak_rss} KiB above the limit"
+    );
+}
