@@ -598,3 +598,158 @@ impl DedicatedQuestdb {
         self.exec(sql).await.pointer("/dataset/0/0")?.as_bool()
     }
 }
+
+impl DedicatedQuestdb {
+    /// SIGKILL: no flush, no clean WAL close.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The server's data directory (`<root>/db`).
+    pub fn db_dir(&self) -> PathBuf {
+        self.root.join("db")
+    }
+}
+
+/// A TCP proxy on loopback that delays every chunk it forwards and throttles each
+/// direction to a byte rate: a slow QuestDB, made fast again by [`SlowProxy::set_fast`].
+/// It runs until dropped.
+pub struct SlowProxy {
+    pub port: u16,
+    slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowProxy {
+    pub async fn start(upstream: String, delay: Duration, bytes_per_sec: u64) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let slow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = slow.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    let pace = Pace {
+                        slow: flag,
+                        delay,
+                        bytes_per_sec,
+                    };
+                    let up = tokio::spawn(slow_copy(cr, sw, pace.clone()));
+                    let down = tokio::spawn(slow_copy(sr, cw, pace));
+                    let _ = tokio::join!(up, down);
+                });
+            }
+        });
+        Self { port, slow, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Forwards without delay from now on.
+    pub fn set_fast(&self) {
+        self.slow.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+struct Pace {
+    slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    delay: Duration,
+    bytes_per_sec: u64,
+}
+
+async fn slow_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    pace: Pace,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if pace.slow.load(std::sync::atomic::Ordering::Acquire) {
+            let throttle = Duration::from_secs_f64(n as f64 / pace.bytes_per_sec.max(1) as f64);
+            tokio::time::sleep(pace.delay + throttle).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Waits until `count()` of `table` on `questdb` (or the environment's QuestDB when
+/// `None`) exceeds `above`; returns how long that took.
+pub async fn time_to_progress(
+    questdb: Option<&DedicatedQuestdb>,
+    table: &str,
+    above: i64,
+    timeout: Duration,
+) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let sql = format!("select count() from {table}");
+    while started.elapsed() < timeout {
+        let c = match questdb {
+            Some(q) => q.scalar(&sql).await,
+            None => spate_tests::questdb_count(table).await.ok(),
+        };
+        if c.is_some_and(|c| c > above) {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// `(count(), count_distinct(trade_id))` of `table` on a dedicated QuestDB.
+pub async fn dedicated_counts(questdb: &DedicatedQuestdb, table: &str) -> (i64, i64) {
+    let c = questdb
+        .scalar(&format!("select count() from {table}"))
+        .await;
+    let d = questdb
+        .scalar(&format!(
+            "select count_distinct(concat(symbol, '/', trade_id)) from {table}"
+        ))
+        .await;
+    (c.unwrap_or(-1), d.unwrap_or(-1))
+}
+
+/// Waits until `table` on `questdb` has `n` rows.
+pub async fn wait_dedicated_rows(
+    questdb: &DedicatedQuestdb,
+    table: &str,
+    n: usize,
+    timeout: Duration,
+) -> Result<(), spate_tests::Error> {
+    let sql = format!("select count() from {table}");
+    spate_tests::eventually(&format!("{n} rows in {table}"), timeout, || async {
+        match questdb.scalar(&sql).await {
+            Some(c) if c == n as i64 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
