@@ -55,7 +55,7 @@ async fn killed_and_restarted_consumers_leave_no_row_missing_or_duplicated() {
         .expect("dlq topic");
 
     // One row per message, so rows and offsets compare.
-    let messages = normalized_messages(&topic, 60_000);
+    let messages = normalized_messages(&topic, 40_000);
     let rows = messages.len();
     let producer = {
         let (topic, messages) = (topic.clone(), messages.clone());

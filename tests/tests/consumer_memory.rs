@@ -1,9 +1,10 @@
-//! Memory is bounded in bytes: a backlog of large `market_trades` messages (256 KiB,
-//! about 1 300 trades each) several times the size of the container's memory limit
+//! Memory is bounded in bytes: a backlog of large `market_trades` messages (256 KiB
+//! each) several times the size of the container's memory limit
 //! drains without an OOM kill, the consumer deriving its byte watermarks from the limit.
 //! The consumer runs in a cgroup v1 memory cgroup this test makes under its own (and
-//! removes). `SPATE_MEMTEST_BACKLOG_MIB` and `SPATE_MEMTEST_LIMIT_MIB` (default 512 and
-//! 192) size it; `tests/bench/memory-bound.sh` runs the 2 GiB / 512 MiB case.
+//! removes). `SPATE_MEMTEST_BACKLOG_MIB`, `SPATE_MEMTEST_LIMIT_MIB` (default 512 and
+//! 192) and `SPATE_MEMTEST_TRADE_PAD` (bytes of padding per trade, default 800) size it;
+//! `tests/bench/memory-bound.sh` runs the 2 GiB / 512 MiB case.
 
 #[path = "consumer_support/mod.rs"]
 mod support;
@@ -78,8 +79,9 @@ impl Drop for MemoryCgroup {
     }
 }
 
-/// A `market_trades` message of about [`RECORD_BYTES`] with trade ids `<prefix>-<n>-<j>`.
-fn big_message(prefix: &str, n: usize, ts: &str) -> (Vec<u8>, usize) {
+/// A `market_trades` message of about [`RECORD_BYTES`] with trade ids `<prefix>-<n>-<j>`,
+/// each trade padded with a member the decoder skips, `pad` bytes long.
+fn big_message(prefix: &str, n: usize, ts: &str, pad: &str) -> (Vec<u8>, usize) {
     let mut out = String::with_capacity(RECORD_BYTES + 256);
     out.push_str(
         r#"{"channel":"market_trades","sequence_num":1,"events":[{"type":"update","trades":["#,
@@ -90,7 +92,7 @@ fn big_message(prefix: &str, n: usize, ts: &str) -> (Vec<u8>, usize) {
             out.push(',');
         }
         out.push_str(&format!(
-            r#"{{"trade_id":"{prefix}-{n}-{trades}","product_id":"BTC-USD","price":"60000.5","size":"0.01","side":"BUY","time":"{ts}"}}"#
+            r#"{{"trade_id":"{prefix}-{n}-{trades}","product_id":"BTC-USD","price":"60000.5","size":"0.01","side":"BUY","time":"{ts}"{pad}}}"#
         ));
         trades += 1;
     }
@@ -133,12 +135,20 @@ async fn a_backlog_many_times_the_memory_limit_drains_without_an_oom_kill() {
         .expect("producer");
     let messages = (backlog as usize).div_ceil(RECORD_BYTES);
     let ts = rfc3339_now();
+    // Padding makes fewer, larger trades (about 270 per message by default), so the
+    // test is about bytes and not about QuestDB's row rate; 0 gives about 1 300.
+    let pad_bytes = env_mib("SPATE_MEMTEST_TRADE_PAD", 800) as usize;
+    let pad = if pad_bytes == 0 {
+        String::new()
+    } else {
+        format!(r#","pad":"{}""#, "x".repeat(pad_bytes))
+    };
     let mut rows = 0usize;
     let produce_started = Instant::now();
     for slice in (0..messages).collect::<Vec<_>>().chunks(64) {
         let mut pending = Vec::new();
         for &n in slice {
-            let (payload, trades) = big_message(&topic, n, &ts);
+            let (payload, trades) = big_message(&topic, n, &ts, &pad);
             rows += trades;
             let key = format!("k{}", n % 16);
             let record = FutureRecord::to(&topic).key(&key).payload(&payload);

@@ -753,3 +753,21 @@ pub async fn wait_dedicated_rows(
     })
     .await
 }
+
+/// `PUT /control/workers` with `token`; returns the status and body.
+pub async fn put_workers(consumer: &ConsumerProcess, token: &str, workers: usize) -> (u16, String) {
+    let resp = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .put(format!("{}/control/workers", consumer.base_url()))
+        .bearer_auth(token)
+        .body(format!(r#"{{"workers":{workers}}}"#))
+        .send()
+        .await
+        .expect("PUT /control/workers");
+    (
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    )
+}
