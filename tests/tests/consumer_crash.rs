@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use spate_tests::{
-    TestEnv, create_topic, kafka_config, questdb_count, unique_name, unique_table,
-    wait_for_questdb_count,
+    TestEnv, create_topic, kafka_config, unique_name, unique_table, wait_for_questdb_count,
 };
 use support::{ConsumerProcess, ConsumerSpec, Jitter, counts, normalized_messages, produce};
 
@@ -60,8 +59,8 @@ async fn killed_and_restarted_consumers_leave_no_row_missing_or_duplicated() {
     let producer = {
         let (topic, messages) = (topic.clone(), messages.clone());
         tokio::spawn(async move {
-            // About 3 000 a second: the consumer is never idle between kills.
-            for slice in messages.chunks(500) {
+            // About 5 000 a second: the consumer is never idle between kills.
+            for slice in messages.chunks(1_000) {
                 produce(&topic, slice).await;
                 tokio::time::sleep(Duration::from_millis(150)).await;
             }
@@ -73,28 +72,55 @@ async fn killed_and_restarted_consumers_leave_no_row_missing_or_duplicated() {
     spec.extra.push(("BATCH_SIZE".into(), "200".into()));
     spec.extra.push(("SPATE_BATCH_MIN".into(), "50".into()));
     spec.extra.push(("SPATE_BATCH_MAX".into(), "500".into()));
+    spec.extra
+        .push(("SPATE_COMMIT_INTERVAL_MS".into(), "1000".into()));
     let mut jitter = Jitter::new();
     let (mut mid_batch, mut mid_commit) = (0, 0);
     for kill in 0..KILLS {
         let committed_at_start = committed(&topic, &spec.group);
         let mut consumer = ConsumerProcess::start(&spec);
-        // Progress first: the kill must not land before the group join.
-        let start_rows = questdb_count(&table).await.unwrap_or(0);
+        // Progress first: the kill must not land before the group join. The time to
+        // the first acknowledged flush is the recovery from the previous kill.
         let started = Instant::now();
-        while questdb_count(&table).await.unwrap_or(0) <= start_rows
-            && started.elapsed() < Duration::from_secs(30)
+        while consumer
+            .metric("trades_processed_total")
+            .await
+            .unwrap_or(0.0)
+            < 1.0
+            && started.elapsed() < Duration::from_secs(60)
         {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        tokio::time::sleep(Duration::from_millis(jitter.between(100, 1_500))).await;
-        let inflight = consumer
-            .metric("spate_inflight_records")
-            .await
-            .unwrap_or(0.0);
-        let acked = consumer
+        if kill > 0 {
+            eprintln!(
+                "RECOVERY consumer_sigkill: {:.2} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        // Then a random moment, and the first instant after it at which records are in
+        // flight and a flush was just acknowledged (its offsets stored, the commit due
+        // within the commit interval): the kill is aimed mid-batch and mid-commit.
+        tokio::time::sleep(Duration::from_millis(jitter.between(100, 1_000))).await;
+        let aim = Instant::now();
+        let mut last_acked = consumer
             .metric("trades_processed_total")
             .await
-            .unwrap_or(0.0) as i64;
+            .unwrap_or(0.0);
+        let (inflight, acked) = loop {
+            let acked = consumer
+                .metric("trades_processed_total")
+                .await
+                .unwrap_or(0.0);
+            let inflight = consumer
+                .metric("spate_inflight_records")
+                .await
+                .unwrap_or(0.0);
+            if (acked > last_acked && inflight > 0.0) || aim.elapsed() > Duration::from_secs(5) {
+                break (inflight, acked as i64);
+            }
+            last_acked = acked;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
         consumer.kill();
         let committed = committed(&topic, &spec.group);
         // This incarnation read from `committed_at_start`; what it had acknowledged

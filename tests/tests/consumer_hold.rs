@@ -11,7 +11,7 @@ use std::time::Duration;
 use spate_tests::{TestEnv, create_topic, eventually, unique_name, unique_table};
 use support::{
     ConsumerProcess, ConsumerSpec, DedicatedQuestdb, http_get, normalized_messages, produce,
-    topic_records,
+    topic_records, wait_dedicated_rows,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,7 +38,7 @@ async fn a_batch_refused_whole_for_one_reason_holds_until_the_table_is_fixed() {
     let before = normalized(&format!("{topic}-a"));
     produce(&topic, &before).await;
     let rows = before.len();
-    wait_rows(&questdb, &table, rows)
+    wait_dedicated_rows(&questdb, &table, rows, Duration::from_secs(90))
         .await
         .unwrap_or_else(|e| panic!("{e}\nconsumer log:\n{}", consumer.log_tail()));
 
@@ -90,7 +90,7 @@ async fn a_batch_refused_whole_for_one_reason_holds_until_the_table_is_fixed() {
     // Fixed: every held row arrives, once.
     set_side_type(&questdb, &table, "SYMBOL").await;
     let all = rows + during.len();
-    wait_rows(&questdb, &table, all)
+    wait_dedicated_rows(&questdb, &table, all, Duration::from_secs(90))
         .await
         .unwrap_or_else(|e| panic!("{e}\nconsumer log:\n{}", consumer.log_tail()));
     let distinct = questdb
@@ -130,23 +130,4 @@ async fn set_side_type(questdb: &DedicatedQuestdb, table: &str, kind: &str) {
     )
     .await
     .expect("side type applied");
-}
-
-async fn wait_rows(
-    questdb: &DedicatedQuestdb,
-    table: &str,
-    n: usize,
-) -> Result<(), spate_tests::Error> {
-    let sql = format!("select count() from {table}");
-    eventually(
-        &format!("{n} rows in {table}"),
-        Duration::from_secs(90),
-        || async {
-            match questdb.scalar(&sql).await {
-                Some(c) if c == n as i64 => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        },
-    )
-    .await
 }

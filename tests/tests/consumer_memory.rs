@@ -10,12 +10,11 @@
 mod support;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use spate_tests::{TestEnv, create_topic, kafka_config, questdb_count, unique_name, unique_table};
-use support::{ConsumerSpec, counts, now_ns};
+use support::{ConsumerProcess, ConsumerSpec, counts, now_ns};
 
 const RECORD_BYTES: usize = 256 << 10;
 
@@ -118,7 +117,7 @@ fn status_kib(pid: u32, field: &str) -> Option<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_many_times_the_memory_limit_drains_without_an_oom_kill() {
-    let env = TestEnv::get();
+    TestEnv::get();
     let backlog = env_mib("SPATE_MEMTEST_BACKLOG_MIB", 512) << 20;
     let limit = env_mib("SPATE_MEMTEST_LIMIT_MIB", 192) << 20;
     let topic = unique_name("membound");
@@ -173,54 +172,26 @@ async fn a_backlog_many_times_the_memory_limit_drains_without_an_oom_kill() {
     );
 
     let cgroup = MemoryCgroup::new(&format!("spate-test-{topic}"), limit);
-    let spec = ConsumerSpec::new(&topic, &table);
-    let log = env
-        .log_dir
-        .join("consumer-tests")
-        .join(format!("{topic}.log"));
-    std::fs::create_dir_all(log.parent().expect("dir")).expect("log dir");
-    let out = std::fs::File::create(&log).expect("log file");
-    let port = support::free_port();
-    let qdb_addr = spec.questdb_http.trim_start_matches("http://").to_owned();
-    // The shell joins the cgroup, then becomes the consumer: every byte it allocates
-    // is charged there.
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "echo $$ > {}/cgroup.procs && exec {}",
-            cgroup.dir.display(),
-            support::consumer_binary().display()
-        ))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("RUST_LOG", "info,librdkafka=warn,rdkafka=warn")
-        .env("KAFKA_BROKERS", &env.kafka_brokers)
-        .env("KAFKA_GROUP_ID", &spec.group)
-        .env("KAFKA_TOPICS", &topic)
-        .env("SPATE_DLQ_TOPIC", &spec.dlq)
-        .env("QDB_CLIENT_CONF", format!("http::addr={qdb_addr};"))
-        .env("QUESTDB_HTTP_URL", &spec.questdb_http)
-        .env("SPATE_TABLE", &table)
-        .env("NUM_WORKERS", "2")
-        .env("SPATE_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SPATE_CONTROL_TOKEN", "t")
-        .env("SPATE_INPUT_FORMAT", "coinbase-market-trades")
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log"))
-        .stderr(out)
-        .spawn()
-        .expect("spawn consumer");
-    let pid = child.id();
+    let mut spec = ConsumerSpec::new(&topic, &table);
+    spec.cgroup = Some(cgroup.dir.clone());
+    spec.extra.push((
+        "RUST_LOG".into(),
+        "info,librdkafka=warn,rdkafka=warn".into(),
+    ));
+    spec.extra
+        .push(("SPATE_INPUT_FORMAT".into(), "coinbase-market-trades".into()));
+    let mut consumer = ConsumerProcess::start(&spec);
+    let pid = consumer.child.id();
 
     let started = Instant::now();
     let mut peak_rss = 0;
     let mut drained = false;
     while started.elapsed() < Duration::from_secs(600) {
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = consumer.child.try_wait() {
             panic!(
                 "the consumer exited ({status}) with oom_kill {}:\n{}",
                 cgroup.oom_kills(),
-                std::fs::read_to_string(&log).unwrap_or_default()
+                consumer.log_tail()
             );
         }
         peak_rss = peak_rss.max(status_kib(pid, "VmHWM:").unwrap_or(0));
@@ -234,8 +205,7 @@ async fn a_backlog_many_times_the_memory_limit_drains_without_an_oom_kill() {
     peak_rss = peak_rss.max(status_kib(pid, "VmHWM:").unwrap_or(0));
     let cgroup_peak = cgroup.read("memory.max_usage_in_bytes");
     let oom = cgroup.oom_kills();
-    let _ = child.kill();
-    let _ = child.wait();
+    consumer.kill();
     eprintln!(
         "drained {} MiB of 256 KiB records under a {} MiB limit: {drained} in {:.1} s; peak RSS {} MiB, cgroup peak {} MiB (page cache included), oom_kill {oom}",
         backlog >> 20,
@@ -248,7 +218,7 @@ async fn a_backlog_many_times_the_memory_limit_drains_without_an_oom_kill() {
     assert!(
         drained,
         "{rows} rows not all written:\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
+        consumer.log_tail()
     );
     assert_eq!(counts(&table).await, (rows as i64, rows as i64));
     assert!(

@@ -259,24 +259,13 @@ async fn a_missing_dead_letter_topic_is_created_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_letter_too_large_for_the_dead_letter_topic_is_cut_not_stuck() {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
     TestEnv::get();
     let topic = unique_name("poison_cut");
     let table = unique_table("poison_cut");
     let dlq = format!("{topic}.dlq");
     create_topic(&topic, 1).await.expect("topic");
     // The dead-letter topic takes at most 4 KiB per record.
-    let admin: AdminClient<DefaultClientContext> = kafka_config().create().expect("admin");
-    let small = NewTopic::new(&dlq, 1, TopicReplication::Fixed(1)).set("max.message.bytes", "4096");
-    admin
-        .create_topics(&[small], &AdminOptions::new())
-        .await
-        .expect("create dlq")
-        .into_iter()
-        .for_each(|r| {
-            r.expect("dlq created");
-        });
+    create_topic_with_max_bytes(&dlq, 4096).await;
 
     let good = mixed_messages(&topic, 50);
     let rows: usize = good.iter().map(|m| m.rows).sum();
@@ -306,24 +295,12 @@ async fn a_letter_too_large_for_the_dead_letter_topic_is_cut_not_stuck() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ten_mebibyte_value_is_dead_lettered_as_too_large_and_nothing_stalls() {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
     use rdkafka::producer::{FutureProducer, FutureRecord};
     TestEnv::get();
     let topic = unique_name("poison_10mib");
     let table = unique_table("poison_10mib");
     let dlq = format!("{topic}.dlq");
-    let admin: AdminClient<DefaultClientContext> = kafka_config().create().expect("admin");
-    let large =
-        NewTopic::new(&topic, 1, TopicReplication::Fixed(1)).set("max.message.bytes", "16777216");
-    admin
-        .create_topics(&[large], &AdminOptions::new())
-        .await
-        .expect("create topic")
-        .into_iter()
-        .for_each(|r| {
-            r.expect("topic created");
-        });
+    create_topic_with_max_bytes(&topic, 16 << 20).await;
     create_topic(&dlq, 1).await.expect("dlq topic");
 
     let good = mixed_messages(&topic, 40);
@@ -361,4 +338,21 @@ async fn a_ten_mebibyte_value_is_dead_lettered_as_too_large_and_nothing_stalls()
         value.starts_with(payload),
         "the letter is the value's beginning"
     );
+}
+
+/// A one-partition topic whose records may be at most `max_bytes`.
+async fn create_topic_with_max_bytes(topic: &str, max_bytes: usize) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = kafka_config().create().expect("admin");
+    let max = max_bytes.to_string();
+    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("max.message.bytes", &max);
+    admin
+        .create_topics(&[new], &AdminOptions::new())
+        .await
+        .expect("create topic")
+        .into_iter()
+        .for_each(|r| {
+            r.expect("topic created");
+        });
 }

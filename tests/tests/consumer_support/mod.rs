@@ -34,6 +34,8 @@ pub struct ConsumerSpec {
     pub questdb_http: String,
     pub token: String,
     pub extra: Vec<(String, String)>,
+    /// A cgroup (v1 or v2 directory) the process joins before it starts.
+    pub cgroup: Option<PathBuf>,
 }
 
 impl ConsumerSpec {
@@ -48,6 +50,7 @@ impl ConsumerSpec {
             questdb_http: env.questdb_http.clone(),
             token: "test-token".into(),
             extra: Vec::new(),
+            cgroup: None,
         }
     }
 }
@@ -73,7 +76,20 @@ impl ConsumerProcess {
         std::fs::create_dir_all(&log_dir).expect("log dir");
         let log = log_dir.join(format!("{}-{port}.log", spec.topic));
         let out = File::create(&log).expect("log file");
-        let mut cmd = Command::new(consumer_binary());
+        // In a cgroup: the shell joins it, then becomes the consumer, so every byte the
+        // consumer allocates is charged there.
+        let mut cmd = match &spec.cgroup {
+            None => Command::new(consumer_binary()),
+            Some(dir) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c").arg(format!(
+                    "echo $$ > {}/cgroup.procs && exec {}",
+                    dir.display(),
+                    consumer_binary().display()
+                ));
+                sh
+            }
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
