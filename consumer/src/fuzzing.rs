@@ -15,7 +15,7 @@ use crate::trade::{Side, Trade};
 use crate::validate::Validator;
 
 /// The instant validation runs against in the targets (2025-06-12).
-const NOW: i64 = 1_749_690_123_000_000_000;
+pub(crate) const NOW: i64 = 1_749_690_123_000_000_000;
 
 /// A decode result with everything observable: floats by their bits, strings with
 /// whether they borrow from the payload; or the rejection's reason and detail.
@@ -92,6 +92,18 @@ pub fn decoders(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
+    paths_agree(text);
+    for format in [
+        InputFormat::CoinbaseMatch,
+        InputFormat::CoinbaseMarketTrades,
+    ] {
+        let _ = seen(text, format, false);
+    }
+}
+
+/// The normalised fast path and the generic walk agree on `text`: the same trades or
+/// the same rejection, and the fast path yields only what the generic walk decodes.
+pub(crate) fn paths_agree(text: &str) {
     for format in [InputFormat::Auto, InputFormat::Normalized] {
         assert_eq!(
             seen(text, format, false),

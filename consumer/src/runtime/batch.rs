@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use super::chunk::Chunk;
+use super::dlq::REASON_QUESTDB_REJECTED;
 use crate::ilp::RowBuffer;
 use crate::record::RecordCodec;
 
@@ -110,6 +111,23 @@ impl Batch {
         late
     }
 
+    /// Rows of the records QuestDB refused (counted again, off the hot path: only
+    /// batches with such records pay for it).
+    pub fn rows_refused_by_questdb(&self, codec: &RecordCodec) -> usize {
+        let mut scratch = RowBuffer::Spate(crate::ilp::IlpBuffer::new(crate::ilp::IlpVersion::V2));
+        self.refused
+            .iter()
+            .filter(|r| r.reason == REASON_QUESTDB_REJECTED)
+            .map(|r| {
+                let (c, i) = self.locate(r.index);
+                let chunk = &self.chunks[c];
+                codec
+                    .encode_record_at(chunk.payload(&chunk.records()[i]), &mut scratch, self.now)
+                    .unwrap_or(0)
+            })
+            .sum()
+    }
+
     /// Adds refusals found on re-encode, once each, keeping the first reason.
     pub fn add_refused(&mut self, late: impl IntoIterator<Item = Refused>) {
         for l in late {
@@ -206,6 +224,26 @@ mod tests {
         assert_eq!(late.iter().map(|r| r.index).collect::<Vec<_>>(), vec![0, 2]);
         assert!(late.iter().all(|r| r.reason == "timestamp_out_of_range"));
         assert_eq!(again.row_count(), 0);
+    }
+
+    #[test]
+    fn rows_refused_by_questdb_are_counted_from_their_records() {
+        let wall = now_ns();
+        let mut batch = Batch::new(wall);
+        let mut buf = buffer();
+        let payloads = [trade(1, wall), trade(2, wall), "junk".to_owned()];
+        batch.encode_chunks(&codec(), &mut buf, vec![chunk(&payloads)]);
+        assert_eq!(
+            batch.rows_refused_by_questdb(&codec()),
+            0,
+            "only the codec refused"
+        );
+        batch.add_refused([Refused {
+            index: 1,
+            reason: REASON_QUESTDB_REJECTED,
+            detail: String::new(),
+        }]);
+        assert_eq!(batch.rows_refused_by_questdb(&codec()), 1);
     }
 
     #[test]

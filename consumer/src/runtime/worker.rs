@@ -187,7 +187,11 @@ impl Worker {
                 }
             }
         }
-        let written = (batch.rows) as u64;
+        // Rows QuestDB refused were encoded but not written.
+        let written = batch
+            .rows
+            .saturating_sub(batch.rows_refused_by_questdb(&self.deps.codec))
+            as u64;
         self.recorder.record_processed(written);
         self.recorder.record_flush(written, flush_latency);
         self.recorder.record_busy(started.elapsed());
