@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use spate_consumer::fuzzing::TARGETS;
 
 /// Mutations tried per corpus input.
-const MUTATIONS: usize = 512;
+const MUTATIONS: usize = 128;
 
 fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
