@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use spate_tests::{
     TestEnv, create_topic, kafka_config, unique_name, unique_table, wait_for_questdb_count,
 };
-use support::{ConsumerProcess, ConsumerSpec, Jitter, counts, normalized_messages, produce};
+use support::{ConsumerProcess, ConsumerSpec, Jitter, counts, normalized_messages};
 
 const PARTITIONS: i32 = 4;
 const KILLS: usize = 8;
@@ -56,16 +56,8 @@ async fn killed_and_restarted_consumers_leave_no_row_missing_or_duplicated() {
     // One row per message, so rows and offsets compare.
     let messages = normalized_messages(&topic, 40_000);
     let rows = messages.len();
-    let producer = {
-        let (topic, messages) = (topic.clone(), messages.clone());
-        tokio::spawn(async move {
-            // About 5 000 a second: the consumer is never idle between kills.
-            for slice in messages.chunks(1_000) {
-                produce(&topic, slice).await;
-                tokio::time::sleep(Duration::from_millis(150)).await;
-            }
-        })
-    };
+    // About 5 000 a second: the consumer is never idle between kills.
+    let producer = support::produce_paced(&topic, &messages, 1_000, Duration::from_millis(150));
 
     let mut spec = ConsumerSpec::new(&topic, &table);
     // Small batches: many flushes and offset stores to be interrupted.

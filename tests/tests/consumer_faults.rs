@@ -42,15 +42,7 @@ async fn questdb_killed_with_rows_in_flight_loses_and_duplicates_nothing() {
 
     let messages = mixed_messages(&topic, 60_000);
     let rows = rows_of(&messages);
-    let producer = {
-        let (topic, messages) = (topic.clone(), messages.clone());
-        tokio::spawn(async move {
-            for slice in messages.chunks(2_000) {
-                produce(&topic, slice).await;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
+    let producer = support::produce_paced(&topic, &messages, 2_000, Duration::from_millis(100));
     // Kill once rows are landing: flushes are in flight.
     time_to_progress(Some(&questdb), &table, 2_000, Duration::from_secs(90))
         .await
@@ -67,11 +59,21 @@ async fn questdb_killed_with_rows_in_flight_loses_and_duplicates_nothing() {
         .unwrap_or_else(|| panic!("no progress after the restart\n{}", consumer.log_tail()));
     eprintln!("RECOVERY questdb_sigkill: {:.2} s", recovery.as_secs_f64());
     producer.await.expect("producer");
-    wait_dedicated_rows(&questdb, &table, rows, Duration::from_secs(180))
+    assert_all_once(&questdb, &table, rows, &consumer).await;
+}
+
+/// Waits for all `rows` on `questdb`, then checks each trade is there once.
+async fn assert_all_once(
+    questdb: &DedicatedQuestdb,
+    table: &str,
+    rows: usize,
+    consumer: &ConsumerProcess,
+) {
+    wait_dedicated_rows(questdb, table, rows, Duration::from_secs(180))
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", consumer.log_tail()));
     assert_eq!(
-        dedicated_counts(&questdb, &table).await,
+        dedicated_counts(questdb, table).await,
         (rows as i64, rows as i64)
     );
 }
@@ -190,13 +192,7 @@ async fn a_full_disk_pauses_the_consumer_and_it_writes_everything_once_space_ret
         recovery.as_secs_f64(),
         resumed.elapsed().as_secs_f64() - recovery.as_secs_f64()
     );
-    wait_dedicated_rows(&questdb, &table, rows, Duration::from_secs(180))
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", consumer.log_tail()));
-    assert_eq!(
-        dedicated_counts(&questdb, &table).await,
-        (rows as i64, rows as i64)
-    );
+    assert_all_once(&questdb, &table, rows, &consumer).await;
     drop(consumer);
     questdb.stop();
 }

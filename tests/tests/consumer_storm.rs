@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use spate_tests::{TestEnv, create_topic, unique_name, unique_table, wait_for_questdb_count};
 use support::{
-    ConsumerProcess, ConsumerSpec, Jitter, counts, normalized_messages, produce, put_workers,
+    ConsumerProcess, ConsumerSpec, Jitter, counts, normalized_messages, put_workers,
     time_to_progress,
 };
 
@@ -24,15 +24,7 @@ async fn members_joining_and_leaving_while_workers_change_lose_and_duplicate_not
     create_topic(&format!("{topic}.dlq"), 1).await.expect("dlq");
     let messages = normalized_messages(&topic, 30_000);
     let rows = messages.len();
-    let producer = {
-        let (topic, messages) = (topic.clone(), messages.clone());
-        tokio::spawn(async move {
-            for slice in messages.chunks(1_000) {
-                produce(&topic, slice).await;
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        })
-    };
+    let producer = support::produce_paced(&topic, &messages, 1_000, Duration::from_millis(200));
     let spec = ConsumerSpec::new(&topic, &table);
     let stable = ConsumerProcess::start(&spec);
     time_to_progress(None, &table, 0, Duration::from_secs(60))

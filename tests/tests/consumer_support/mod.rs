@@ -787,3 +787,20 @@ pub async fn put_workers(consumer: &ConsumerProcess, token: &str, workers: usize
         resp.text().await.unwrap_or_default(),
     )
 }
+
+/// Produces `messages` in the background, `slice` at a time with `pause` between, so
+/// trades keep arriving while a test injects its faults.
+pub fn produce_paced(
+    topic: &str,
+    messages: &[Message],
+    slice: usize,
+    pause: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let (topic, messages) = (topic.to_owned(), messages.to_vec());
+    tokio::spawn(async move {
+        for part in messages.chunks(slice) {
+            produce(&topic, part).await;
+            tokio::time::sleep(pause).await;
+        }
+    })
+}
