@@ -78,6 +78,12 @@ pub struct QuestdbConfig {
     /// Base URL of QuestDB's HTTP server (for DDL via `/exec`), e.g. `http://127.0.0.1:9000`.
     pub http_url: String,
     pub table: String,
+    /// Accept columns and upsert keys beyond spate's in an existing table.
+    pub table_allow_extra: bool,
+    /// A flush failing (5xx, outage) this long makes the consumer unready.
+    pub stall_after: Duration,
+    /// Retry interval while a schema problem holds the partitions.
+    pub hold_retry: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +92,8 @@ pub struct BatchConfig {
     pub min: usize,
     pub max: usize,
     pub linger: Duration,
+    /// Most payload bytes in one batch; `None` derives it from the byte watermark.
+    pub max_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +110,13 @@ pub struct BackpressureConfig {
     pub low_watermark: usize,
     /// Bound of each partition's queue, in records.
     pub queue_capacity: usize,
+    /// In-flight payload bytes above which partitions are paused; `None` derives it
+    /// from the memory limit (see [`crate::runtime::memory`]).
+    pub high_watermark_bytes: Option<usize>,
+    /// In-flight payload bytes below which paused partitions resume.
+    pub low_watermark_bytes: Option<usize>,
+    /// Bound of each partition's in-flight payload bytes.
+    pub queue_capacity_bytes: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +292,21 @@ const SETTINGS: &[Setting] = &[
         "Target table [default: trades]"
     ),
     setting!(
+        "questdb.table_allow_extra",
+        ["SPATE_TABLE_ALLOW_EXTRA"],
+        "Accept extra columns and upsert keys in an existing table [default: false]"
+    ),
+    setting!(
+        "questdb.stall_secs",
+        ["SPATE_QUESTDB_STALL_SECS"],
+        "Unready when a flush keeps failing this long, s [default: 120]"
+    ),
+    setting!(
+        "questdb.hold_retry_secs",
+        ["SPATE_HOLD_RETRY_SECS"],
+        "Retry interval while a schema problem holds the partitions, s [default: 30]"
+    ),
+    setting!(
         "batch.initial",
         ["BATCH_SIZE"],
         "Initial batch size in rows [default: 1000]"
@@ -295,6 +325,11 @@ const SETTINGS: &[Setting] = &[
         "batch.linger_ms",
         ["SPATE_LINGER_MS"],
         "Longest wait before flushing a partial batch, ms [default: 20]"
+    ),
+    setting!(
+        "batch.max_bytes",
+        ["SPATE_BATCH_MAX_BYTES"],
+        "Most payload bytes in one batch [default: from the byte watermark]"
     ),
     setting!(
         "workers.initial",
@@ -320,6 +355,21 @@ const SETTINGS: &[Setting] = &[
         "backpressure.queue_capacity",
         ["SPATE_QUEUE_CAPACITY"],
         "Per-partition queue bound, records [default: 20000]"
+    ),
+    setting!(
+        "backpressure.high_watermark_bytes",
+        ["SPATE_HIGH_WATERMARK_BYTES"],
+        "Pause above this many in-flight payload bytes [default: a quarter of the memory limit, else 256 MiB]"
+    ),
+    setting!(
+        "backpressure.low_watermark_bytes",
+        ["SPATE_LOW_WATERMARK_BYTES"],
+        "Resume below this many in-flight payload bytes [default: half the high one]"
+    ),
+    setting!(
+        "backpressure.queue_capacity_bytes",
+        ["SPATE_QUEUE_CAPACITY_BYTES"],
+        "Per-partition in-flight payload bytes bound [default: half the high one]"
     ),
     setting!(
         "input_format",

@@ -31,6 +31,9 @@ pub mod columns {
         (QUALITY_SCORE, "DOUBLE"),
         (TIMESTAMP, "TIMESTAMP"),
     ];
+
+    /// The deduplication keys: the designated timestamp and the trade's identity.
+    pub const UPSERT_KEYS: [&str; 4] = [TIMESTAMP, EXCHANGE, SYMBOL, TRADE_ID];
 }
 
 /// A table name spate refuses: it must be an identifier (`[A-Za-z_][A-Za-z0-9_]*`, at
@@ -74,13 +77,11 @@ pub fn trades_table_ddl(table: &str) -> String {
         .map(|(name, ty)| format!("{name} {ty}"))
         .collect();
     format!(
-        "CREATE TABLE IF NOT EXISTS {table} ({}) TIMESTAMP({ts}) PARTITION BY DAY WAL \
-         DEDUP UPSERT KEYS({ts}, {ex}, {sym}, {id})",
+        "CREATE TABLE IF NOT EXISTS {table} ({}) TIMESTAMP({}) PARTITION BY DAY WAL \
+         DEDUP UPSERT KEYS({})",
         cols.join(", "),
-        ts = columns::TIMESTAMP,
-        ex = columns::EXCHANGE,
-        sym = columns::SYMBOL,
-        id = columns::TRADE_ID,
+        columns::TIMESTAMP,
+        columns::UPSERT_KEYS.join(", "),
     )
 }
 

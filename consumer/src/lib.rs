@@ -4,6 +4,8 @@ pub mod batching;
 pub mod config;
 pub mod encode;
 pub mod format;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ilp;
 pub mod loadgen;
 pub mod metrics;

@@ -48,7 +48,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/control/workers", get(get_workers).put(put_workers))
         .with_state(state)
@@ -73,6 +73,13 @@ async fn metrics(State(state): State<AppState>) -> Response {
         response.headers_mut().insert(header::CONTENT_TYPE, ct);
     }
     response
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.health.live() {
+        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n")).into_response(),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> Response {

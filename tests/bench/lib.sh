@@ -40,14 +40,15 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# start_consumer TOPIC TABLE WORKERS PORT LOG: one release consumer in the background;
+# start_consumer TOPIC TABLE WORKERS PORT LOG: one release consumer in the background
+# ($SPATE_BENCH_CONSUMER, another build of it, to compare two versions back to back);
 # sets $consumer_pid; it is stopped and its table dropped when the script exits. Other
 # SPATE_* settings pass through from the caller's environment.
 start_consumer() {
   bench_tables+=("$2")
   KAFKA_TOPICS=$1 KAFKA_GROUP_ID=$1 QDB_CLIENT_CONF="http::addr=${QUESTDB_HTTP#http://};" \
   SPATE_TABLE=$2 NUM_WORKERS=$3 SPATE_LISTEN=127.0.0.1:$4 SPATE_INPUT_FORMAT=normalized \
-    target/release/spate-consumer >"$5" 2>&1 &
+    "${SPATE_BENCH_CONSUMER:-target/release/spate-consumer}" >"$5" 2>&1 &
   consumer_pid=$!
 }
 

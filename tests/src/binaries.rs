@@ -5,10 +5,14 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// Path of the `spate-consumer` binary, built once per test process with the profile
-/// this test binary was built with.
+/// this test binary was built with; `$SPATE_CONSUMER_BIN` names another build (a bench
+/// running the release consumer under the debug suites).
 pub fn consumer_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("SPATE_CONSUMER_BIN") {
+            return PathBuf::from(bin);
+        }
         let exe = std::env::current_exe().expect("test binary path");
         // target/<profile>/deps/<test> → target/<profile>
         let profile_dir = exe

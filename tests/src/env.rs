@@ -22,16 +22,10 @@ pub struct TestEnv {
     pub questdb_ilp_tcp: String,
     /// QuestDB PostgreSQL wire `host:port`.
     pub questdb_pg: String,
-    /// Admin kubeconfig of the local API server.
-    pub kubeconfig: PathBuf,
-    /// The API server's address and port as pods reach it (there is no kube-proxy, so
-    /// the `kubernetes` Service's cluster IP does not route).
-    pub api_host: String,
-    pub api_port: String,
-    /// The local node's name.
-    pub node_name: String,
-    /// The node's containerd socket.
-    pub containerd_address: PathBuf,
+    /// Admin kubeconfig of the local API server; `None` when the environment was
+    /// started without Kubernetes (`SPATE_ENV_COMPONENTS` without `k8s`), which only
+    /// suites that never reach Kubernetes accept (see [`TestEnv::kubeconfig`]).
+    pub kubeconfig_path: Option<PathBuf>,
     /// Prometheus base URL.
     pub prometheus_url: String,
     /// The file_sd JSON file Prometheus watches; see [`crate::add_prometheus_target`].
@@ -98,11 +92,7 @@ impl TestEnv {
             questdb_http: get("QUESTDB_HTTP")?,
             questdb_ilp_tcp: get("QUESTDB_ILP_TCP")?,
             questdb_pg: get("QUESTDB_PG")?,
-            kubeconfig: get("KUBECONFIG")?.into(),
-            api_host: get("K8S_API_HOST")?,
-            api_port: get("K8S_API_PORT")?,
-            node_name: get("SPATE_NODE_NAME")?,
-            containerd_address: get("CONTAINERD_ADDRESS")?.into(),
+            kubeconfig_path: vars.get("KUBECONFIG").map(PathBuf::from),
             prometheus_url: get("PROMETHEUS_URL")?,
             prometheus_targets_file: get("PROMETHEUS_TARGETS_FILE")?.into(),
             log_dir: get("SPATE_LOG_DIR")?.into(),
@@ -117,23 +107,62 @@ impl TestEnv {
         connect("Kafka", first_broker)?;
         connect("QuestDB", &authority(&self.questdb_http))?;
         connect("Prometheus", &authority(&self.prometheus_url))?;
-        connect("the Kubernetes API server", &self.kube_api_authority()?)?;
+        if let Some(path) = &self.kubeconfig_path {
+            connect("the Kubernetes API server", &kube_api_authority(path)?)?;
+        }
         Ok(())
     }
 
-    fn kube_api_authority(&self) -> Result<String, Error> {
-        let unusable = |reason: String| Error::BuildKubeClient {
-            path: self.kubeconfig.clone(),
-            reason,
-        };
-        let kubeconfig = ::kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| unusable(e.to_string()))?;
-        let server = kubeconfig
-            .clusters
-            .iter()
-            .find_map(|c| c.cluster.as_ref().and_then(|c| c.server.clone()))
-            .ok_or_else(|| unusable("no cluster server address".to_owned()))?;
-        Ok(authority(&server))
+    /// The admin kubeconfig, for suites that use Kubernetes.
+    ///
+    /// # Panics
+    /// When the environment runs without Kubernetes: such a suite must fail, not pass
+    /// without its server.
+    pub fn kubeconfig(&self) -> &Path {
+        self.kubeconfig_path.as_deref().unwrap_or_else(|| {
+            panic!(
+                "this suite needs Kubernetes, but the environment was started without it \
+                 (no KUBECONFIG in its env file; unset SPATE_ENV_COMPONENTS and run `make env-up`)"
+            )
+        })
+    }
+
+    /// The API server's address as pods reach it (there is no kube-proxy, so the
+    /// `kubernetes` Service's cluster IP does not route), for suites that use Kubernetes.
+    pub fn api_host(&self) -> &str {
+        self.cluster_var("K8S_API_HOST")
+    }
+
+    /// The API server's port, for suites that use Kubernetes.
+    pub fn api_port(&self) -> &str {
+        self.cluster_var("K8S_API_PORT")
+    }
+
+    /// The local node's name, for suites that run pods.
+    pub fn node_name(&self) -> &str {
+        self.cluster_var("SPATE_NODE_NAME")
+    }
+
+    /// The node's containerd socket, for suites that reach containers.
+    pub fn containerd_address(&self) -> &Path {
+        Path::new(self.cluster_var("CONTAINERD_ADDRESS"))
+    }
+
+    /// The pod bridge's host address, where the servers listen.
+    pub fn host_ip(&self) -> &str {
+        self.cluster_var("SPATE_HOST_IP")
+    }
+
+    /// # Panics
+    /// When the environment runs without the Kubernetes control plane or node, like
+    /// [`TestEnv::kubeconfig`].
+    fn cluster_var(&self, key: &str) -> &str {
+        self.vars.get(key).map(String::as_str).unwrap_or_else(|| {
+            panic!(
+                "this suite needs the local Kubernetes node, but the environment was started \
+                 without it (no {key} in its env file; unset SPATE_ENV_COMPONENTS and run `make env-up`)"
+            )
+        })
     }
 }
 
@@ -147,6 +176,21 @@ pub(crate) fn required(
         path: path.to_owned(),
         key,
     })
+}
+
+fn kube_api_authority(path: &Path) -> Result<String, Error> {
+    let unusable = |reason: String| Error::BuildKubeClient {
+        path: path.to_owned(),
+        reason,
+    };
+    let kubeconfig =
+        ::kube::config::Kubeconfig::read_from(path).map_err(|e| unusable(e.to_string()))?;
+    let server = kubeconfig
+        .clusters
+        .iter()
+        .find_map(|c| c.cluster.as_ref().and_then(|c| c.server.clone()))
+        .ok_or_else(|| unusable("no cluster server address".to_owned()))?;
+    Ok(authority(&server))
 }
 
 /// Parses `KEY=VALUE` lines; blank lines and `#` comments are skipped, surrounding
@@ -236,12 +280,11 @@ KAFKA_BROKERS=10.88.0.1:9092
 QUESTDB_HTTP=http://10.88.0.1:9000
 QUESTDB_ILP_TCP=10.88.0.1:9009
 QUESTDB_PG='10.88.0.1:8812'
-
-KUBECONFIG=/tmp/admin.kubeconfig
 K8S_API_HOST=10.88.0.1
 K8S_API_PORT=6443
 SPATE_NODE_NAME=spate-node
-CONTAINERD_ADDRESS=/tmp/containerd.sock
+
+KUBECONFIG=/tmp/admin.kubeconfig
 PROMETHEUS_URL=\"http://127.0.0.1:9090\"
 PROMETHEUS_TARGETS_FILE=/tmp/targets.json
 SPATE_LOG_DIR=/tmp/logs
@@ -254,12 +297,9 @@ EXTRA=a=b
         assert_eq!(env.kafka_brokers, "10.88.0.1:9092");
         assert_eq!(env.questdb_pg, "10.88.0.1:8812");
         assert_eq!(env.prometheus_url, "http://127.0.0.1:9090");
-        assert_eq!(
-            (env.api_host.as_str(), env.api_port.as_str()),
-            ("10.88.0.1", "6443")
-        );
-        assert_eq!(env.node_name, "spate-node");
-        assert_eq!(env.kubeconfig, PathBuf::from("/tmp/admin.kubeconfig"));
+        assert_eq!(env.kubeconfig(), Path::new("/tmp/admin.kubeconfig"));
+        assert_eq!((env.api_host(), env.api_port()), ("10.88.0.1", "6443"));
+        assert_eq!(env.node_name(), "spate-node");
         assert_eq!(env.vars["EXTRA"], "a=b");
     }
 
@@ -276,6 +316,18 @@ EXTRA=a=b
                 }
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn an_env_file_without_kubernetes_is_complete_for_the_other_suites() {
+        let text = SAMPLE.replace("KUBECONFIG=/tmp/admin.kubeconfig\n", "");
+        let env = TestEnv::from_vars(parse_env_file(&text), Path::new("env")).expect("complete");
+        assert_eq!(env.kubeconfig_path, None);
+        let asked = std::panic::catch_unwind(|| env.kubeconfig().to_owned());
+        assert!(
+            asked.is_err(),
+            "a Kubernetes suite fails without Kubernetes"
         );
     }
 

@@ -12,9 +12,9 @@ pub async fn kube_client() -> Result<kube::Client, Error> {
     // kube's TLS config uses rustls' process-wide provider; install ring (the one kube
     // links) explicitly. An error means one is installed already, which is all we need.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let path = &TestEnv::get().kubeconfig;
+    let path = TestEnv::get().kubeconfig();
     let unusable = |reason: String| Error::BuildKubeClient {
-        path: path.clone(),
+        path: path.to_owned(),
         reason,
     };
     let kubeconfig = Kubeconfig::read_from(path).map_err(|e| unusable(e.to_string()))?;

@@ -23,7 +23,7 @@ pub fn kubectl_with_input(args: &[&str], stdin: Option<&str>) -> Result<KubectlO
     };
     let mut child = Command::new("kubectl")
         .args(args)
-        .env("KUBECONFIG", &TestEnv::get().kubeconfig)
+        .env("KUBECONFIG", TestEnv::get().kubeconfig())
         .current_dir(repo_root())
         .stdin(if stdin.is_some() {
             Stdio::piped()

@@ -11,7 +11,7 @@ use crate::{Error, TestEnv, eventually};
 
 /// Runs `ctr -n k8s.io` against the node's containerd; its stdout.
 pub fn ctr(args: &[&str]) -> Result<String, Error> {
-    let socket = TestEnv::get().containerd_address.clone();
+    let socket = TestEnv::get().containerd_address().to_owned();
     let failed = |reason: String| Error::Ctr {
         args: args.join(" "),
         reason,

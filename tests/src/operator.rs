@@ -170,8 +170,8 @@ fn write_overlay(dir: &Path, namespace: &str, options: &OperatorOptions) -> Resu
     })?;
     let mut container_env = vec![
         json!({"name": "SPATE_CONSUMER_IMAGE", "value": images.consumer}),
-        json!({"name": "KUBERNETES_SERVICE_HOST", "value": env.api_host}),
-        json!({"name": "KUBERNETES_SERVICE_PORT", "value": env.api_port}),
+        json!({"name": "KUBERNETES_SERVICE_HOST", "value": env.api_host()}),
+        json!({"name": "KUBERNETES_SERVICE_PORT", "value": env.api_port()}),
     ];
     if options.prometheus {
         container_env.push(json!({"name": "PROMETHEUS_URL", "value": env.prometheus_url}));

@@ -7,25 +7,12 @@ mod support;
 use std::time::Duration;
 
 use spate_tests::{TestEnv, create_topic, eventually, unique_name, unique_table};
-use support::{ConsumerProcess, ConsumerSpec, DedicatedQuestdb, mixed_messages, produce, rss_kib};
+use support::{
+    ConsumerProcess, ConsumerSpec, DedicatedQuestdb, mixed_messages, produce, rss_kib,
+    wait_dedicated_rows,
+};
 
 const HIGH_WATERMARK: usize = 2_000;
-
-async fn wait_rows(
-    questdb: &DedicatedQuestdb,
-    table: &str,
-    n: usize,
-    timeout: Duration,
-) -> Result<(), spate_tests::Error> {
-    let sql = format!("select count() from {table}");
-    eventually(&format!("{n} rows in {table}"), timeout, || async {
-        match questdb.scalar(&sql).await {
-            Some(c) if c == n as i64 => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_questdb_outage_pauses_partitions_and_loses_nothing() {
@@ -50,7 +37,7 @@ async fn a_questdb_outage_pauses_partitions_and_loses_nothing() {
     let before = mixed_messages(&format!("{topic}-a"), 3_000);
     let mut rows: usize = before.iter().map(|m| m.rows).sum();
     produce(&topic, &before).await;
-    wait_rows(&questdb, &table, rows, Duration::from_secs(60))
+    wait_dedicated_rows(&questdb, &table, rows, Duration::from_secs(60))
         .await
         .unwrap_or_else(|e| panic!("{e}\nconsumer log:\n{}", consumer.log_tail()));
 
@@ -110,7 +97,7 @@ async fn a_questdb_outage_pauses_partitions_and_loses_nothing() {
     );
 
     questdb.start().await;
-    wait_rows(&questdb, &table, rows, Duration::from_secs(120))
+    wait_dedicated_rows(&questdb, &table, rows, Duration::from_secs(120))
         .await
         .unwrap_or_else(|e| panic!("{e}\nconsumer log:\n{}", consumer.log_tail()));
     eventually("backpressure released", Duration::from_secs(30), || async {

@@ -15,8 +15,8 @@ use spate_tests::{
 };
 use support::{ConsumerProcess, ConsumerSpec, Message as Msg, mixed_messages, now_ns, produce};
 
-/// Poison payloads with the reasons spate may give for them.
-fn poison() -> Vec<(Vec<u8>, &'static [&'static str])> {
+/// Poison payloads, each with the one reason spate gives for it.
+fn poison() -> Vec<(Vec<u8>, &'static str)> {
     let ts = now_ns();
     let trade = |fields: &str| {
         format!(
@@ -24,35 +24,61 @@ fn poison() -> Vec<(Vec<u8>, &'static [&'static str])> {
         )
         .into_bytes()
     };
+    let good = |side: &str| trade(&format!(r#""side":"{side}","price":1,"size":1"#));
     let mut big = br#"{"exchange":"kraken","pad":""#.to_vec();
     big.resize(1_048_000, b'x');
     big.extend_from_slice(br#""}"#);
-    let mut bad_utf8 = trade(r#""side":"buy","price":1,"size":1"#);
+    let mut bad_utf8 = good("buy");
     bad_utf8[30] = 0xff;
+    // A three-byte character cut after its second byte, at the end of the payload.
+    let mut truncated_utf8 = good("buy");
+    truncated_utf8.extend_from_slice(&"€".as_bytes()[..2]);
+    let mut bom = "\u{feff}".as_bytes().to_vec();
+    bom.extend_from_slice(&good("buy"));
+    let nested = format!(
+        r#"{{"exchange":"kraken","deep":{}1{}}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
     vec![
         (
             br#"{"exchange":"kraken","symbol":"BTC-"#.to_vec(),
-            &["malformed"],
+            "malformed",
         ),
-        (
-            trade(r#""side":"buy","size":1"#),
-            &["missing_field", "invalid_number"],
-        ),
+        (trade(r#""side":"buy","size":1"#), "missing_field"),
         (
             trade(r#""side":"buy","price":"NaN","size":1"#),
-            &["invalid_number", "non_positive"],
+            "invalid_number",
         ),
         (
             trade(r#""side":"buy","price":10,"size":-1"#),
-            &["non_positive"],
+            "non_positive",
         ),
         (
             trade(r#""side":"hold","price":10,"size":1"#),
-            &["unknown_side"],
+            "unknown_side",
         ),
-        (big, &["too_large"]),
-        (bad_utf8, &["invalid_utf8"]),
-        (b"".to_vec(), &["malformed", "unsupported_message"]),
+        (big, "too_large"),
+        (bad_utf8, "invalid_utf8"),
+        (b"".to_vec(), "malformed"),
+        (truncated_utf8, "invalid_utf8"),
+        (nested.into_bytes(), "malformed"),
+        (
+            trade(&format!(
+                r#""side":"buy","price":1{},"size":1"#,
+                "0".repeat(400)
+            )),
+            "invalid_number",
+        ),
+        (
+            trade(r#""side":"buy","side":"sell","price":1,"size":1"#),
+            "malformed",
+        ),
+        (bom, "malformed"),
+        (
+            trade("\"side\":\"buy\",\"price\":1,\"size\":1,\"x\":\"a\0b\""),
+            "malformed",
+        ),
     ]
 }
 
@@ -65,7 +91,7 @@ async fn poison_records_are_dead_lettered_and_good_ones_written() {
     create_topic(&topic, 2).await.expect("topic");
     create_topic(&dlq, 1).await.expect("dlq topic");
 
-    let good = mixed_messages(&topic, 400);
+    let good = mixed_messages(&topic, 800);
     let rows: usize = good.iter().map(|m| m.rows).sum();
     let poison = poison();
     // Interleave: a poison record among every 10 good ones, on every key.
@@ -96,7 +122,7 @@ async fn poison_records_are_dead_lettered_and_good_ones_written() {
     }
 
     // Every poison record is in the dead-letter topic, with its reason and origin.
-    let expected: HashMap<Vec<u8>, &[&str]> = poison.iter().cloned().collect();
+    let expected: HashMap<Vec<u8>, &str> = poison.iter().cloned().collect();
     let mut seen = Vec::new();
     for (payload, headers) in read_letters(&dlq, poison_count) {
         let header = |name: &str| -> &str {
@@ -104,14 +130,15 @@ async fn poison_records_are_dead_lettered_and_good_ones_written() {
                 .get(name)
                 .unwrap_or_else(|| panic!("header {name} missing"))
         };
-        let reasons = expected
+        let expected_reason = expected
             .get(&payload)
             .unwrap_or_else(|| panic!("unexpected dead letter of {} bytes", payload.len()));
-        let reason = header("spate-reason");
-        assert!(
-            reasons.contains(&reason),
-            "reason {reason} for payload of {} bytes, expected one of {reasons:?}",
-            payload.len()
+        assert_eq!(
+            header("spate-reason"),
+            *expected_reason,
+            "reason for a payload of {} bytes: {}",
+            payload.len(),
+            String::from_utf8_lossy(&payload[..payload.len().min(80)])
         );
         assert!(!header("spate-detail").is_empty());
         assert_eq!(header("spate-origin-topic"), topic);
@@ -135,8 +162,7 @@ async fn poison_records_are_dead_lettered_and_good_ones_written() {
         .await
         .expect("exactly the good rows");
     let mut dead = 0.0;
-    let reasons: std::collections::BTreeSet<&str> =
-        poison.iter().flat_map(|(_, r)| r.iter().copied()).collect();
+    let reasons: std::collections::BTreeSet<&str> = poison.iter().map(|(_, r)| *r).collect();
     {
         for r in reasons {
             dead += consumer
@@ -233,24 +259,13 @@ async fn a_missing_dead_letter_topic_is_created_at_start() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_letter_too_large_for_the_dead_letter_topic_is_cut_not_stuck() {
-    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-    use rdkafka::client::DefaultClientContext;
     TestEnv::get();
     let topic = unique_name("poison_cut");
     let table = unique_table("poison_cut");
     let dlq = format!("{topic}.dlq");
     create_topic(&topic, 1).await.expect("topic");
     // The dead-letter topic takes at most 4 KiB per record.
-    let admin: AdminClient<DefaultClientContext> = kafka_config().create().expect("admin");
-    let small = NewTopic::new(&dlq, 1, TopicReplication::Fixed(1)).set("max.message.bytes", "4096");
-    admin
-        .create_topics(&[small], &AdminOptions::new())
-        .await
-        .expect("create dlq")
-        .into_iter()
-        .for_each(|r| {
-            r.expect("dlq created");
-        });
+    create_topic_with_max_bytes(&dlq, 4096).await;
 
     let good = mixed_messages(&topic, 50);
     let rows: usize = good.iter().map(|m| m.rows).sum();
@@ -276,4 +291,68 @@ async fn a_letter_too_large_for_the_dead_letter_topic_is_cut_not_stuck() {
     assert_eq!(payload.as_slice(), &big[..1024], "cut to the first 1 KiB");
     assert_eq!(headers["spate-truncated-from"], big.len().to_string());
     assert_eq!(headers["spate-origin-offset"], "25");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_mebibyte_value_is_dead_lettered_as_too_large_and_nothing_stalls() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    TestEnv::get();
+    let topic = unique_name("poison_10mib");
+    let table = unique_table("poison_10mib");
+    let dlq = format!("{topic}.dlq");
+    create_topic_with_max_bytes(&topic, 16 << 20).await;
+    create_topic(&dlq, 1).await.expect("dlq topic");
+
+    let good = mixed_messages(&topic, 40);
+    let rows: usize = good.iter().map(|m| m.rows).sum();
+    let mut value = br#"{"exchange":"kraken","symbol":""#.to_vec();
+    value.resize(10 << 20, b'x');
+    value.extend_from_slice(br#"","side":"buy","price":1,"size":1,"trade_id":"t","timestamp":1}"#);
+    produce(&topic, &good[..20]).await;
+    let producer: FutureProducer = kafka_config()
+        .set("message.max.bytes", "16777216")
+        .create()
+        .expect("producer");
+    producer
+        .send(
+            FutureRecord::to(&topic).key("BTC-USD").payload(&value),
+            Duration::from_secs(30),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .expect("produce 10 MiB");
+    produce(&topic, &good[20..]).await;
+
+    let consumer = ConsumerProcess::start(&ConsumerSpec::new(&topic, &table));
+    if let Err(e) = wait_for_questdb_count(&table, rows as i64, Duration::from_secs(90)).await {
+        panic!("{e}\nconsumer log:\n{}", consumer.log_tail());
+    }
+    let letters = read_letters(&dlq, 1);
+    assert_eq!(letters.len(), 1, "consumer log:\n{}", consumer.log_tail());
+    let (payload, headers) = &letters[0];
+    assert_eq!(headers["spate-reason"], "too_large");
+    assert_eq!(headers["spate-origin-offset"], "20");
+    // The dead-letter topic takes 1 MiB: the letter is cut, its length kept.
+    assert_eq!(headers["spate-truncated-from"], value.len().to_string());
+    assert!(
+        value.starts_with(payload),
+        "the letter is the value's beginning"
+    );
+}
+
+/// A one-partition topic whose records may be at most `max_bytes`.
+async fn create_topic_with_max_bytes(topic: &str, max_bytes: usize) {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = kafka_config().create().expect("admin");
+    let max = max_bytes.to_string();
+    let new = NewTopic::new(topic, 1, TopicReplication::Fixed(1)).set("max.message.bytes", &max);
+    admin
+        .create_topics(&[new], &AdminOptions::new())
+        .await
+        .expect("create topic")
+        .into_iter()
+        .for_each(|r| {
+            r.expect("topic created");
+        });
 }

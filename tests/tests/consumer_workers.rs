@@ -9,24 +9,7 @@ use std::time::Duration;
 use spate_tests::{
     TestEnv, create_topic, eventually, unique_name, unique_table, wait_for_questdb_count,
 };
-use support::{ConsumerProcess, ConsumerSpec, mixed_messages, produce};
-
-async fn put_workers(consumer: &ConsumerProcess, token: &str, workers: usize) -> (u16, String) {
-    let resp = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client")
-        .put(format!("{}/control/workers", consumer.base_url()))
-        .bearer_auth(token)
-        .body(format!(r#"{{"workers":{workers}}}"#))
-        .send()
-        .await
-        .expect("PUT /control/workers");
-    (
-        resp.status().as_u16(),
-        resp.text().await.unwrap_or_default(),
-    )
-}
+use support::{ConsumerProcess, ConsumerSpec, mixed_messages, produce, put_workers};
 
 async fn wait_metric(consumer: &ConsumerProcess, series: &str, value: f64) {
     eventually(

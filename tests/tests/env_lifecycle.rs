@@ -50,9 +50,9 @@ async fn the_environment_stops_without_a_trace_and_comes_back_warm() -> Result<(
     run("tests/env/components/node.sh", &["stop"])?;
     let nodes: Api<Node> = Api::all(kube_client().await?);
     ensure!(
-        nodes.get_opt(&env.node_name).await?.is_none(),
+        nodes.get_opt(env.node_name()).await?.is_none(),
         "Node {} is still registered",
-        env.node_name
+        env.node_name()
     );
     let leftovers = run("tests/env/components/node.sh", &["leftovers"])?;
     ensure!(

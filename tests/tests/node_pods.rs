@@ -279,11 +279,7 @@ struct Relay {
 
 impl Relay {
     async fn start(upstream: &str) -> Result<Self> {
-        let host = TestEnv::get()
-            .vars
-            .get("SPATE_HOST_IP")
-            .cloned()
-            .context("SPATE_HOST_IP")?;
+        let host = TestEnv::get().host_ip();
         let listener = TcpListener::bind(format!("{host}:0")).await?;
         let address = listener.local_addr()?.to_string();
         let mut relay = Self {

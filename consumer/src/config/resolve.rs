@@ -252,6 +252,9 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         ilp_writer,
         http_url,
         table: r.get("questdb.table", "trades".to_owned(), check_table),
+        table_allow_extra: r.get("questdb.table_allow_extra", false, boolean),
+        stall_after: r.get("questdb.stall_secs", Duration::from_secs(120), secs(1)),
+        hold_retry: r.get("questdb.hold_retry_secs", Duration::from_secs(30), secs(1)),
     };
 
     // Batching, workers, backpressure.
@@ -260,6 +263,7 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         min: r.get("batch.min", 100, count(1)),
         max: r.get("batch.max", 50_000, count(1)),
         linger: r.get("batch.linger_ms", Duration::from_millis(20), millis(1)),
+        max_bytes: r.opt("batch.max_bytes", count(1024)),
     };
     if !(batch.min <= batch.initial && batch.initial <= batch.max) {
         r.fail(
@@ -287,7 +291,20 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         high_watermark: r.get("backpressure.high_watermark", 200_000, count(1)),
         low_watermark: r.get("backpressure.low_watermark", 50_000, count(0)),
         queue_capacity: r.get("backpressure.queue_capacity", 20_000, count(1)),
+        high_watermark_bytes: r.opt("backpressure.high_watermark_bytes", count(1)),
+        low_watermark_bytes: r.opt("backpressure.low_watermark_bytes", count(0)),
+        queue_capacity_bytes: r.opt("backpressure.queue_capacity_bytes", count(1)),
     };
+    if let (Some(high), Some(low)) = (
+        backpressure.high_watermark_bytes,
+        backpressure.low_watermark_bytes,
+    ) && low >= high
+    {
+        r.fail(
+            "backpressure.low_watermark_bytes",
+            format!("must be below backpressure.high_watermark_bytes ({high}), got {low}"),
+        );
+    }
     if backpressure.low_watermark >= backpressure.high_watermark {
         r.fail(
             "backpressure.low_watermark",

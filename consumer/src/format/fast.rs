@@ -196,7 +196,7 @@ impl<'a> Cursor<'a> {
 /// Decodes `text` if it is a normalised trade in the usual layout that decodes
 /// without rejection; `None` means "use the generic decoder".
 #[inline]
-pub(super) fn normalized(text: &str) -> Option<Trade<'_>> {
+pub(crate) fn normalized(text: &str) -> Option<Trade<'_>> {
     let mut c = Cursor { text, pos: 0 };
     c.lit(b"{\"exchange\":\"")?;
     let exchange = c.name()?;
@@ -244,93 +244,18 @@ mod tests {
     //! Differential tests: on any input, `decode` (fast path first) must give exactly
     //! what the generic member walk gives, trades and rejections alike.
 
-    use std::time::Duration;
-
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
     use super::*;
     use crate::format::time::format_rfc3339;
-    use crate::format::{InputFormat, decode, decode_generic};
-    use crate::record::Rejection;
-    use crate::validate::Validator;
+    use crate::fuzzing::NOW;
 
-    const NOW: i64 = 1_749_690_123_000_000_000;
-
-    /// Everything observable about a decode result, floats by their bits and strings
-    /// with whether they borrow from the payload.
-    type Seen = Result<Vec<String>, Rejection>;
-
-    fn show(t: &Trade<'_>) -> String {
-        let cow = |c: &Cow<'_, str>| {
-            format!(
-                "{c:?}/{}",
-                if matches!(c, Cow::Borrowed(_)) {
-                    "b"
-                } else {
-                    "o"
-                }
-            )
-        };
-        format!(
-            "{} {} {:?} {} {:x} {:x} {:?} {:?} {}",
-            cow(&t.exchange),
-            cow(&t.symbol),
-            t.side,
-            cow(&t.trade_id),
-            t.price.to_bits(),
-            t.size.to_bits(),
-            t.sequence,
-            t.quality_score.map(f64::to_bits),
-            t.timestamp_ns
-        )
-    }
-
-    /// Decodes with `decode` (fast path first) or the generic walk only, validating
-    /// each trade in the sink as the codec does.
-    fn run(text: &str, format: InputFormat, generic: bool) -> Seen {
-        let validator = Validator::new(
-            Duration::from_secs(400 * 86_400),
-            Duration::from_secs(300),
-            1 << 20,
-        );
-        let mut out = Vec::new();
-        let sink = |t: Trade<'_>| {
-            let shown = show(&t);
-            validator.check_trade(&t, NOW)?;
-            out.push(shown);
-            Ok(())
-        };
-        let n = if generic {
-            decode_generic(text, format, sink)
-        } else {
-            decode(text, format, sink)
-        }?;
-        assert_eq!(n, out.len(), "{text}");
-        Ok(out)
-    }
-
-    /// Asserts both paths agree on `text` in both formats the fast path serves;
+    /// Asserts both paths agree on `text` (part of the `decoders` fuzz property);
     /// returns whether the fast path decided it.
     fn agree(text: &str) -> bool {
-        for format in [InputFormat::Auto, InputFormat::Normalized] {
-            assert_eq!(
-                run(text, format, false),
-                run(text, format, true),
-                "{format}: {text}"
-            );
-        }
-        if let Some(t) = normalized(text) {
-            let generic = run(text, InputFormat::Normalized, true);
-            // The fast path only yields what the generic walk decodes (validation
-            // may still refuse it).
-            if let Ok(shown) = &generic {
-                assert_eq!(shown, &vec![show(&t)], "{text}");
-            }
-            true
-        } else {
-            false
-        }
+        crate::fuzzing::paths_agree(text);
+        normalized(text).is_some()
     }
 
     fn pick<'s>(rng: &mut StdRng, items: &[&'s str]) -> &'s str {

@@ -4,7 +4,7 @@
 //! every rejection) to the generic member walk.
 
 mod coinbase_match;
-mod fast;
+pub(crate) mod fast;
 mod fields;
 mod json;
 mod market_trades;
@@ -98,7 +98,7 @@ where
 }
 
 /// [`decode`] by the generic member walk, for any layout of any format.
-fn decode_generic<'a, F>(
+pub(crate) fn decode_generic<'a, F>(
     text: &'a str,
     format: InputFormat,
     mut sink: F,

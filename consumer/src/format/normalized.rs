@@ -135,6 +135,11 @@ mod tests {
                 RejectReason::TimestampOutOfRange,
             ),
             (
+                r#""timestamp":"2025-06-12T01:02:03.123456789Z""#,
+                r#""timestamp":9223372036.9"#,
+                RejectReason::TimestampOutOfRange,
+            ),
+            (
                 r#""exchange":"coinbase""#,
                 r#""exchange":"coinbase","exchange":"x""#,
                 RejectReason::Malformed,

@@ -202,7 +202,7 @@ const POW10_I64: [i64; 10] = [
 /// JSON number or numeric string) to nanoseconds. The unit follows the magnitude of
 /// the integer part: below 10^11 seconds, below 10^14 milliseconds, below 10^17
 /// microseconds, otherwise nanoseconds (each covers dates up to year 5138).
-/// Exponents are refused.
+/// Exponents are refused, and so is a value beyond i64 nanoseconds (`None`).
 pub(crate) fn parse_epoch(text: &str) -> Option<i64> {
     let b = text.as_bytes();
     let (neg, rest) = match b.first() {
@@ -238,7 +238,7 @@ pub(crate) fn parse_epoch(text: &str) -> Option<i64> {
         if scale == 0 {
             break;
         }
-        ns += (d - b'0') as i64 * scale;
+        ns = ns.checked_add((d - b'0') as i64 * scale)?;
         scale /= 10;
     }
     Some(if neg { -ns } else { ns })
@@ -497,6 +497,15 @@ mod tests {
         for bad in ["", "1e9", "1.", "abc", "99999999999999999999", "1.2.3"] {
             assert_eq!(parse_epoch(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_epoch_beyond_the_nanosecond_range_is_refused_not_wrapped() {
+        // The integer part fits, the fraction pushes it past i64::MAX nanoseconds.
+        assert_eq!(parse_epoch("9223372036.9"), None);
+        assert_eq!(parse_epoch("-9223372036.9"), None);
+        assert_eq!(parse_epoch("9223372036.854775807"), Some(i64::MAX));
+        assert_eq!(parse_epoch("9223372036854775807"), Some(i64::MAX));
     }
 
     #[test]

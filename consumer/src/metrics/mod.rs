@@ -65,6 +65,27 @@ impl ErrorKind {
     }
 }
 
+/// Why a worker holds its partitions without writing (`spate_holds_total{kind}`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldKind {
+    /// Every row of a batch was refused for one reason: the table does not fit.
+    Schema,
+    /// A flush kept failing with a retryable error longer than `questdb.stall_secs`.
+    QuestdbStall,
+}
+
+impl HoldKind {
+    pub const ALL: [HoldKind; 2] = [HoldKind::Schema, HoldKind::QuestdbStall];
+
+    /// The `kind` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldKind::Schema => "schema",
+            HoldKind::QuestdbStall => "questdb_stall",
+        }
+    }
+}
+
 /// Buckets of `processing_latency_seconds` (Kafka append time → QuestDB acknowledgement),
 /// in milliseconds.
 const LATENCY_BUCKETS_MS: &[u64] = &[
@@ -83,6 +104,10 @@ pub struct Metrics {
     pub processing_latency: BatchHistogram,
     pub queue_depth: IntGauge,
     pub inflight_records: IntGauge,
+    pub inflight_bytes: IntGauge,
+    pub worker_panics: IntCounter,
+    pub holding_workers: IntGauge,
+    holds: Vec<IntCounter>,
     pub batch_size: IntGauge,
     pub flush_latency: Histogram,
     pub flushed_rows: IntCounter,
@@ -117,7 +142,43 @@ impl Metrics {
             .iter()
             .map(|k| errors_vec.with_label_values(&[k.as_str()]))
             .collect();
+        let holds_vec = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "spate_holds_total",
+                    "Times a worker began holding its partitions, by kind",
+                ),
+                &["kind"],
+            )?,
+        )?;
+        let holds = HoldKind::ALL
+            .iter()
+            .map(|k| holds_vec.with_label_values(&[k.as_str()]))
+            .collect();
         Ok(Self {
+            inflight_bytes: reg(
+                r,
+                IntGauge::new(
+                    "spate_inflight_bytes",
+                    "Payload bytes polled whose offsets are not stored yet",
+                )?,
+            )?,
+            worker_panics: reg(
+                r,
+                IntCounter::new(
+                    "spate_worker_panics_total",
+                    "Worker panics (the worker restarts, its partitions are re-read)",
+                )?,
+            )?,
+            holding_workers: reg(
+                r,
+                IntGauge::new(
+                    "spate_holding_workers",
+                    "Workers holding their partitions on a schema problem or a stalled flush",
+                )?,
+            )?,
+            holds,
             trades_processed: reg(
                 r,
                 IntCounter::new(
@@ -224,6 +285,11 @@ impl Metrics {
     /// The counter of one error kind.
     pub fn error(&self, kind: ErrorKind) -> &IntCounter {
         &self.errors[kind.index()]
+    }
+
+    /// The counter of one hold kind.
+    pub fn hold(&self, kind: HoldKind) -> &IntCounter {
+        &self.holds[kind as usize]
     }
 
     /// Prometheus text exposition of every metric.
@@ -356,6 +422,10 @@ mod tests {
             "processing_latency_seconds_bucket",
             "spate_queue_depth",
             "spate_inflight_records",
+            "spate_inflight_bytes",
+            "spate_worker_panics_total",
+            "spate_holding_workers",
+            "spate_holds_total{kind=\"schema\"}",
             "spate_batch_size",
             "spate_flush_latency_seconds_bucket",
             "spate_flushed_rows_total",

@@ -189,3 +189,73 @@ fn truncations_and_mutations_of_valid_messages_never_panic() {
         }
     }
 }
+
+/// Each kind of poison the codec meets, with the one reason it is refused for.
+fn poison_kinds() -> Vec<(&'static str, Vec<u8>, RejectReason)> {
+    let n = NORMALIZED.as_bytes();
+    let mut truncated_utf8 = NORMALIZED.replace("BTC-USD", "BTC-€").into_bytes();
+    let euro = truncated_utf8
+        .windows(3)
+        .position(|w| w == "€".as_bytes())
+        .unwrap();
+    truncated_utf8.truncate(euro + 2);
+    let mut bom = "\u{feff}".as_bytes().to_vec();
+    bom.extend_from_slice(n);
+    let nested = format!(
+        r#"{{"exchange":"x","extra":{}1{},"symbol":"BTC-USD"}}"#,
+        "[".repeat(100),
+        "]".repeat(100)
+    );
+    vec![
+        ("truncated UTF-8", truncated_utf8, RejectReason::InvalidUtf8),
+        ("deep nesting", nested.into_bytes(), RejectReason::Malformed),
+        (
+            "huge number",
+            NORMALIZED
+                .replace("64123.5", &format!("1{}", "0".repeat(400)))
+                .into_bytes(),
+            RejectReason::InvalidNumber,
+        ),
+        (
+            "huge integer",
+            NORMALIZED
+                .replace("\"sequence\":42", "\"sequence\":99999999999999999999")
+                .into_bytes(),
+            RejectReason::InvalidNumber,
+        ),
+        (
+            "duplicate key",
+            NORMALIZED
+                .replace(r#""side":"buy""#, r#""side":"buy","side":"sell""#)
+                .into_bytes(),
+            RejectReason::Malformed,
+        ),
+        ("byte order mark", bom, RejectReason::Malformed),
+        (
+            "NUL byte in a string",
+            NORMALIZED.replace("BTC-USD", "BTC\0USD").into_bytes(),
+            RejectReason::Malformed,
+        ),
+        ("NUL byte alone", b"\0".to_vec(), RejectReason::Malformed),
+        (
+            "value too large",
+            NORMALIZED
+                .replace("BTC-USD", &"x".repeat(10 << 20))
+                .into_bytes(),
+            RejectReason::TooLarge,
+        ),
+    ]
+}
+
+#[test]
+fn every_poison_kind_is_refused_for_its_reason_and_leaves_the_buffer_alone() {
+    let v = Validator::new(Duration::from_secs(3600), Duration::from_secs(300), 1 << 20);
+    let c = RecordCodec::new(InputFormat::Auto, "trades", v).unwrap();
+    for (kind, payload, reason) in poison_kinds() {
+        let mut buf = Buffer::new(ProtocolVersion::V2);
+        let got = c.encode_record_at(&payload, &mut buf, NOW);
+        assert_eq!(got.map_err(|r| r.reason), Err(reason), "{kind}");
+        assert_eq!(buf.row_count(), 0, "{kind}");
+        assert!(buf.as_bytes().is_empty(), "{kind}");
+    }
+}

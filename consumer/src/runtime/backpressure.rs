@@ -1,27 +1,39 @@
 //! Backpressure decisions (pure): pause partitions above the in-flight high watermarks,
-//! resume them below the low ones, with hysteresis in between.
+//! in records or in payload bytes, resume them once below both low ones, with
+//! hysteresis in between.
 
 use super::dispatch::Load;
+use super::memory::ByteBudget;
 
-/// In-flight record bounds, for the whole process and for one partition.
+/// In-flight bounds, for the whole process and for one partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Watermarks {
     pub high: usize,
     pub low: usize,
     pub partition_high: usize,
     pub partition_low: usize,
+    pub high_bytes: usize,
+    pub low_bytes: usize,
+    pub partition_high_bytes: usize,
+    pub partition_low_bytes: usize,
 }
 
 impl Watermarks {
-    /// Process-wide `high`/`low`; a partition pauses at `queue_capacity` in-flight
-    /// records and resumes at a quarter of it.
-    pub fn new(high: usize, low: usize, queue_capacity: usize) -> Self {
+    /// Process-wide `high`/`low` records and the byte budget's `high`/`low`; a
+    /// partition pauses at `queue_capacity` in-flight records or the budget's
+    /// `partition` bytes and resumes at a quarter of both.
+    pub fn new(high: usize, low: usize, queue_capacity: usize, bytes: &ByteBudget) -> Self {
         let partition_high = queue_capacity.max(1);
+        let partition_high_bytes = bytes.partition.max(1);
         Self {
             high,
             low,
             partition_high,
             partition_low: partition_high / 4,
+            high_bytes: bytes.high,
+            low_bytes: bytes.low,
+            partition_high_bytes,
+            partition_low_bytes: partition_high_bytes / 4,
         }
     }
 }
@@ -37,9 +49,9 @@ pub struct Decision {
 /// Decides pauses and resumptions from the current load. `active` is the previous
 /// process-wide state; `hold_all` pauses everything (shutting down).
 pub fn decide(w: &Watermarks, active: bool, hold_all: bool, load: &Load) -> Decision {
-    let active = if load.inflight >= w.high {
+    let active = if load.inflight >= w.high || load.bytes >= w.high_bytes {
         true
-    } else if load.inflight <= w.low {
+    } else if load.inflight <= w.low && load.bytes <= w.low_bytes {
         false
     } else {
         active
@@ -49,8 +61,14 @@ pub fn decide(w: &Watermarks, active: bool, hold_all: bool, load: &Load) -> Deci
         ..Decision::default()
     };
     for p in &load.partitions {
-        let must_pause = hold_all || active || p.inflight >= w.partition_high;
-        let may_resume = !hold_all && !active && p.inflight <= w.partition_low;
+        let must_pause = hold_all
+            || active
+            || p.inflight >= w.partition_high
+            || p.bytes >= w.partition_high_bytes;
+        let may_resume = !hold_all
+            && !active
+            && p.inflight <= w.partition_low
+            && p.bytes <= w.partition_low_bytes;
         if !p.paused && must_pause {
             decision.pause.push(p.slot);
         } else if p.paused && may_resume {
@@ -70,6 +88,7 @@ mod tests {
         Load {
             queued: 0,
             inflight: parts.iter().map(|p| p.0).sum(),
+            bytes: parts.iter().map(|p| p.0).sum(),
             partitions: parts
                 .iter()
                 .enumerate()
@@ -77,6 +96,7 @@ mod tests {
                     slot,
                     id: PartitionId::new("t", slot as i32),
                     inflight,
+                    bytes: inflight,
                     paused,
                 })
                 .collect(),
@@ -88,7 +108,68 @@ mod tests {
         low: 200,
         partition_high: 1000,
         partition_low: 250,
+        high_bytes: usize::MAX,
+        low_bytes: usize::MAX - 1,
+        partition_high_bytes: usize::MAX,
+        partition_low_bytes: usize::MAX - 1,
     };
+
+    /// Records count one each, bytes 1000 each: only the byte bounds bite.
+    fn heavy(parts: &[(usize, bool)]) -> Load {
+        let mut l = load(parts);
+        l.bytes *= 1000;
+        for p in &mut l.partitions {
+            p.bytes *= 1000;
+        }
+        l
+    }
+
+    const B: Watermarks = Watermarks {
+        high: usize::MAX,
+        low: usize::MAX - 1,
+        partition_high: usize::MAX,
+        partition_low: usize::MAX - 1,
+        high_bytes: 800_000,
+        low_bytes: 200_000,
+        partition_high_bytes: 1_000_000,
+        partition_low_bytes: 250_000,
+    };
+
+    #[test]
+    fn above_the_byte_high_watermark_every_partition_pauses_whatever_the_records() {
+        let d = decide(&B, false, false, &heavy(&[(500, false), (400, false)]));
+        assert!(d.active);
+        assert_eq!(d.pause, vec![0, 1]);
+        let d = decide(&B, true, false, &heavy(&[(300, true), (200, true)]));
+        assert!(d.active, "hysteresis in bytes");
+        let d = decide(&B, true, false, &heavy(&[(100, true), (50, true)]));
+        assert_eq!((d.active, d.resume), (false, vec![0, 1]));
+    }
+
+    #[test]
+    fn a_partition_full_in_bytes_pauses_alone() {
+        let d = decide(&B, false, false, &heavy(&[(1000, false), (10, false)]));
+        assert_eq!((d.active, d.pause), (true, vec![0, 1]));
+        let w = Watermarks {
+            high_bytes: usize::MAX,
+            low_bytes: usize::MAX - 1,
+            ..B
+        };
+        let d = decide(&w, false, false, &heavy(&[(1000, false), (10, false)]));
+        assert_eq!((d.active, d.pause), (false, vec![0]));
+    }
+
+    #[test]
+    fn resuming_needs_both_records_and_bytes_below_the_low_watermarks() {
+        let w = Watermarks {
+            high_bytes: 800,
+            low_bytes: 200,
+            ..W
+        };
+        // 100 records (below 200) but 100 000 bytes (above 200).
+        let d = decide(&w, true, false, &heavy(&[(100, true)]));
+        assert!(d.active && d.resume.is_empty());
+    }
 
     #[test]
     fn above_the_high_watermark_every_partition_pauses() {

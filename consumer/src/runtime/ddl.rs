@@ -1,13 +1,14 @@
 //! Start-up check of the target table through QuestDB's HTTP `/exec`: create it as a WAL
-//! table with `DEDUP UPSERT KEYS` when missing, and refuse one that would let a replay
-//! duplicate rows.
+//! table with `DEDUP UPSERT KEYS` when missing, then read what QuestDB reports of it and
+//! refuse to start unless it fits (fail closed: an unreadable answer is a refusal too).
 
 use std::time::Duration;
 
 use reqwest::{Client, Url};
 use serde_json::Value;
-use tracing::{info, warn};
+use tracing::info;
 
+use super::table_check::{ColumnInfo, TableSchema, check_schema};
 use crate::encode::trades_table_ddl;
 
 /// The table could not be made ready.
@@ -23,14 +24,10 @@ pub enum DdlError {
     },
     #[error("QuestDB refused the DDL ({status}): {body}")]
     RejectDdl { status: u16, body: String },
-    #[error(
-        "table {table} exists but is not a WAL table with DEDUP UPSERT KEYS (wal={wal}, dedup={dedup}); replays would duplicate rows"
-    )]
-    CheckTable {
-        table: String,
-        wal: bool,
-        dedup: bool,
-    },
+    #[error("read the schema of table {table}: {reason}")]
+    ReadTable { table: String, reason: String },
+    #[error("table {table} does not fit spate's rows: {problems}")]
+    CheckTable { table: String, problems: String },
 }
 
 fn exec_url(base: &str, query: &str) -> Result<Url, DdlError> {
@@ -73,21 +70,63 @@ async fn exec(client: &Client, base: &str, query: &str) -> Result<Value, DdlErro
     Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
-/// `(walEnabled, dedup)` of `table` from `tables()`, when QuestDB reports them.
-fn table_flags(answer: &Value) -> Option<(bool, bool)> {
-    let columns = answer.get("columns")?.as_array()?;
-    let index = |name: &str| {
-        columns
-            .iter()
-            .position(|c| c.get("name").and_then(Value::as_str) == Some(name))
-    };
-    let (wal, dedup) = (index("walEnabled")?, index("dedup")?);
-    let row = answer.get("dataset")?.as_array()?.first()?.as_array()?;
-    Some((row.get(wal)?.as_bool()?, row.get(dedup)?.as_bool()?))
+/// The rows of an `/exec` answer as maps from column name to value.
+fn rows(answer: &Value) -> Option<Vec<serde_json::Map<String, Value>>> {
+    let names: Vec<&str> = answer
+        .get("columns")?
+        .as_array()?
+        .iter()
+        .map(|c| c.get("name").and_then(Value::as_str))
+        .collect::<Option<_>>()?;
+    answer
+        .get("dataset")?
+        .as_array()?
+        .iter()
+        .map(|row| {
+            let row = row.as_array()?;
+            Some(
+                names
+                    .iter()
+                    .zip(row)
+                    .map(|(n, v)| ((*n).to_owned(), v.clone()))
+                    .collect(),
+            )
+        })
+        .collect()
 }
 
-/// Creates `table` if missing and checks it is WAL with deduplication.
-pub async fn ensure_table(http_url: &str, table: &str) -> Result<(), DdlError> {
+/// The schema from the answers of `tables()` and `table_columns()`; `None` when the
+/// table is not listed or an answer lacks a field the check needs.
+fn parse_schema(table: &str, tables: &Value, columns: &Value) -> Option<TableSchema> {
+    let listed = rows(tables)?.into_iter().find(|r| {
+        r.get("table_name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| n.eq_ignore_ascii_case(table))
+    })?;
+    let flag = |r: &serde_json::Map<String, Value>, k: &str| r.get(k).and_then(Value::as_bool);
+    let columns = rows(columns)?
+        .iter()
+        .map(|c| {
+            Some(ColumnInfo {
+                name: c.get("column")?.as_str()?.to_owned(),
+                kind: c.get("type")?.as_str()?.to_owned(),
+                designated: flag(c, "designated")?,
+                upsert_key: flag(c, "upsertKey")?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(TableSchema {
+        name: listed.get("table_name")?.as_str()?.to_owned(),
+        wal: flag(&listed, "walEnabled")?,
+        dedup: flag(&listed, "dedup")?,
+        suspended: flag(&listed, "table_suspended"),
+        columns,
+    })
+}
+
+/// Creates `table` if missing, then checks that it fits spate's rows; `allow_extra`
+/// accepts columns and upsert keys beyond spate's.
+pub async fn ensure_table(http_url: &str, table: &str, allow_extra: bool) -> Result<(), DdlError> {
     let client = Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -96,28 +135,49 @@ pub async fn ensure_table(http_url: &str, table: &str) -> Result<(), DdlError> {
             source,
         })?;
     exec(&client, http_url, &trades_table_ddl(table)).await?;
-    let check = format!("SELECT walEnabled, dedup FROM tables() WHERE table_name = '{table}'");
-    match exec(&client, http_url, &check)
-        .await
-        .map(|v| table_flags(&v))
-    {
-        Ok(Some((true, true))) => {
-            info!(table, "table ready (WAL, DEDUP UPSERT KEYS)");
-            Ok(())
+    // Names are checked identifiers (no quote can occur); QuestDB compares them
+    // without case, and so does `parse_schema`.
+    let tables = exec(
+        &client,
+        http_url,
+        "SELECT table_name, walEnabled, dedup, table_suspended FROM tables()",
+    )
+    .await;
+    // Servers without `table_suspended` answer the narrower query.
+    let tables = match tables {
+        Ok(v) => v,
+        Err(_) => {
+            exec(
+                &client,
+                http_url,
+                "SELECT table_name, walEnabled, dedup FROM tables()",
+            )
+            .await?
         }
-        Ok(Some((wal, dedup))) => Err(DdlError::CheckTable {
-            table: table.to_string(),
-            wal,
-            dedup,
-        }),
-        Ok(None) | Err(_) => {
-            warn!(
-                table,
-                "could not read the table's WAL/dedup flags; trusting the DDL"
-            );
-            Ok(())
-        }
+    };
+    let columns = exec(
+        &client,
+        http_url,
+        &format!("SELECT \"column\", type, designated, upsertKey FROM table_columns('{table}')"),
+    )
+    .await?;
+    let schema = parse_schema(table, &tables, &columns).ok_or_else(|| DdlError::ReadTable {
+        table: table.to_owned(),
+        reason: "QuestDB did not report the table with its WAL, dedup and column flags".into(),
+    })?;
+    let problems = check_schema(&schema, allow_extra);
+    if !problems.is_empty() {
+        return Err(DdlError::CheckTable {
+            table: schema.name,
+            problems: problems
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        });
     }
+    info!(table = %schema.name, "table ready (WAL, DEDUP UPSERT KEYS, columns checked)");
+    Ok(())
 }
 
 /// Whether QuestDB's HTTP server answers `/ping`.
@@ -147,12 +207,31 @@ mod tests {
     }
 
     #[test]
-    fn flags_are_read_by_column_name() {
-        let answer: Value = serde_json::json!({
-            "columns": [{"name": "walEnabled", "type": "BOOLEAN"}, {"name": "dedup", "type": "BOOLEAN"}],
-            "dataset": [[true, false]]
+    fn the_schema_is_read_by_column_name_and_the_table_found_without_case() {
+        let tables = serde_json::json!({
+            "columns": [{"name": "table_name"}, {"name": "walEnabled"}, {"name": "dedup"}],
+            "dataset": [["other", false, false], ["Trades", true, false]]
         });
-        assert_eq!(table_flags(&answer), Some((true, false)));
-        assert_eq!(table_flags(&serde_json::json!({"dataset": []})), None);
+        let columns = serde_json::json!({
+            "columns": [{"name": "column"}, {"name": "type"}, {"name": "designated"}, {"name": "upsertKey"}],
+            "dataset": [["timestamp", "TIMESTAMP", true, true], ["price", "INT", false, false]]
+        });
+        let schema = parse_schema("trades", &tables, &columns).expect("schema");
+        assert_eq!(
+            (
+                schema.name.as_str(),
+                schema.wal,
+                schema.dedup,
+                schema.suspended
+            ),
+            ("Trades", true, false, None)
+        );
+        assert_eq!(schema.columns[1].kind, "INT");
+        assert!(schema.columns[0].designated && schema.columns[0].upsert_key);
+        assert_eq!(parse_schema("missing", &tables, &columns), None);
+        assert_eq!(
+            parse_schema("trades", &tables, &serde_json::json!({})),
+            None
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Per-partition queues and the run-queue workers pull from: a partition is owned by at
 //! most one worker at a time, so its records are written in order and its offsets are
-//! stored contiguously.
+//! stored contiguously. In-flight records are counted in records and in payload bytes.
+//! A worker that died mid-batch has its partitions taken back and re-read from the
+//! first offset it had not stored (the poll thread seeks there).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,11 +19,19 @@ struct Slot {
     queue: VecDeque<Chunk>,
     queued: usize,
     inflight: usize,
-    owned: bool,
+    /// Payload bytes of the in-flight records.
+    bytes: usize,
+    /// The worker holding the partition.
+    owner: Option<usize>,
     in_run_queue: bool,
     paused: bool,
     /// Next offset to consume as stored in librdkafka (last written + 1).
     stored_next: Option<i64>,
+    /// Offset of the first record its owner took and has not completed.
+    taken_from: Option<i64>,
+    /// The partition must be re-read from this offset: chunks are dropped until the
+    /// poll thread sought there.
+    seek_to: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -31,6 +41,7 @@ struct Inner {
     run_queue: VecDeque<usize>,
     queued: usize,
     inflight: usize,
+    bytes: usize,
     next_epoch: u64,
     closed: bool,
 }
@@ -45,7 +56,8 @@ impl Inner {
 
     fn schedule(&mut self, slot: usize) {
         if let Some(s) = self.slots[slot].as_mut()
-            && !s.owned
+            && s.owner.is_none()
+            && s.seek_to.is_none()
             && !s.in_run_queue
             && !s.queue.is_empty()
         {
@@ -56,6 +68,11 @@ impl Inner {
 
     fn assigned(&self) -> usize {
         self.index.len()
+    }
+
+    fn new_epoch(&mut self) -> u64 {
+        self.next_epoch += 1;
+        self.next_epoch
     }
 }
 
@@ -72,6 +89,8 @@ pub struct Done {
     pub lease: Lease,
     /// Records taken from the queue for this partition (processed, acknowledged).
     pub records: usize,
+    /// Their payload bytes.
+    pub bytes: usize,
     /// Offset of the last record written or dead-lettered.
     pub last_offset: Option<i64>,
 }
@@ -82,6 +101,7 @@ pub struct PartitionLoad {
     pub slot: usize,
     pub id: PartitionId,
     pub inflight: usize,
+    pub bytes: usize,
     pub paused: bool,
 }
 
@@ -90,7 +110,16 @@ pub struct PartitionLoad {
 pub struct Load {
     pub queued: usize,
     pub inflight: usize,
+    pub bytes: usize,
     pub partitions: Vec<PartitionLoad>,
+}
+
+/// A partition to re-read from `offset` (its owner died mid-batch).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seek {
+    pub lease: Lease,
+    pub id: PartitionId,
+    pub offset: i64,
 }
 
 /// The shared state between the poll thread and the workers.
@@ -128,8 +157,7 @@ impl Dispatcher {
                 out.push((id.clone(), Lease { slot, epoch }));
                 continue;
             }
-            inner.next_epoch += 1;
-            let epoch = inner.next_epoch;
+            let epoch = inner.new_epoch();
             let slot = match inner.slots.iter().position(Option::is_none) {
                 Some(free) => free,
                 None => {
@@ -143,10 +171,13 @@ impl Dispatcher {
                 queue: VecDeque::new(),
                 queued: 0,
                 inflight: 0,
-                owned: false,
+                bytes: 0,
+                owner: None,
                 in_run_queue: false,
                 paused: false,
                 stored_next: None,
+                taken_from: None,
+                seek_to: None,
             });
             inner.index.insert(id.clone(), slot);
             out.push((id.clone(), Lease { slot, epoch }));
@@ -186,23 +217,18 @@ impl Dispatcher {
             .filter_map(|id| inner.index.get(id).copied())
             .collect();
         for &slot in &slots {
-            let dropped = inner.slots[slot].as_mut().map(|s| {
-                let queued = s.queued;
-                s.queue.clear();
-                s.queued = 0;
-                s.inflight -= queued;
-                queued
-            });
-            if let Some(queued) = dropped {
+            let dropped = inner.slots[slot].as_mut().map(drop_queue);
+            if let Some((queued, bytes)) = dropped {
                 inner.queued -= queued;
                 inner.inflight -= queued;
+                inner.bytes -= bytes;
             }
         }
         inner.run_queue.retain(|s| !slots.contains(s));
         loop {
             let busy = slots
                 .iter()
-                .any(|&s| inner.slots[s].as_ref().is_some_and(|s| s.owned));
+                .any(|&s| inner.slots[s].as_ref().is_some_and(|s| s.owner.is_some()));
             let now = Instant::now();
             if !busy || now >= deadline {
                 break;
@@ -218,6 +244,7 @@ impl Dispatcher {
             if let Some(s) = inner.slots[slot].take() {
                 inner.index.remove(&s.id);
                 inner.inflight -= s.inflight;
+                inner.bytes -= s.bytes;
                 if let Some(next) = s.stored_next {
                     stored.push((s.id, next));
                 }
@@ -234,16 +261,21 @@ impl Dispatcher {
         let mut inner = self.lock();
         let mut any = false;
         for chunk in chunks {
-            let n = chunk.len();
+            let (n, bytes) = (chunk.len(), chunk.bytes());
             let slot = chunk.slot;
-            let Some(s) = inner.slot(slot, chunk.epoch) else {
+            let Some(s) = inner
+                .slot(slot, chunk.epoch)
+                .filter(|s| s.seek_to.is_none())
+            else {
                 continue;
             };
             s.queue.push_back(chunk);
             s.queued += n;
             s.inflight += n;
+            s.bytes += bytes;
             inner.queued += n;
             inner.inflight += n;
+            inner.bytes += bytes;
             inner.schedule(slot);
             any = true;
         }
@@ -253,16 +285,18 @@ impl Dispatcher {
         }
     }
 
-    /// Takes work for a worker: first new records of partitions it already leases, else
-    /// a ready partition from the run-queue while it leases fewer than its fair share
-    /// (assigned partitions ÷ `workers`). Takes whole chunks up to about `max_records`.
-    /// Waits until `deadline` (or a short tick when `None`, so the caller can re-check
-    /// its stop conditions); returns no chunk when there is nothing or when closed.
+    /// Takes work for worker `worker`: first new records of partitions it already
+    /// leases, else a ready partition from the run-queue while it leases fewer than its
+    /// fair share (assigned partitions ÷ `workers`). Takes whole chunks up to about
+    /// `max.records` records and `max.bytes` payload bytes (at least one chunk). Waits
+    /// until `deadline` (or a short tick when `None`, so the caller can re-check its stop
+    /// conditions); returns no chunk when there is nothing or when closed.
     pub fn take(
         &self,
+        worker: usize,
         leases: &mut Vec<Lease>,
         workers: usize,
-        max_records: usize,
+        max: Limit,
         deadline: Option<Instant>,
     ) -> Vec<Chunk> {
         let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_millis(100));
@@ -272,12 +306,12 @@ impl Dispatcher {
                 return Vec::new();
             }
             let mut out = Vec::new();
-            let mut taken = 0;
+            let mut taken = Limit::default();
             for lease in leases.iter() {
-                take_from(&mut inner, *lease, max_records, &mut taken, &mut out);
+                take_from(&mut inner, *lease, max, &mut taken, &mut out);
             }
             let share = inner.assigned().div_ceil(workers.max(1)).max(1);
-            while taken < max_records && leases.len() < share {
+            while taken.below(max) && leases.len() < share {
                 let Some(slot) = inner.run_queue.pop_front() else {
                     break;
                 };
@@ -285,16 +319,16 @@ impl Dispatcher {
                     continue;
                 };
                 s.in_run_queue = false;
-                if s.owned || s.queue.is_empty() {
+                if s.owner.is_some() || s.seek_to.is_some() || s.queue.is_empty() {
                     continue;
                 }
-                s.owned = true;
+                s.owner = Some(worker);
                 let lease = Lease {
                     slot,
                     epoch: s.epoch,
                 };
                 leases.push(lease);
-                take_from(&mut inner, lease, max_records, &mut taken, &mut out);
+                take_from(&mut inner, lease, max, &mut taken, &mut out);
             }
             if !out.is_empty() {
                 return out;
@@ -333,11 +367,15 @@ impl Dispatcher {
                 }
             }
             s.inflight -= d.records;
+            s.bytes -= d.bytes;
+            s.taken_from = None;
             inner.inflight -= d.records;
+            inner.bytes -= d.bytes;
         }
         for lease in leases.drain(..) {
             if let Some(s) = inner.slot(lease.slot, lease.epoch) {
-                s.owned = false;
+                s.owner = None;
+                s.taken_from = None;
                 inner.schedule(lease.slot);
             }
         }
@@ -353,6 +391,7 @@ impl Dispatcher {
         Load {
             queued: inner.queued,
             inflight: inner.inflight,
+            bytes: inner.bytes,
             partitions: inner
                 .slots
                 .iter()
@@ -362,6 +401,7 @@ impl Dispatcher {
                         slot,
                         id: s.id.clone(),
                         inflight: s.inflight,
+                        bytes: s.bytes,
                         paused: s.paused,
                     })
                 })
@@ -390,6 +430,81 @@ impl Dispatcher {
             .flatten()
             .filter_map(|s| s.stored_next.map(|o| (s.id.clone(), o)))
             .collect()
+    }
+
+    /// Takes back every partition `worker` owns (it died mid-batch): what it took and
+    /// did not complete, and what is queued, is dropped and the partition is to be
+    /// re-read from the first offset not stored, once the poll thread sought there
+    /// ([`Self::seeks`], [`Self::sought`]). Returns those partitions.
+    pub fn abandon(&self, worker: usize) -> Vec<PartitionId> {
+        let mut inner = self.lock();
+        let mut out = Vec::new();
+        for slot in 0..inner.slots.len() {
+            let Some(s) = inner.slots[slot]
+                .as_mut()
+                .filter(|s| s.owner == Some(worker))
+            else {
+                continue;
+            };
+            let first_queued = s
+                .queue
+                .front()
+                .and_then(|c| c.records().first())
+                .map(|r| r.offset);
+            let from = s.taken_from.or(first_queued);
+            let (inflight, bytes) = (s.inflight, s.bytes);
+            s.queue.clear();
+            let queued = std::mem::take(&mut s.queued);
+            s.inflight = 0;
+            s.bytes = 0;
+            s.owner = None;
+            s.taken_from = None;
+            s.seek_to = from;
+            out.push(s.id.clone());
+            inner.queued -= queued;
+            inner.inflight -= inflight;
+            inner.bytes -= bytes;
+            inner.run_queue.retain(|&q| q != slot);
+            if let Some(s) = inner.slots[slot].as_mut() {
+                s.in_run_queue = false;
+            }
+        }
+        drop(inner);
+        self.released.notify_all();
+        out
+    }
+
+    /// Partitions waiting for the poll thread to seek them.
+    pub fn seeks(&self) -> Vec<Seek> {
+        let inner = self.lock();
+        inner
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, s)| {
+                let s = s.as_ref()?;
+                Some(Seek {
+                    lease: Lease {
+                        slot,
+                        epoch: s.epoch,
+                    },
+                    id: s.id.clone(),
+                    offset: s.seek_to?,
+                })
+            })
+            .collect()
+    }
+
+    /// The poll thread sought `seek`'s partition: records arrive again, under a new
+    /// epoch (whatever was polled before the seek is dropped).
+    pub fn sought(&self, seek: &Seek) {
+        let mut inner = self.lock();
+        let epoch = inner.new_epoch();
+        if let Some(s) = inner.slot(seek.lease.slot, seek.lease.epoch) {
+            s.seek_to = None;
+            s.epoch = epoch;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
     }
 
     /// Waits until no record is in flight, or `deadline`; true when drained.
@@ -424,14 +539,31 @@ impl Dispatcher {
     }
 }
 
-fn take_from(inner: &mut Inner, lease: Lease, max: usize, taken: &mut usize, out: &mut Vec<Chunk>) {
+/// How much a worker takes at most, or has taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limit {
+    pub records: usize,
+    pub bytes: usize,
+}
+
+impl Limit {
+    fn below(&self, max: Limit) -> bool {
+        self.records < max.records && self.bytes < max.bytes
+    }
+}
+
+fn take_from(inner: &mut Inner, lease: Lease, max: Limit, taken: &mut Limit, out: &mut Vec<Chunk>) {
     let mut moved = 0;
     if let Some(s) = inner.slot(lease.slot, lease.epoch) {
-        while *taken < max {
+        while taken.below(max) {
             let Some(chunk) = s.queue.pop_front() else {
                 break;
             };
-            *taken += chunk.len();
+            if s.taken_from.is_none() {
+                s.taken_from = chunk.records().first().map(|r| r.offset);
+            }
+            taken.records += chunk.len();
+            taken.bytes += chunk.bytes();
             moved += chunk.len();
             s.queued -= chunk.len();
             out.push(chunk);
@@ -440,138 +572,15 @@ fn take_from(inner: &mut Inner, lease: Lease, max: usize, taken: &mut usize, out
     inner.queued -= moved;
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn chunk(lease: Lease, offsets: std::ops::Range<i64>) -> Chunk {
-        let mut c = Chunk::new(lease.slot, lease.epoch);
-        for o in offsets {
-            c.push(o, None, None, b"x");
-        }
-        c
-    }
-
-    fn assign(d: &Dispatcher, n: i32) -> Vec<Lease> {
-        let parts: Vec<_> = (0..n).map(|p| PartitionId::new("t", p)).collect();
-        d.assign(&parts).into_iter().map(|(_, l)| l).collect()
-    }
-
-    fn done(lease: Lease, records: usize, last: i64) -> Done {
-        Done {
-            lease,
-            records,
-            last_offset: Some(last),
-        }
-    }
-
-    #[test]
-    fn a_leased_partition_is_not_handed_to_another_worker() {
-        let d = Dispatcher::new();
-        let l = assign(&d, 1);
-        d.push([chunk(l[0], 0..3)]);
-        let mut a = Vec::new();
-        let got = d.take(&mut a, 2, 100, Some(Instant::now()));
-        assert_eq!(got.len(), 1);
-        d.push([chunk(l[0], 3..5)]);
-        let mut b = Vec::new();
-        assert!(d.take(&mut b, 2, 100, Some(Instant::now())).is_empty());
-        // The owner gets the partition's new records itself.
-        let more = d.take(&mut a, 2, 100, Some(Instant::now()));
-        assert_eq!(more[0].records()[0].offset, 3);
-        let failures = d.complete(&mut a, &[done(l[0], 5, 4)], |_, _| Ok::<(), ()>(()));
-        assert!(failures.is_empty());
-        assert_eq!(d.stored_offsets(), vec![(PartitionId::new("t", 0), 5)]);
-        assert_eq!(d.load().inflight, 0);
-    }
-
-    #[test]
-    fn released_partition_with_queued_records_is_rescheduled() {
-        let d = Dispatcher::new();
-        let l = assign(&d, 1);
-        d.push([chunk(l[0], 0..2)]);
-        let mut a = Vec::new();
-        d.take(&mut a, 1, 100, Some(Instant::now()));
-        d.push([chunk(l[0], 2..4)]);
-        d.complete(&mut a, &[done(l[0], 2, 1)], |_, _| Ok::<(), ()>(()));
-        let mut b = Vec::new();
-        let got = d.take(&mut b, 1, 100, Some(Instant::now()));
-        assert_eq!(got[0].records()[0].offset, 2);
-        assert_eq!(b, vec![l[0]]);
-    }
-
-    #[test]
-    fn a_worker_leases_at_most_its_fair_share_of_partitions() {
-        let d = Dispatcher::new();
-        let l = assign(&d, 4);
-        d.push(l.iter().map(|&l| chunk(l, 0..1)));
-        let mut a = Vec::new();
-        d.take(&mut a, 2, 1000, Some(Instant::now()));
-        assert_eq!(a.len(), 2);
-        let mut b = Vec::new();
-        d.take(&mut b, 2, 1000, Some(Instant::now()));
-        assert_eq!(b.len(), 2);
-        assert!(a.iter().all(|x| !b.contains(x)));
-    }
-
-    #[test]
-    fn revoke_drops_queued_records_and_ignores_stale_completion() {
-        let d = Dispatcher::new();
-        let l = assign(&d, 1);
-        d.push([chunk(l[0], 0..2)]);
-        let mut a = Vec::new();
-        d.take(&mut a, 1, 1, Some(Instant::now()));
-        d.push([chunk(l[0], 2..4)]);
-        // The owner does not finish in time: the partition is forgotten anyway.
-        let stored = d.revoke(&[PartitionId::new("t", 0)], Duration::from_millis(10));
-        assert!(stored.is_empty());
-        assert_eq!(d.load().inflight, 0);
-        let mut calls = 0;
-        d.complete(&mut a, &[done(l[0], 2, 1)], |_, _| {
-            calls += 1;
-            Ok::<(), ()>(())
-        });
-        assert_eq!(calls, 0, "no offset stored for a revoked assignment");
-        assert_eq!(d.load().inflight, 0);
-        // Re-assigned: a new epoch, old chunks are dropped.
-        let l2 = assign(&d, 1);
-        assert_ne!(l2[0].epoch, l[0].epoch);
-        d.push([chunk(l[0], 4..5)]);
-        assert_eq!(d.load().queued, 0);
-    }
-
-    #[test]
-    fn revoke_waits_for_the_owner_and_returns_its_stored_offset() {
-        let d = std::sync::Arc::new(Dispatcher::new());
-        let l = assign(&d, 1);
-        d.push([chunk(l[0], 0..2)]);
-        let mut a = Vec::new();
-        d.take(&mut a, 1, 10, Some(Instant::now()));
-        let d2 = d.clone();
-        let worker = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(30));
-            d2.complete(&mut a, &[done(l[0], 2, 1)], |_, _| Ok::<(), ()>(()));
-        });
-        let stored = d.revoke(&[PartitionId::new("t", 0)], Duration::from_secs(30));
-        worker.join().expect("worker");
-        assert_eq!(stored, vec![(PartitionId::new("t", 0), 2)]);
-    }
-
-    #[test]
-    fn close_wakes_waiting_workers() {
-        let d = std::sync::Arc::new(Dispatcher::new());
-        let d2 = d.clone();
-        let worker = std::thread::spawn(move || {
-            let mut leases = Vec::new();
-            d2.take(
-                &mut leases,
-                1,
-                10,
-                Some(Instant::now() + Duration::from_secs(60)),
-            )
-        });
-        std::thread::sleep(Duration::from_millis(20));
-        d.close();
-        assert!(worker.join().expect("worker").is_empty());
-    }
+/// Empties a slot's queue; returns the records and bytes dropped (no longer in flight).
+fn drop_queue(s: &mut Slot) -> (usize, usize) {
+    let queued = s.queued;
+    let bytes: usize = s.queue.drain(..).map(|c| c.bytes()).sum();
+    s.queued = 0;
+    s.inflight -= queued;
+    s.bytes -= bytes;
+    (queued, bytes)
 }
+
+#[cfg(test)]
+mod tests;

@@ -35,8 +35,18 @@ pub fn consumer_properties(s: &Settings) -> Vec<(String, String)> {
         ("auto.offset.reset".into(), "earliest".into()),
         ("enable.partition.eof".into(), "false".into()),
         ("statistics.interval.ms".into(), "5000".into()),
-        // Bounds what librdkafka prefetches beyond our own in-flight watermark.
-        ("queued.max.messages.kbytes".into(), "16384".into()),
+        // Bounds what librdkafka prefetches beyond our own in-flight watermark: an
+        // eighth of the byte watermark, at most 16 MiB.
+        (
+            "queued.max.messages.kbytes".into(),
+            (s.bytes.high / 8 / 1024).clamp(1024, 16_384).to_string(),
+        ),
+        // One fetch response at most a quarter of the byte watermark (at most
+        // librdkafka's default of 50 MiB).
+        (
+            "fetch.max.bytes".into(),
+            (s.bytes.high / 4).clamp(1 << 20, 52_428_800).to_string(),
+        ),
         // When that bound is reached librdkafka postpones the partition's next fetch by
         // this long (default 1 s, which starves the workers while draining a backlog);
         // the workers empty the queue in milliseconds.
@@ -205,6 +215,9 @@ mod tests {
             questdb_client_only: false,
             questdb_http_url: "http://127.0.0.1:9000".into(),
             table: "trades".into(),
+            table_allow_extra: false,
+            stall_after: Duration::from_secs(120),
+            hold_retry: Duration::from_secs(30),
             batch_min: 100,
             batch_max: 50_000,
             batch_initial: 1000,
@@ -214,6 +227,8 @@ mod tests {
             high_watermark: 200_000,
             low_watermark: 50_000,
             queue_capacity: 100_000,
+            bytes: crate::runtime::memory::ByteBudget::derive(None, None, None, None, None, 16),
+            memory_limit: None,
             shutdown_grace: Duration::from_secs(25),
             commit_interval: Duration::from_secs(1),
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
@@ -236,6 +251,24 @@ mod tests {
         assert_eq!(get(&props, "auto.commit.interval.ms"), Some("1000"));
         assert_eq!(get(&props, "group.protocol"), Some("consumer"));
         assert_eq!(get(&props, "partition.assignment.strategy"), None);
+    }
+
+    #[test]
+    fn prefetch_follows_the_byte_watermark() {
+        let mut s = settings();
+        assert_eq!(
+            get(&consumer_properties(&s), "queued.max.messages.kbytes"),
+            Some("16384")
+        );
+        assert_eq!(
+            get(&consumer_properties(&s), "fetch.max.bytes"),
+            Some("52428800")
+        );
+        s.bytes =
+            crate::runtime::memory::ByteBudget::derive(Some(192 << 20), None, None, None, None, 16);
+        let props = consumer_properties(&s);
+        assert_eq!(get(&props, "queued.max.messages.kbytes"), Some("6144"));
+        assert_eq!(get(&props, "fetch.max.bytes"), Some("12582912"));
     }
 
     #[test]

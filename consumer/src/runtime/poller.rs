@@ -1,6 +1,7 @@
 //! The poll thread: reads Kafka, copies runs of records into chunks, queues them for the
-//! workers, and applies backpressure by pausing and resuming partitions while it keeps
-//! polling (so the member is never evicted).
+//! workers, applies backpressure by pausing and resuming partitions while it keeps
+//! polling (so the member is never evicted), and seeks the partitions of a dead worker
+//! back to their first unstored offset.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::Message;
 use rdkafka::consumer::Consumer;
-use rdkafka::topic_partition_list::TopicPartitionList;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tracing::{debug, info, warn};
 
 use super::backpressure::{Watermarks, decide};
@@ -22,6 +23,9 @@ use crate::metrics::{ErrorKind, Metrics};
 const CHUNK_RECORDS: usize = 1024;
 /// Records gathered per round before they are handed to the workers.
 const ROUND_RECORDS: usize = 8192;
+/// Payload bytes gathered per round at most (a round may overshoot the byte
+/// watermark by this much).
+const ROUND_BYTES: usize = 4 << 20;
 /// Longest round.
 const ROUND_TIME: Duration = Duration::from_millis(5);
 
@@ -78,11 +82,12 @@ pub fn run(
     let mut active = false;
     let mut chunks: Vec<Chunk> = Vec::new();
     while !control.stop.load(Ordering::Acquire) {
+        seek_abandoned(consumer, dispatcher, metrics);
         let started = Instant::now();
-        let mut records = 0;
+        let (mut records, mut bytes) = (0, 0);
         let mut current: Option<Chunk> = None;
         let mut timeout = Duration::from_millis(100);
-        while records < ROUND_RECORDS && started.elapsed() < ROUND_TIME {
+        while records < ROUND_RECORDS && bytes < ROUND_BYTES && started.elapsed() < ROUND_TIME {
             let Some(result) = consumer.poll(timeout) else {
                 break;
             };
@@ -113,13 +118,15 @@ pub fn run(
                 current = Some(Chunk::new(lease.slot, lease.epoch));
             }
             let chunk = current.as_mut().expect("chunk just set");
+            let payload = msg.payload().unwrap_or_default();
             chunk.push(
                 msg.offset(),
                 msg.timestamp().to_millis(),
                 msg.key(),
-                msg.payload().unwrap_or_default(),
+                payload,
             );
             records += 1;
+            bytes += payload.len();
         }
         chunks.extend(current.take());
         if !chunks.is_empty() {
@@ -137,8 +144,31 @@ pub fn run(
         );
         metrics.queue_depth.set(load.queued as i64);
         metrics.inflight_records.set(load.inflight as i64);
+        metrics.inflight_bytes.set(load.bytes as i64);
     }
     info!("poll loop stopped");
+}
+
+/// Seeks each partition a dead worker left back to its first unstored offset; a
+/// failed seek is tried again next round (the partition stays held meanwhile).
+fn seek_abandoned(consumer: &KafkaConsumer, dispatcher: &Dispatcher, metrics: &Metrics) {
+    for seek in dispatcher.seeks() {
+        match consumer.seek(
+            &seek.id.topic,
+            seek.id.partition,
+            Offset::Offset(seek.offset),
+            Duration::from_secs(5),
+        ) {
+            Ok(()) => {
+                info!(topic = %seek.id.topic, partition = seek.id.partition, offset = seek.offset, "re-reading the partition of a dead worker");
+                dispatcher.sought(&seek);
+            }
+            Err(error) => {
+                metrics.error(ErrorKind::KafkaPoll).inc();
+                warn!(topic = %seek.id.topic, partition = seek.id.partition, %error, "seek failed, retrying");
+            }
+        }
+    }
 }
 
 fn apply_backpressure(

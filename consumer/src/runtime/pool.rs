@@ -1,5 +1,7 @@
-//! The worker pool: W worker threads, changed at run time between batches, never by
-//! touching the Kafka consumer (no rebalance).
+//! The worker pool: W supervised worker threads, changed at run time between batches,
+//! never by touching the Kafka consumer (no rebalance). A worker that panics releases
+//! its partitions (they are re-read from the first unstored offset) and starts again
+//! after a back-off; the panic is counted and repeated ones make the process unhealthy.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -7,8 +9,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tracing::info;
+use tracing::{error, info};
 
+use super::supervise::{restart_backoff, supervise};
 use super::worker::{Worker, WorkerControl, WorkerDeps};
 
 /// The pool's state, as `GET /control/workers` shows it.
@@ -124,23 +127,36 @@ impl WorkerPool {
         std::thread::Builder::new()
             .name(format!("spate-worker-{id}"))
             .spawn(move || {
-                let worker = Worker::new(id, shared.deps.clone());
                 let control = Control(&shared);
                 let retire = || id >= shared.desired.load(Ordering::Acquire);
-                worker.run(&control, || {
-                    if !retire() {
-                        return false;
-                    }
-                    // Re-check under the lock so a concurrent increase cannot be missed.
-                    let mut threads = shared.threads();
-                    if retire() || shared.stop.load(Ordering::Acquire) {
-                        threads[id] = None;
-                        shared.publish(&threads);
-                        true
-                    } else {
-                        false
-                    }
-                });
+                let deps = &shared.deps;
+                supervise(
+                    || {
+                        Worker::new(id, deps.clone()).run(&control, || {
+                            if !retire() {
+                                return false;
+                            }
+                            // Re-check under the lock so a concurrent increase cannot be
+                            // missed.
+                            let mut threads = shared.threads();
+                            if retire() || shared.stop.load(Ordering::Acquire) {
+                                threads[id] = None;
+                                shared.publish(&threads);
+                                true
+                            } else {
+                                false
+                            }
+                        })
+                    },
+                    |why| {
+                        deps.metrics.worker_panics.inc();
+                        deps.health.record_panic(Instant::now());
+                        let released = deps.dispatcher.abandon(id);
+                        error!(worker = id, panic = why, partitions = ?released, "worker panicked; its partitions are re-read and it restarts");
+                    },
+                    || shared.stop.load(Ordering::Acquire),
+                    restart_backoff(),
+                );
                 let mut threads = shared.threads();
                 if threads[id]
                     .as_ref()

@@ -19,7 +19,7 @@ use super::kafka::{KafkaConsumer, SpateContext, client_config};
 use super::poller::{self, PollControl, commit_sync};
 use super::pool::WorkerPool;
 use super::settings::Settings;
-use super::worker::{BatchParams, OffsetStore, WorkerDeps};
+use super::worker::{BatchParams, HoldParams, OffsetStore, WorkerDeps};
 use crate::metrics::{ErrorKind, Metrics};
 use crate::record::RecordCodec;
 
@@ -81,7 +81,12 @@ impl Runtime {
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Result<Self, RuntimeError> {
-        ensure_table(&settings.questdb_http_url, &settings.table).await?;
+        ensure_table(
+            &settings.questdb_http_url,
+            &settings.table,
+            settings.table_allow_extra,
+        )
+        .await?;
         health.set_questdb(true);
 
         match ensure_topic(
@@ -139,6 +144,11 @@ impl Runtime {
                 max: settings.batch_max,
                 initial: settings.batch_initial,
                 linger: settings.linger,
+                max_bytes: settings.bytes.batch,
+            },
+            hold: HoldParams {
+                stall_after: settings.stall_after,
+                retry: settings.hold_retry,
             },
             health: health.clone(),
         };
@@ -150,6 +160,7 @@ impl Runtime {
             settings.high_watermark,
             settings.low_watermark,
             settings.queue_capacity,
+            &settings.bytes,
         );
         let poll_thread = {
             let (consumer, dispatcher, metrics, poll) = (
@@ -165,6 +176,9 @@ impl Runtime {
         };
         health.set_started();
         info!(
+            memory_limit = ?settings.memory_limit,
+            high_watermark_bytes = settings.bytes.high,
+            batch_max_bytes = settings.bytes.batch,
             topics = ?settings.topics,
             group = %settings.group_id,
             workers = settings.workers_initial,

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::memory::{ByteBudget, cgroup_memory_limit};
 pub use crate::config::GroupProtocol;
 use crate::config::{Config, IlpWriter, Transport};
 
@@ -24,6 +25,12 @@ pub struct Settings {
     /// QuestDB HTTP base URL, for `/exec` and `/ping`.
     pub questdb_http_url: String,
     pub table: String,
+    /// Accept columns and upsert keys beyond spate's in an existing table.
+    pub table_allow_extra: bool,
+    /// A flush failing this long makes the consumer unready.
+    pub stall_after: Duration,
+    /// Retry interval while a schema problem holds the partitions.
+    pub hold_retry: Duration,
     pub batch_min: usize,
     pub batch_max: usize,
     pub batch_initial: usize,
@@ -33,6 +40,10 @@ pub struct Settings {
     pub high_watermark: usize,
     pub low_watermark: usize,
     pub queue_capacity: usize,
+    /// Byte bounds of in-flight payloads and of one batch.
+    pub bytes: ByteBudget,
+    /// The memory limit the byte bounds were derived from, if any.
+    pub memory_limit: Option<u64>,
     pub shutdown_grace: Duration,
     pub commit_interval: Duration,
     pub listen: SocketAddr,
@@ -40,8 +51,15 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The runtime's view of a validated configuration.
+    /// The runtime's view of a validated configuration, byte bounds derived from this
+    /// process's cgroup memory limit.
     pub fn from_config(c: &Config) -> Self {
+        Self::with_memory_limit(c, cgroup_memory_limit())
+    }
+
+    /// As [`Self::from_config`] with the memory limit given (pure).
+    pub fn with_memory_limit(c: &Config, memory_limit: Option<u64>) -> Self {
+        let bp = &c.backpressure;
         Self {
             brokers: c.kafka.brokers.clone(),
             group_id: c.kafka.group_id.clone(),
@@ -54,6 +72,9 @@ impl Settings {
             questdb_client_only: c.questdb.ilp_writer == IlpWriter::QuestdbRs,
             questdb_http_url: c.questdb.http_url.clone(),
             table: c.questdb.table.clone(),
+            table_allow_extra: c.questdb.table_allow_extra,
+            stall_after: c.questdb.stall_after,
+            hold_retry: c.questdb.hold_retry,
             batch_min: c.batch.min,
             batch_max: c.batch.max,
             batch_initial: c.batch.initial,
@@ -63,6 +84,15 @@ impl Settings {
             high_watermark: c.backpressure.high_watermark,
             low_watermark: c.backpressure.low_watermark,
             queue_capacity: c.backpressure.queue_capacity,
+            bytes: ByteBudget::derive(
+                memory_limit,
+                bp.high_watermark_bytes,
+                bp.low_watermark_bytes,
+                bp.queue_capacity_bytes,
+                c.batch.max_bytes,
+                c.workers.max,
+            ),
+            memory_limit,
             shutdown_grace: c.shutdown_grace,
             commit_interval: c.commit_interval,
             listen: c.server.listen,

@@ -219,6 +219,13 @@ impl Sink {
         }
     }
 
+    /// Drops the connection: the next flush opens a new one, on which QuestDB reads the
+    /// table afresh (a kept-alive ILP/HTTP connection keeps the table's writer, and so
+    /// the schema it had when the connection first wrote to it).
+    pub fn reset(&mut self) {
+        self.conn = None;
+    }
+
     fn must_close(&self) -> bool {
         matches!(&self.conn, Some(Conn::Client(s)) if s.must_close())
     }

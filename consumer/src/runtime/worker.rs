@@ -1,23 +1,26 @@
 //! One worker thread: takes partitions from the dispatcher, encodes their records into
-//! its ILP buffer, flushes (retrying outages, isolating rejected rows), dead-letters what
-//! cannot be written, then stores the offsets in order and releases the partitions.
+//! its ILP buffer, flushes (retrying outages, isolating rejected rows, holding on a
+//! schema problem or a stalled flush), dead-letters what cannot be written, then stores
+//! the offsets in order and releases the partitions.
 
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tracing::{debug, error, warn};
+use tracing::{debug, error, info, warn};
 
+use super::batch::{Batch, Refused};
 use super::bisect::{Attempt, isolate_rejected};
-use super::chunk::{Chunk, PartitionId};
-use super::dispatch::{Dispatcher, Done, Lease};
+use super::chunk::PartitionId;
+use super::dispatch::{Dispatcher, Done, Lease, Limit};
 use super::dlq::{DeadLetter, DeadLetters, REASON_QUESTDB_REJECTED};
 use super::health::Health;
+use super::hold::{RefusalRun, Stall};
 use super::retry::{Backoff, sleep_unless};
 use super::sink::{FlushClass, FlushError, Sink};
 use crate::batching::BatchSizer;
 use crate::ilp::RowBuffer;
-use crate::metrics::{ErrorKind, Metrics, WorkerRecorder};
+use crate::metrics::{ErrorKind, HoldKind, Metrics, WorkerRecorder};
 use crate::record::RecordCodec;
 use crate::validate::now_ns;
 
@@ -32,6 +35,17 @@ pub struct BatchParams {
     pub max: usize,
     pub initial: usize,
     pub linger: Duration,
+    /// Most payload bytes in one batch.
+    pub max_bytes: usize,
+}
+
+/// When a worker holds its partitions.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldParams {
+    /// A flush failing this long makes the worker hold (unready, slow retries).
+    pub stall_after: Duration,
+    /// The retry interval while holding.
+    pub retry: Duration,
 }
 
 /// What every worker shares.
@@ -46,6 +60,7 @@ pub struct WorkerDeps {
     pub store: OffsetStore,
     pub metrics: Metrics,
     pub batch: BatchParams,
+    pub hold: HoldParams,
     pub health: Arc<Health>,
 }
 
@@ -55,35 +70,6 @@ pub trait WorkerControl {
     fn stopping(&self) -> bool;
     /// Active workers (for the fair share of partitions).
     fn workers(&self) -> usize;
-}
-
-/// A record the codec or QuestDB refused, by flat index in the batch.
-struct Refused {
-    index: usize,
-    reason: &'static str,
-    detail: String,
-}
-
-/// Records taken for one flush.
-#[derive(Default)]
-struct Batch {
-    chunks: Vec<Chunk>,
-    records: usize,
-    rows: usize,
-    refused: Vec<Refused>,
-}
-
-impl Batch {
-    /// (chunk, record) of a flat index.
-    fn locate(&self, mut index: usize) -> (usize, usize) {
-        for (c, chunk) in self.chunks.iter().enumerate() {
-            if index < chunk.len() {
-                return (c, index);
-            }
-            index -= chunk.len();
-        }
-        unreachable!("index beyond the batch")
-    }
 }
 
 /// How a batch ended.
@@ -103,6 +89,9 @@ pub struct Worker {
     recorder: WorkerRecorder,
     leases: Vec<Lease>,
     last_flush: Instant,
+    run: RefusalRun,
+    stall: Stall,
+    holding_schema: bool,
 }
 
 impl Worker {
@@ -120,6 +109,9 @@ impl Worker {
             recorder: deps.metrics.worker_recorder(),
             leases: Vec::new(),
             last_flush: Instant::now(),
+            run: RefusalRun::default(),
+            stall: Stall::default(),
+            holding_schema: false,
             deps,
         }
     }
@@ -139,26 +131,43 @@ impl Worker {
 
     fn run_batch(&mut self, control: &dyn WorkerControl) -> Outcome {
         let target = self.sizer.target();
+        let max_bytes = self.deps.batch.max_bytes;
         let dispatcher = self.deps.dispatcher.clone();
-        let first = dispatcher.take(&mut self.leases, control.workers(), target, None);
+        let limit = Limit {
+            records: target,
+            bytes: max_bytes,
+        };
+        let first = dispatcher.take(self.id, &mut self.leases, control.workers(), limit, None);
         if first.is_empty() {
             return Outcome::Idle;
         }
         let started = Instant::now();
-        let mut batch = Batch::default();
+        let mut batch = Batch::new(now_ns());
         if !self.ensure_buffer(control) {
             return Outcome::Abandoned;
         }
-        let now = now_ns();
-        self.encode_chunks(&mut batch, first, now);
+        self.encode(&mut batch, first);
         let deadline = started + self.sizer.linger();
-        while batch.rows < target && Instant::now() < deadline && !control.stopping() {
-            let want = target.saturating_sub(batch.records).max(1);
-            let more = dispatcher.take(&mut self.leases, control.workers(), want, Some(deadline));
+        while batch.rows < target
+            && batch.bytes < max_bytes
+            && Instant::now() < deadline
+            && !control.stopping()
+        {
+            let want = Limit {
+                records: target.saturating_sub(batch.records).max(1),
+                bytes: max_bytes - batch.bytes,
+            };
+            let more = dispatcher.take(
+                self.id,
+                &mut self.leases,
+                control.workers(),
+                want,
+                Some(deadline),
+            );
             if more.is_empty() {
                 break;
             }
-            self.encode_chunks(&mut batch, more, now);
+            self.encode(&mut batch, more);
         }
 
         let Some(flush_latency) = self.write(&mut batch, control) else {
@@ -178,7 +187,11 @@ impl Worker {
                 }
             }
         }
-        let written = (batch.rows) as u64;
+        // Rows QuestDB refused were encoded but not written.
+        let written = batch
+            .rows
+            .saturating_sub(batch.rows_refused_by_questdb(&self.deps.codec))
+            as u64;
         self.recorder.record_processed(written);
         self.recorder.record_flush(written, flush_latency);
         self.recorder.record_busy(started.elapsed());
@@ -211,89 +224,152 @@ impl Worker {
         }
     }
 
-    fn encode_chunks(&mut self, batch: &mut Batch, chunks: Vec<Chunk>, now: i64) {
+    fn encode(&mut self, batch: &mut Batch, chunks: Vec<super::chunk::Chunk>) {
         let buf = self.buffer.as_mut().expect("buffer ensured");
-        for chunk in chunks {
-            for r in chunk.records() {
-                match self.deps.codec.encode_record_at(chunk.payload(r), buf, now) {
-                    Ok(rows) => batch.rows += rows,
-                    Err(rejection) => batch.refused.push(Refused {
-                        index: batch.records,
-                        reason: rejection.reason.as_str(),
-                        detail: rejection.detail,
-                    }),
-                }
-                batch.records += 1;
-            }
-            batch.chunks.push(chunk);
-        }
+        batch.encode_chunks(&self.deps.codec, buf, chunks);
     }
 
-    /// Re-encodes the records `range` of the batch into `buf` (refusals are skipped:
-    /// they are already counted).
-    fn encode_range(codec: &RecordCodec, batch: &Batch, range: Range<usize>, buf: &mut RowBuffer) {
-        let now = now_ns();
-        let (mut c, mut r) = batch.locate(range.start);
-        for _ in range {
-            let chunk = &batch.chunks[c];
-            let rec = &chunk.records()[r];
-            let _ = codec.encode_record_at(chunk.payload(rec), buf, now);
-            r += 1;
-            if r == chunk.len() {
-                c += 1;
-                r = 0;
-            }
-        }
-    }
-
-    /// Flushes, retrying retryable errors; on rejection isolates the refused records.
-    /// `None` when stopped before QuestDB acknowledged everything.
+    /// Flushes, retrying retryable errors; on rejection isolates the refused records,
+    /// unless QuestDB refuses every record for one reason (a schema problem): then the
+    /// batch is held and retried slowly, nothing dead-lettered, nothing stored. `None`
+    /// when stopped before QuestDB acknowledged everything.
     fn write(&mut self, batch: &mut Batch, control: &dyn WorkerControl) -> Option<Duration> {
         let started = Instant::now();
         let mut buf = self.buffer.take().expect("buffer ensured");
-        let result = self.flush_retrying(&mut buf, batch, 0..batch.records, control);
-        let outcome = match result {
-            Attempt::Written => Some(started.elapsed()),
-            Attempt::Abort(()) => None,
-            Attempt::Rejected(msg) => {
-                warn!(worker = self.id, error = %msg, records = batch.records, "QuestDB rejected the batch, isolating the refused records");
-                self.deps.metrics.error(ErrorKind::FlushRejected).inc();
-                let codec = self.deps.codec.clone();
-                let all = batch.records;
-                let isolated = isolate_rejected(all, |range| {
-                    buf.clear();
-                    Self::encode_range(&codec, batch, range.clone(), &mut buf);
-                    self.flush_retrying(&mut buf, batch, range, control)
-                });
-                match isolated {
-                    Ok(refused) => {
-                        for (index, detail) in refused {
-                            batch.refused.push(Refused {
-                                index,
-                                reason: REASON_QUESTDB_REJECTED,
-                                detail,
-                            });
-                        }
-                        batch.refused.sort_by_key(|r| r.index);
-                        Some(started.elapsed())
+        let outcome = loop {
+            let mut late = Vec::new();
+            let result = self.flush_retrying(&mut buf, batch, 0..batch.records, control, &mut late);
+            batch.add_refused(late);
+            let message = match result {
+                Attempt::Written => {
+                    if buf.row_count() > 0 {
+                        self.run.reset();
                     }
-                    Err(()) => None,
+                    break Some(started.elapsed());
+                }
+                Attempt::Abort(()) => break None,
+                Attempt::Rejected(message) => message,
+            };
+            self.deps.metrics.error(ErrorKind::FlushRejected).inc();
+            let hold = if self.run.holds(&message) {
+                Some(message)
+            } else {
+                warn!(worker = self.id, error = %message, records = batch.records, "QuestDB rejected the batch, isolating the refused records");
+                match self.isolate(&mut buf, batch, control) {
+                    None => break None,
+                    Some(refused) => {
+                        let sent = batch.records - batch.refused.len();
+                        let messages: Vec<&str> =
+                            refused.iter().map(|r| r.detail.as_str()).collect();
+                        let hold = self.run.observe(sent, &messages);
+                        if hold.is_none() {
+                            batch.add_refused(refused);
+                        }
+                        hold
+                    }
+                }
+            };
+            match hold {
+                None => break Some(started.elapsed()),
+                Some(reason) => {
+                    if !self.hold_schema(reason, control) {
+                        break None;
+                    }
+                    buf.clear();
+                    let late = batch.reencode(&self.deps.codec, 0..batch.records, &mut buf);
+                    batch.add_refused(late);
                 }
             }
         };
+        if outcome.is_some() {
+            self.end_schema_hold();
+        }
         buf.clear();
         self.buffer = Some(buf);
         outcome
     }
 
+    /// Bisects the batch to find the records QuestDB refuses; rows of the other
+    /// records are written on the way. `None` when stopped.
+    fn isolate(
+        &mut self,
+        buf: &mut RowBuffer,
+        batch: &mut Batch,
+        control: &dyn WorkerControl,
+    ) -> Option<Vec<Refused>> {
+        let codec = self.deps.codec.clone();
+        let mut late = Vec::new();
+        let isolated = isolate_rejected(batch.records, |range| {
+            buf.clear();
+            late.extend(batch.reencode(&codec, range.clone(), buf));
+            self.flush_retrying(buf, batch, range, control, &mut late)
+        });
+        batch.add_refused(late);
+        let refused = isolated.ok()?;
+        Some(
+            refused
+                .into_iter()
+                .map(|(index, detail)| Refused {
+                    index,
+                    reason: REASON_QUESTDB_REJECTED,
+                    detail,
+                })
+                .collect(),
+        )
+    }
+
+    /// Holds the batch on a schema problem: unready with `reason`, counted, then waits
+    /// the hold retry interval. False when stopped meanwhile.
+    fn hold_schema(&mut self, reason: String, control: &dyn WorkerControl) -> bool {
+        if !self.holding_schema {
+            self.holding_schema = true;
+            self.deps.metrics.hold(HoldKind::Schema).inc();
+            self.deps.metrics.holding_workers.inc();
+            error!(worker = self.id, %reason, "QuestDB refuses every row for one reason: holding the partitions until the table is fixed");
+            self.deps
+                .health
+                .set_problem(self.id, HoldKind::Schema, reason);
+        }
+        // The retry goes over a new connection, which sees the table as it is now.
+        self.sink.reset();
+        sleep_unless(self.deps.hold.retry, || control.stopping())
+    }
+
+    fn end_schema_hold(&mut self) {
+        if std::mem::take(&mut self.holding_schema) {
+            self.deps.metrics.holding_workers.dec();
+            self.deps.health.clear_problem(self.id, HoldKind::Schema);
+            info!(
+                worker = self.id,
+                "QuestDB accepts the rows again, no longer holding"
+            );
+        }
+    }
+
+    fn end_stall(&mut self) {
+        if self.stall.end() {
+            self.deps.metrics.holding_workers.dec();
+            self.deps
+                .health
+                .clear_problem(self.id, HoldKind::QuestdbStall);
+            info!(
+                worker = self.id,
+                "QuestDB flushes succeed again, no longer holding"
+            );
+        }
+    }
+
     /// One flush of `buf` (holding the records `range` of the batch), retried with
-    /// backoff while the error is retryable.
+    /// backoff while the error is retryable; after `hold.stall_after` of failures the
+    /// worker goes unready and retries at the hold interval. A re-encode (new protocol
+    /// version) adds what it refuses to `late`.
     fn flush_retrying(
         &mut self,
         buf: &mut RowBuffer,
         batch: &Batch,
         range: Range<usize>,
         control: &dyn WorkerControl,
+        late: &mut Vec<Refused>,
     ) -> Attempt<()> {
         if buf.row_count() == 0 {
             return Attempt::Written;
@@ -303,9 +379,13 @@ impl Worker {
             match self.sink.flush(buf) {
                 Ok(_) => {
                     self.deps.health.set_questdb(true);
+                    self.end_stall();
                     return Attempt::Written;
                 }
-                Err(e) if e.class() == FlushClass::Reject => return Attempt::Rejected(e.message()),
+                Err(e) if e.class() == FlushClass::Reject => {
+                    self.end_stall();
+                    return Attempt::Rejected(e.message());
+                }
                 Err(e) => {
                     let kind = match e {
                         FlushError::ConnectQuestdb { .. } => ErrorKind::SenderCreate,
@@ -314,7 +394,23 @@ impl Worker {
                     self.deps.metrics.error(kind).inc();
                     self.deps.health.set_questdb(false);
                     warn!(worker = self.id, error = %e, rows = buf.row_count(), "QuestDB flush failed, retrying");
-                    if !sleep_unless(backoff.next_delay(), || control.stopping()) {
+                    let hold = self.deps.hold;
+                    if self.stall.failed(Instant::now(), hold.stall_after) {
+                        self.deps.metrics.hold(HoldKind::QuestdbStall).inc();
+                        self.deps.metrics.holding_workers.inc();
+                        let reason =
+                            format!("flushes failing for {} s: {e}", hold.stall_after.as_secs());
+                        error!(worker = self.id, %reason, "QuestDB flush stalled: holding the partitions");
+                        self.deps
+                            .health
+                            .set_problem(self.id, HoldKind::QuestdbStall, reason);
+                    }
+                    let delay = if self.stall.flagged() {
+                        hold.retry
+                    } else {
+                        backoff.next_delay()
+                    };
+                    if !sleep_unless(delay, || control.stopping()) {
                         return Attempt::Abort(());
                     }
                     // A new connection may speak another protocol version: re-encode.
@@ -322,7 +418,7 @@ impl Worker {
                         && !self.sink.fits(buf)
                         && let Ok(mut fresh) = self.sink.new_buffer()
                     {
-                        Self::encode_range(&self.deps.codec, batch, range.clone(), &mut fresh);
+                        late.extend(batch.reencode(&self.deps.codec, range.clone(), &mut fresh));
                         *buf = fresh;
                     }
                 }
@@ -385,6 +481,7 @@ impl Worker {
             .map(|&lease| Done {
                 lease,
                 records: 0,
+                bytes: 0,
                 last_offset: None,
             })
             .collect();
@@ -394,6 +491,7 @@ impl Worker {
                 .find(|d| d.lease.slot == chunk.slot && d.lease.epoch == chunk.epoch)
             {
                 d.records += chunk.len();
+                d.bytes += chunk.bytes();
                 d.last_offset = chunk.last_offset().or(d.last_offset);
             }
         }
@@ -406,5 +504,14 @@ impl Worker {
             self.deps.metrics.error(ErrorKind::StoreOffset).inc();
             error!(topic = %id.topic, partition = id.partition, error = %e, "store offset failed");
         }
+    }
+}
+
+impl Drop for Worker {
+    /// A worker that stops or dies no longer holds anything: its problems leave the
+    /// readiness report and the holding gauge.
+    fn drop(&mut self) {
+        self.end_schema_hold();
+        self.end_stall();
     }
 }

@@ -34,6 +34,8 @@ pub struct ConsumerSpec {
     pub questdb_http: String,
     pub token: String,
     pub extra: Vec<(String, String)>,
+    /// A cgroup (v1 or v2 directory) the process joins before it starts.
+    pub cgroup: Option<PathBuf>,
 }
 
 impl ConsumerSpec {
@@ -48,6 +50,7 @@ impl ConsumerSpec {
             questdb_http: env.questdb_http.clone(),
             token: "test-token".into(),
             extra: Vec::new(),
+            cgroup: None,
         }
     }
 }
@@ -73,7 +76,20 @@ impl ConsumerProcess {
         std::fs::create_dir_all(&log_dir).expect("log dir");
         let log = log_dir.join(format!("{}-{port}.log", spec.topic));
         let out = File::create(&log).expect("log file");
-        let mut cmd = Command::new(consumer_binary());
+        // In a cgroup: the shell joins it, then becomes the consumer, so every byte the
+        // consumer allocates is charged there.
+        let mut cmd = match &spec.cgroup {
+            None => Command::new(consumer_binary()),
+            Some(dir) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c").arg(format!(
+                    "echo $$ > {}/cgroup.procs && exec {}",
+                    dir.display(),
+                    consumer_binary().display()
+                ));
+                sh
+            }
+        };
         cmd.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env(
@@ -503,4 +519,289 @@ impl Jitter {
         self.0 ^= self.0 << 17;
         lo + self.0 % (hi - lo).max(1)
     }
+}
+
+/// Records in `topic`: the sum of its partitions' high watermarks.
+pub fn topic_records(topic: &str) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let client: BaseConsumer = kafka_config().create().expect("metadata client");
+    let metadata = client
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .expect("metadata");
+    metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| {
+            client
+                .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+                .expect("watermarks")
+                .1
+        })
+        .sum()
+}
+
+/// The body of `GET path` on the consumer's HTTP server, with its status.
+pub async fn http_get(consumer: &ConsumerProcess, path: &str) -> Option<(u16, String)> {
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .ok()?
+        .get(format!("{}{path}", consumer.base_url()))
+        .send()
+        .await
+        .ok()?;
+    let status = response.status().as_u16();
+    Some((status, response.text().await.ok()?))
+}
+
+/// `count()` and `count_distinct(symbol/trade_id)` of `table`.
+pub async fn counts(table: &str) -> (i64, i64) {
+    let row = first_row(&format!(
+        "select count(), count_distinct(concat(symbol, '/', trade_id)) from {table}"
+    ))
+    .await;
+    (
+        row.first().and_then(|v| v.as_i64()).unwrap_or(-1),
+        row.get(1).and_then(|v| v.as_i64()).unwrap_or(-1),
+    )
+}
+
+/// `n` normalized trades (one row each) over four symbols, keyed by symbol; trade ids
+/// `<prefix>-<i>`.
+pub fn normalized_messages(prefix: &str, n: usize) -> Vec<Message> {
+    let base = now_ns() / 1000 * 1000;
+    (0..n)
+        .map(|i| {
+            let symbol = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD"][i % 4];
+            Message {
+                key: symbol.into(),
+                payload: format!(
+                    r#"{{"exchange":"kraken","symbol":"{symbol}","side":"buy","trade_id":"{prefix}-{i}","price":{}.5,"size":0.25,"sequence":{i},"quality_score":1.0,"timestamp":{}}}"#,
+                    1000 + i,
+                    base + i as i64 * 1000
+                )
+                .into_bytes(),
+                rows: 1,
+            }
+        })
+        .collect()
+}
+
+impl DedicatedQuestdb {
+    /// Runs `sql` on this server; panics when it answers an error.
+    pub async fn exec(&self, sql: &str) -> serde_json::Value {
+        let url = reqwest::Url::parse_with_params(
+            &format!("{}/exec", self.http_url()),
+            &[("query", sql)],
+        )
+        .expect("url");
+        let answer: serde_json::Value = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .get(url)
+            .send()
+            .await
+            .expect(sql)
+            .json()
+            .await
+            .expect(sql);
+        assert!(answer.get("error").is_none(), "{sql}: {answer}");
+        answer
+    }
+
+    /// The first value of `sql`'s answer as a boolean.
+    pub async fn boolean(&self, sql: &str) -> Option<bool> {
+        self.exec(sql).await.pointer("/dataset/0/0")?.as_bool()
+    }
+}
+
+impl DedicatedQuestdb {
+    /// SIGKILL: no flush, no clean WAL close.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// The server's data directory (`<root>/db`).
+    pub fn db_dir(&self) -> PathBuf {
+        self.root.join("db")
+    }
+}
+
+/// A TCP proxy on loopback that delays every chunk it forwards and throttles each
+/// direction to a byte rate: a slow QuestDB, made fast again by [`SlowProxy::set_fast`].
+/// It runs until dropped.
+pub struct SlowProxy {
+    pub port: u16,
+    slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl SlowProxy {
+    pub async fn start(upstream: String, delay: Duration, bytes_per_sec: u64) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind proxy");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let slow = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = slow.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let flag = flag.clone();
+                tokio::spawn(async move {
+                    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    let (cr, cw) = client.into_split();
+                    let (sr, sw) = server.into_split();
+                    let pace = Pace {
+                        slow: flag,
+                        delay,
+                        bytes_per_sec,
+                    };
+                    let up = tokio::spawn(slow_copy(cr, sw, pace.clone()));
+                    let down = tokio::spawn(slow_copy(sr, cw, pace));
+                    let _ = tokio::join!(up, down);
+                });
+            }
+        });
+        Self { port, slow, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Forwards without delay from now on.
+    pub fn set_fast(&self) {
+        self.slow.store(false, std::sync::atomic::Ordering::Release);
+    }
+}
+
+impl Drop for SlowProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[derive(Clone)]
+struct Pace {
+    slow: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    delay: Duration,
+    bytes_per_sec: u64,
+}
+
+async fn slow_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    pace: Pace,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if pace.slow.load(std::sync::atomic::Ordering::Acquire) {
+            let throttle = Duration::from_secs_f64(n as f64 / pace.bytes_per_sec.max(1) as f64);
+            tokio::time::sleep(pace.delay + throttle).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Waits until `count()` of `table` on `questdb` (or the environment's QuestDB when
+/// `None`) exceeds `above`; returns how long that took.
+pub async fn time_to_progress(
+    questdb: Option<&DedicatedQuestdb>,
+    table: &str,
+    above: i64,
+    timeout: Duration,
+) -> Option<Duration> {
+    let started = std::time::Instant::now();
+    let sql = format!("select count() from {table}");
+    while started.elapsed() < timeout {
+        let c = match questdb {
+            Some(q) => q.scalar(&sql).await,
+            None => spate_tests::questdb_count(table).await.ok(),
+        };
+        if c.is_some_and(|c| c > above) {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// `(count(), count_distinct(trade_id))` of `table` on a dedicated QuestDB.
+pub async fn dedicated_counts(questdb: &DedicatedQuestdb, table: &str) -> (i64, i64) {
+    let c = questdb
+        .scalar(&format!("select count() from {table}"))
+        .await;
+    let d = questdb
+        .scalar(&format!(
+            "select count_distinct(concat(symbol, '/', trade_id)) from {table}"
+        ))
+        .await;
+    (c.unwrap_or(-1), d.unwrap_or(-1))
+}
+
+/// Waits until `table` on `questdb` has `n` rows.
+pub async fn wait_dedicated_rows(
+    questdb: &DedicatedQuestdb,
+    table: &str,
+    n: usize,
+    timeout: Duration,
+) -> Result<(), spate_tests::Error> {
+    let sql = format!("select count() from {table}");
+    spate_tests::eventually(&format!("{n} rows in {table}"), timeout, || async {
+        match questdb.scalar(&sql).await {
+            Some(c) if c == n as i64 => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await
+}
+
+/// `PUT /control/workers` with `token`; returns the status and body.
+pub async fn put_workers(consumer: &ConsumerProcess, token: &str, workers: usize) -> (u16, String) {
+    let resp = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+        .put(format!("{}/control/workers", consumer.base_url()))
+        .bearer_auth(token)
+        .body(format!(r#"{{"workers":{workers}}}"#))
+        .send()
+        .await
+        .expect("PUT /control/workers");
+    (
+        resp.status().as_u16(),
+        resp.text().await.unwrap_or_default(),
+    )
+}
+
+/// Produces `messages` in the background, `slice` at a time with `pause` between, so
+/// trades keep arriving while a test injects its faults.
+pub fn produce_paced(
+    topic: &str,
+    messages: &[Message],
+    slice: usize,
+    pause: Duration,
+) -> tokio::task::JoinHandle<()> {
+    let (topic, messages) = (topic.to_owned(), messages.to_vec());
+    tokio::spawn(async move {
+        for part in messages.chunks(slice) {
+            produce(&topic, part).await;
+            tokio::time::sleep(pause).await;
+        }
+    })
 }
