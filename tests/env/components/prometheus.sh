@@ -112,8 +112,14 @@ start() {
   stop
   mkdir -p "$PROMETHEUS_DATA"
   cluster_access
+  # The port of the last start when it is still free: the same `instance` label across
+  # restarts keeps Prometheus' own series one series.
   local port
-  port=$(free_port)
+  port=$(cat "$PROMETHEUS_STATE/port" 2>/dev/null || true)
+  if [[ -z $port ]] || port_open "$SPATE_HOST_IP" "$port" || port_open 127.0.0.1 "$port"; then
+    port=$(free_port)
+  fi
+  echo "$port" >"$PROMETHEUS_STATE/port"
   sed -e "s|@PORT@|$port|g" -e "s|@TARGETS_FILE@|$PROMETHEUS_TARGETS|g" \
     -e "s|@HOST_IP@|$SPATE_HOST_IP|g" -e "s|@PODS_FILE@|$PODS_FILE|g" \
     "$PROMETHEUS_FILES/prometheus.yml.in" >"$PROMETHEUS_DATA/prometheus.yml"
