@@ -11,7 +11,8 @@ use spate_operator::autoscale::sim::{self, BUILT_IN, Scenario, Sweep, Trace, svg
 #[derive(Parser, Debug)]
 #[command(name = "spate-sim", version)]
 struct Args {
-    /// Built-in traces to run (step10, ramp, bursts, noisy, diurnal, or all).
+    /// Built-in traces to run (step10, ramp, bursts, noisy, diurnal, flashcrash, crashes,
+    /// hawkes, or all).
     #[arg(long = "trace", default_value = "all")]
     traces: Vec<String>,
     /// A CSV trace of `second,arrivals_per_second` lines (repeatable).

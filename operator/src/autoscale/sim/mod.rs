@@ -8,6 +8,7 @@
 //! [`decide`]: crate::autoscale::policy::decide
 
 pub mod control;
+pub mod market;
 pub mod report;
 pub mod rng;
 pub mod run;
