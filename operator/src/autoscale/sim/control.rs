@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::world::Readings;
+use crate::autoscale::controller::observe::MIN_BUSY_WORKERS;
 use crate::autoscale::estimate::RateEstimator;
 use crate::autoscale::keda::{Hpa, KedaConfig, kafka_scaler_metric};
 use crate::autoscale::policy::{Observations, PolicyConfig, PolicyState, Reason, decide};
@@ -60,15 +61,19 @@ impl Spate {
             .last
             .replace((r.processed, r.busy_seconds))
             .unwrap_or((r.processed, r.busy_seconds));
-        let mu = self
-            .mu
-            .observe_ratio(at, (r.processed - p0) as f64, r.busy_seconds - b0, 0.5);
+        let mu = self.mu.observe_ratio(
+            at,
+            (r.processed - p0) as f64,
+            r.busy_seconds - b0,
+            MIN_BUSY_WORKERS,
+        );
         let lags = r.partition_lags.iter().map(|l| (*l).max(0) as u64);
         Observations {
             partitions: r.partition_lags.len() as u32,
             backlog: Some(lags.clone().sum()),
             max_partition_lag: lags.max(),
             arrival_rate: lambda,
+            arrival_sample: self.lambda.last_sample(),
             service_rate: mu,
             throughput,
             flush_latency: Some(r.flush_latency),
