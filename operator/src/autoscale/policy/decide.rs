@@ -21,11 +21,16 @@ const DRAINED_SHARE_OF_LAG_TARGET: f64 = 0.25;
 /// sooner than the dwell could tell, so the next dwell is doubled.
 const FLAP_WINDOW_DWELLS: u32 = 2;
 /// The dwell is doubled at most this many times (×4).
-pub(super) const MAX_DWELL_DOUBLINGS: u32 = 2;
+const MAX_DWELL_DOUBLINGS: u32 = 2;
 
 /// The dwell in force: the configured one, doubled once per recent reversal.
 pub(super) fn dwell(cfg: &PolicyConfig, state: &PolicyState) -> Duration {
     cfg.scale_down_stabilization * (1 << state.dwell_doublings.min(MAX_DWELL_DOUBLINGS))
+}
+
+/// The longest dwell the back-off reaches.
+pub(super) fn longest_dwell(cfg: &PolicyConfig) -> Duration {
+    cfg.scale_down_stabilization * (1 << MAX_DWELL_DOUBLINGS)
 }
 
 /// What one decision has read and worked out, shared by its rules.

@@ -98,9 +98,12 @@ impl PolicyState {
         }
     }
 
-    /// The most workers enough at any decision of the last dwell.
-    pub fn down_peak(&self) -> u32 {
-        self.down_needs.first().map_or(0, |(_, w)| *w)
+    /// The most workers enough at any decision of the last `dwell` before `now`.
+    pub fn down_peak_within(&self, now: Duration, dwell: Duration) -> u32 {
+        self.down_needs
+            .iter()
+            .find(|(at, _)| *at + dwell >= now)
+            .map_or(0, |(_, w)| *w)
     }
 
     /// The state with the calm base `level` seen at `now`, bases older than `memory`

@@ -2,7 +2,7 @@
 //! backlog drained, every pod ready, the smaller size enough for the whole dwell and the rate
 //! calm; otherwise hold.
 
-use super::decide::{Round, dwell};
+use super::decide::{Round, dwell, longest_dwell};
 use super::decision::{Decision, Reason};
 use super::observe::PolicyState;
 use super::sizing::{layout, wanted_workers};
@@ -12,8 +12,9 @@ const DOWN_HEADROOM_FACTOR: f64 = 1.5;
 
 /// Rules 13–17: the smaller size (sized with 1.5 × the headroom, never below the most wanted
 /// during the last dwell nor below the pods the surge reserve keeps) once it has been enough
-/// for the whole dwell and frees a pod or the headroom's share of the workers; until then, or
-/// when it is not smaller, hold.
+/// for the whole dwell — the dwell in force for pods, the longest one for a pod's workers
+/// alone — and frees a pod or the headroom's share of the workers; until then, or when it is
+/// not smaller, hold.
 pub(super) fn shrink(r: &Round<'_>, state: PolicyState) -> Decision {
     let (cfg, obs) = (r.cfg, r.obs);
     let (p, replicas, workers) = (obs.partitions, obs.replicas, obs.workers);
@@ -33,11 +34,27 @@ pub(super) fn shrink(r: &Round<'_>, state: PolicyState) -> Decision {
     if enough >= r.current {
         return r.hold(Reason::Steady, "size fits".into(), reset);
     }
-    let dwell = dwell(cfg, &state);
-    let pending = state.with_down_need(r.now, enough, dwell);
+    // Pods go after the dwell in force; a pod's workers alone only after the longest dwell
+    // the back-off reaches: a worker held costs no pod and no rebalance, and it is the
+    // capacity a returning load takes first.
+    let pod_dwell = dwell(cfg, &state);
+    let worker_dwell = longest_dwell(cfg);
+    let pending = state.with_down_need(r.now, enough, worker_dwell);
     // The reserve holds the pods that run; it never keeps workers from being trimmed.
     let floor = r.with_min_pods(r.reserve.min(replicas));
-    let down = layout(&floor, p, replicas, pending.down_peak(), false);
+    let down = layout(
+        &floor,
+        p,
+        replicas,
+        pending.down_peak_within(r.now, pod_dwell),
+        false,
+    );
+    let (down, dwell) = if down.replicas < replicas {
+        (down, pod_dwell)
+    } else {
+        let peak = pending.down_peak_within(r.now, worker_dwell);
+        (layout(&floor, p, replicas, peak, false), worker_dwell)
+    };
     let smaller = down.replicas < replicas || (down.replicas == replicas && down.workers < workers);
     if !smaller {
         return r.hold(Reason::Steady, "size fits".into(), reset);

@@ -17,8 +17,8 @@ fn scaling_down_waits_for_the_dwell_time() {
 #[test]
 fn scaling_down_goes_no_lower_than_the_most_wanted_during_the_last_dwell() {
     // 20 000/s for one second at 150 s wants 6 workers: the trim at the end of the dwell
-    // keeps them, and the next one, a dwell after the busier second has left the window,
-    // goes to what 6000/s wants.
+    // keeps them, and the next one (of workers alone: after the longest dwell, 480 s), once
+    // the busier second has left that window, goes to what 6000/s wants.
     let obs = at(&calm(), 2, 8);
     let (state, mut changes) = follow(&cfg(), &calm_state(6000.0, 99), &obs, 100, 149);
     let busier = Observations {
@@ -27,13 +27,13 @@ fn scaling_down_goes_no_lower_than_the_most_wanted_during_the_last_dwell() {
     };
     let d = run(&cfg(), &state, &busier, 150);
     assert_eq!(d.reason, Reason::ScaleDownPending);
-    let (_, more) = follow(&cfg(), &d.state, &obs, 151, 400);
+    let (_, more) = follow(&cfg(), &d.state, &obs, 151, 800);
     changes.extend(more);
     assert_eq!(
         changes,
         [
             (220, 1, 6, Reason::ScaleDownReplicas),
-            (341, 1, 2, Reason::ScaleDownWorkers)
+            (701, 1, 2, Reason::ScaleDownWorkers)
         ]
     );
 }
@@ -99,18 +99,19 @@ fn a_need_for_the_current_size_restarts_the_dwell() {
 #[test]
 fn a_trim_that_frees_neither_a_pod_nor_the_headroom_share_of_the_workers_waits() {
     // 26 000/s keeps 7 of the 8 workers: a trim of one, under a fifth, is not made. Once the
-    // load falls to 6000/s, the trim comes a dwell later, in one step.
+    // load falls to 6000/s, the trim comes once 26 000/s has left the longest dwell (480 s),
+    // in one step.
     let busy = Observations {
         arrival_rate: Some(26_000.0),
         ..at(&calm(), 1, 8)
     };
-    let (state, changes) = follow(&cfg(), &calm_state(26_000.0, 99), &busy, 100, 500);
+    let (state, changes) = follow(&cfg(), &calm_state(26_000.0, 99), &busy, 100, 600);
     assert_eq!(changes, []);
-    let d = run(&cfg(), &state, &busy, 501);
+    let d = run(&cfg(), &state, &busy, 601);
     assert_eq!(d.reason, Reason::ScaleDownPending);
     assert!(d.message.contains("too few"), "{}", d.message);
-    let (_, changes) = follow(&cfg(), &d.state, &at(&calm(), 1, 8), 502, 800);
-    assert_eq!(changes, [(622, 1, 2, Reason::ScaleDownWorkers)]);
+    let (_, changes) = follow(&cfg(), &d.state, &at(&calm(), 1, 8), 602, 1200);
+    assert_eq!(changes, [(1082, 1, 2, Reason::ScaleDownWorkers)]);
 }
 
 #[test]
@@ -217,13 +218,15 @@ fn scaling_in_waits_for_starting_pods() {
 }
 
 #[test]
-fn a_smaller_size_within_the_same_pods_only_lowers_the_workers() {
+fn a_pods_workers_alone_are_trimmed_only_after_the_longest_dwell_the_back_off_reaches() {
+    // 2 × 8 at 6000/s: the pod goes after the dwell in force (120 s, see above); 1 × 8 keeps
+    // its workers for four times that (a worker held costs no pod and no rebalance).
     let (_, changes) = follow(
         &cfg(),
         &calm_state(6000.0, 99),
         &at(&calm(), 1, 8),
         100,
-        300,
+        700,
     );
-    assert_eq!(changes, [(220, 1, 2, Reason::ScaleDownWorkers)]);
+    assert_eq!(changes, [(580, 1, 2, Reason::ScaleDownWorkers)]);
 }
