@@ -9,6 +9,9 @@ use crate::autoscale::policy::Direction;
 
 /// Seconds of arrivals under which the lag counts as drained.
 const DRAINED_SECONDS: f64 = 2.0;
+/// A scale-down followed by a scale-up within this many seconds is capacity trimmed and
+/// raised back within minutes.
+pub const QUICK_REVERSAL_SECONDS: f64 = 300.0;
 
 /// The figures that compare two runs.
 #[derive(Clone, Debug, PartialEq)]
@@ -34,6 +37,8 @@ pub struct Summary {
     pub scale_events: usize,
     /// Changes of direction between consecutive changes of size.
     pub reversals: usize,
+    /// Scale-downs followed by a scale-up within [`QUICK_REVERSAL_SECONDS`].
+    pub quick_reversals: usize,
 }
 
 impl Summary {
@@ -73,6 +78,15 @@ impl Summary {
             .windows(2)
             .filter(|w| w[0].direction != w[1].direction)
             .count();
+        let quick_reversals = run
+            .events
+            .windows(2)
+            .filter(|w| {
+                w[0].direction == Direction::Down
+                    && w[1].direction == Direction::Up
+                    && w[1].t - w[0].t <= QUICK_REVERSAL_SECONDS
+            })
+            .count();
         Summary {
             peak_lag: run.peak_lag,
             lag_seconds: run.lag_seconds,
@@ -84,6 +98,7 @@ impl Summary {
             worker_seconds: run.worker_seconds,
             scale_events: run.events.len(),
             reversals,
+            quick_reversals,
         }
     }
 }
@@ -184,6 +199,12 @@ pub fn table(c: &Comparison, tuned_threshold: u64, default_threshold: u64) -> St
             "direction reversals",
             runs,
             &|s| s.reversals.to_string(),
+            &none,
+        ),
+        row(
+            "trims raised back within 5 min",
+            runs,
+            &|s| s.quick_reversals.to_string(),
             &none,
         ),
     ];

@@ -216,6 +216,16 @@ impl Sweep {
                 .map(|r| [&r.1, &r.2, &r.3][pick - 1].reversals as f64)
                 .collect();
             let _ = writeln!(s, "| {who}: direction reversals | {} |", fmt(v, "", 0));
+            let v = self
+                .runs
+                .iter()
+                .map(|r| [&r.1, &r.2, &r.3][pick - 1].quick_reversals as f64)
+                .collect();
+            let _ = writeln!(
+                s,
+                "| {who}: trims raised back within 5 min | {} |",
+                fmt(v, "", 0)
+            );
         }
         let spiking = self.runs.iter().any(|r| r.1.first_scale_up.is_some());
         let _ = writeln!(

@@ -289,3 +289,41 @@ fn an_incremental_rebalance_pauses_only_the_partitions_that_move() {
     // (20 000/s of the 40 000/s) for the 2.9 s measured.
     assert!((40_000..=70_000).contains(&kept), "{kept}");
 }
+
+#[test]
+fn a_trim_raised_back_within_five_minutes_counts_as_a_quick_reversal() {
+    use super::run::{Run, ScaleEvent};
+    use crate::autoscale::policy::Direction::{Down, Up};
+    let event = |t: f64, direction| ScaleEvent {
+        t,
+        replicas: 1,
+        workers: 1,
+        direction,
+        reason: None,
+    };
+    let run = Run {
+        samples: Vec::new(),
+        events: vec![
+            event(10.0, Up),
+            event(100.0, Down),
+            event(350.0, Up),
+            event(400.0, Down),
+            event(800.0, Up),
+        ],
+        peak_lag: 0,
+        lag_seconds: 0.0,
+        replica_seconds: 0.0,
+        worker_seconds: 0.0,
+        p99_latency: 0.0,
+        arrived: 0,
+        processed: 0,
+        backlog: 0,
+    };
+    let trace = Trace {
+        name: "flat".into(),
+        rates: vec![1.0; 900],
+        spike_at: None,
+    };
+    let s = Summary::of(&run, &trace);
+    assert_eq!((s.reversals, s.quick_reversals), (4, 1));
+}
