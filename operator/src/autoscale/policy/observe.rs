@@ -83,40 +83,50 @@ pub struct PolicyState {
     pub calm_bases: Vec<(Duration, f64)>,
 }
 
+/// `window` — (when, value), each value higher than every later one, so the first is the
+/// highest — with `value` seen at `now`, and what is older than `keep` dropped.
+fn push_max<T: PartialOrd + Copy>(
+    window: &[(Duration, T)],
+    now: Duration,
+    value: T,
+    keep: Duration,
+) -> Vec<(Duration, T)> {
+    let mut out = window.to_vec();
+    while out.last().is_some_and(|(_, v)| *v <= value) {
+        out.pop();
+    }
+    out.push((now, value));
+    out.retain(|(at, _)| *at + keep >= now);
+    out
+}
+
+/// The highest value of such a window seen within `within` before `now`.
+fn max_within<T: Copy>(window: &[(Duration, T)], now: Duration, within: Duration) -> Option<T> {
+    window
+        .iter()
+        .find(|(at, _)| *at + within >= now)
+        .map(|(_, v)| *v)
+}
+
 impl PolicyState {
     /// The state with `workers` enough at `now`, needs older than `dwell` forgotten.
     pub fn with_down_need(&self, now: Duration, workers: u32, dwell: Duration) -> PolicyState {
-        let mut needs = self.down_needs.clone();
-        while needs.last().is_some_and(|(_, w)| *w <= workers) {
-            needs.pop();
-        }
-        needs.push((now, workers));
-        needs.retain(|(at, _)| *at + dwell >= now);
         PolicyState {
-            down_needs: needs,
+            down_needs: push_max(&self.down_needs, now, workers, dwell),
             ..self.clone()
         }
     }
 
     /// The most workers enough at any decision of the last `dwell` before `now`.
     pub fn down_peak_within(&self, now: Duration, dwell: Duration) -> u32 {
-        self.down_needs
-            .iter()
-            .find(|(at, _)| *at + dwell >= now)
-            .map_or(0, |(_, w)| *w)
+        max_within(&self.down_needs, now, dwell).unwrap_or(0)
     }
 
     /// The state with the calm base `level` seen at `now`, bases older than `memory`
-    /// forgotten (but the latest).
+    /// forgotten (the latest is the one just seen).
     pub fn with_calm_base(&self, now: Duration, level: f64, memory: Duration) -> PolicyState {
-        let mut bases = self.calm_bases.clone();
-        while bases.last().is_some_and(|(_, r)| *r <= level) {
-            bases.pop();
-        }
-        bases.push((now, level));
-        bases.retain(|(at, _)| *at + memory >= now);
         PolicyState {
-            calm_bases: bases,
+            calm_bases: push_max(&self.calm_bases, now, level, memory),
             ..self.clone()
         }
     }
@@ -129,10 +139,6 @@ impl PolicyState {
     /// The rate the surge reserve is sized for at `now`: the highest calm base of the last
     /// `memory`, or the latest one when all are older.
     pub fn reserve_reference(&self, now: Duration, memory: Duration) -> Option<f64> {
-        self.calm_bases
-            .iter()
-            .find(|(at, _)| *at + memory >= now)
-            .or(self.calm_bases.last())
-            .map(|(_, r)| *r)
+        max_within(&self.calm_bases, now, memory).or(self.last_calm_base())
     }
 }

@@ -302,7 +302,6 @@ fn a_trim_raised_back_within_five_minutes_counts_as_a_quick_reversal() {
         reason: None,
     };
     let run = Run {
-        samples: Vec::new(),
         events: vec![
             event(10.0, Up),
             event(100.0, Down),
@@ -310,14 +309,7 @@ fn a_trim_raised_back_within_five_minutes_counts_as_a_quick_reversal() {
             event(400.0, Down),
             event(800.0, Up),
         ],
-        peak_lag: 0,
-        lag_seconds: 0.0,
-        replica_seconds: 0.0,
-        worker_seconds: 0.0,
-        p99_latency: 0.0,
-        arrived: 0,
-        processed: 0,
-        backlog: 0,
+        ..Run::default()
     };
     let trace = Trace {
         name: "flat".into(),

@@ -109,29 +109,19 @@ fn two_successive_rises_beyond_the_noise_are_a_ramp_and_one_step_is_not() {
 
 #[test]
 fn the_window_keeps_the_calm_window_and_at_least_its_fewest_samples() {
-    let mut w = Vec::new();
-    for t in 0..=100 {
-        w = record(
-            &w,
-            Sample {
+    let recorded = |times: &mut dyn Iterator<Item = u64>| {
+        times.fold(Vec::new(), |w, t| {
+            let sample = Sample {
                 at: secs(t),
                 rate: 1.0,
                 backlog: 0,
-            },
-        );
-    }
+            };
+            record(&w, sample)
+        })
+    };
+    let w = recorded(&mut (0..=100));
     assert_eq!(w.first().map(|s| s.at), Some(secs(100) - CALM_WINDOW));
     // Sparse samples: the window reaches back to hold the fewest a verdict rests on.
-    let mut w = Vec::new();
-    for t in (0..=1000).step_by(60) {
-        w = record(
-            &w,
-            Sample {
-                at: secs(t),
-                rate: 1.0,
-                backlog: 0,
-            },
-        );
-    }
+    let w = recorded(&mut (0..=1000).step_by(60));
     assert_eq!(w.len(), MIN_SAMPLES);
 }
