@@ -14,9 +14,6 @@ pub const MIN_SAMPLES: usize = 10;
 /// A slope is beyond noise when the rise it makes over the window exceeds this many
 /// standard errors of that rise (one-sided, a 2 % chance on noise alone) …
 const NOISE_SIGMAS: f64 = 2.0;
-/// … or, for a rise that holds capacity back ([`rising`]), this many (0.1 %): a false alarm
-/// there costs capacity kept for another dwell.
-const RISING_SIGMAS: f64 = 3.0;
 /// … and this share of the window's mean rate (a smaller rise is no surge, whatever the
 /// noise: a noiseless flat load is flat).
 const MIN_RISE_SHARE: f64 = 0.01;
@@ -114,12 +111,8 @@ impl Fit {
     /// The line rises beyond noise over its span: by more than [`NOISE_SIGMAS`] standard
     /// errors, more than [`MIN_RISE_SHARE`] of the mean, and more than `floor`.
     pub fn rises(&self, floor: f64) -> bool {
-        self.rises_by(NOISE_SIGMAS, floor)
-    }
-
-    fn rises_by(&self, sigmas: f64, floor: f64) -> bool {
         let rise = self.slope * self.span;
-        rise > sigmas * self.slope_error * self.span
+        rise > NOISE_SIGMAS * self.slope_error * self.span
             && rise > MIN_RISE_SHARE * self.mean.abs()
             && rise > floor
     }
@@ -162,22 +155,6 @@ pub fn calm_level(window: &[Sample], drift: f64, backlog_floor: f64) -> Option<f
     let rate = fit(&points(window, |s| s.rate))?;
     let backlog = fit(&points(window, |s| s.backlog as f64))?;
     (rate.calm(drift, noise(window)) && !backlog.rises(backlog_floor)).then_some(rate.mean)
-}
-
-/// Whether the rate is rising beyond noise now ([`RISING_SIGMAS`] standard errors): over the
-/// last half of the window (a step up followed by a flat rate is not rising once the step
-/// has left that half).
-pub fn rising(window: &[Sample]) -> bool {
-    let Some(last) = window.last() else {
-        return false;
-    };
-    let recent: Vec<Sample> = window
-        .iter()
-        .copied()
-        .filter(|s| s.at + CALM_WINDOW / 2 >= last.at)
-        .collect();
-    recent.len() >= MIN_SAMPLES / 2
-        && fit(&points(&recent, |s| s.rate)).is_some_and(|f| f.rises_by(RISING_SIGMAS, 0.0))
 }
 
 /// The slope of a steep ramp, records/s per second: the last [`RAMP_STEPS`] changes from one
