@@ -5,7 +5,9 @@ use std::time::Duration;
 use super::world::Readings;
 use crate::autoscale::controller::observe::MIN_BUSY_WORKERS;
 use crate::autoscale::estimate::RateEstimator;
-use crate::autoscale::keda::{Hpa, KedaConfig, kafka_scaler_metric};
+use crate::autoscale::keda::{
+    Activation, Hpa, KedaConfig, kafka_scaler_active, kafka_scaler_metric,
+};
 use crate::autoscale::policy::{Observations, PolicyConfig, PolicyState, Reason, decide};
 
 /// A size asked for by a controller, and why.
@@ -108,14 +110,17 @@ impl Controller for Spate {
 /// KEDA's Kafka scaler + the HPA, with a fixed worker count per pod.
 pub struct Keda {
     hpa: Hpa,
+    activation: Activation,
     workers: u32,
 }
 
 impl Keda {
-    /// The HPA's first sync at `first_sync` seconds.
+    /// The HPA's first sync, and KEDA's first activation poll, at `first_sync` seconds.
     pub fn new(cfg: KedaConfig, workers: u32, first_sync: f64) -> Self {
+        let first = Duration::from_secs_f64(first_sync);
         Self {
-            hpa: Hpa::new(cfg, Duration::from_secs_f64(first_sync)),
+            hpa: Hpa::new(cfg, first),
+            activation: Activation::new(first),
             workers,
         }
     }
@@ -124,15 +129,24 @@ impl Keda {
 impl Controller for Keda {
     fn tick(&mut self, r: &Readings) -> Option<Command> {
         let now = Duration::from_secs_f64(r.now);
-        if !self.hpa.due(now) {
-            return None;
-        }
-        let metric = kafka_scaler_metric(self.hpa.config(), &r.partition_lags);
-        let replicas = self.hpa.sync(now, metric, r.replicas);
-        Some(Command {
+        let cfg = self.hpa.config().clone();
+        let command = |replicas| Command {
             replicas,
             workers: self.workers,
             reason: None,
-        })
+        };
+        if self.activation.due(now) {
+            let active = kafka_scaler_active(&cfg, &r.partition_lags);
+            if let Some(replicas) = self.activation.poll(&cfg, now, active, r.replicas) {
+                return Some(command(replicas));
+            }
+        }
+        // The HPA does not act on a target KEDA holds at zero.
+        if r.replicas == 0 || !self.hpa.due(now) {
+            return None;
+        }
+        let metric = kafka_scaler_metric(&cfg, &r.partition_lags);
+        let replicas = self.hpa.sync(now, metric, r.replicas);
+        Some(command(replicas))
     }
 }

@@ -52,7 +52,9 @@ impl Default for Scenario {
             ..PolicyConfig::default()
         };
         let keda_workers = policy.workers.max;
+        // A market-data pipeline is not scaled to zero between trades: minReplicaCount 1.
         let keda_default = KedaConfig {
+            min_replicas: 1,
             max_replicas: world.partitions,
             ..KedaConfig::default()
         };
