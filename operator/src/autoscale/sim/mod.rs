@@ -8,7 +8,9 @@
 //! [`decide`]: crate::autoscale::policy::decide
 
 pub mod control;
+pub mod flink;
 pub mod market;
+pub mod pareto;
 pub mod report;
 pub mod rng;
 pub mod run;
