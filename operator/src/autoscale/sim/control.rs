@@ -2,13 +2,16 @@
 
 use std::time::Duration;
 
+use super::flink::{FlinkAutoscaler, FlinkConfig, FlinkSample};
 use super::world::Readings;
 use crate::autoscale::controller::observe::MIN_BUSY_WORKERS;
 use crate::autoscale::estimate::RateEstimator;
 use crate::autoscale::keda::{
     Activation, Hpa, KedaConfig, kafka_scaler_active, kafka_scaler_metric,
 };
-use crate::autoscale::policy::{Observations, PolicyConfig, PolicyState, Reason, decide};
+use crate::autoscale::policy::{
+    Observations, PolicyConfig, PolicyState, Reason, decide, effective_workers,
+};
 
 /// A size asked for by a controller, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -148,5 +151,60 @@ impl Controller for Keda {
         let metric = kafka_scaler_metric(&cfg, &r.partition_lags);
         let replicas = self.hpa.sync(now, metric, r.replicas);
         Some(command(replicas))
+    }
+}
+
+/// The Flink autoscaler model on the consumer group, with pods of a fixed number of workers
+/// (a TaskManager's slots): it sizes the parallelism, the pods follow.
+pub struct Flink {
+    scaler: FlinkAutoscaler,
+    workers: u32,
+    next: f64,
+    last: Option<(f64, u64, u64, f64)>,
+    true_rate: Option<f64>,
+}
+
+impl Flink {
+    /// Pods of `workers` workers, evaluated every `reconcile_interval` from 0 s.
+    pub fn new(cfg: FlinkConfig, workers: u32) -> Self {
+        Self {
+            scaler: FlinkAutoscaler::new(cfg, Duration::ZERO),
+            workers: workers.max(1),
+            next: 0.0,
+            last: None,
+            true_rate: None,
+        }
+    }
+}
+
+impl Controller for Flink {
+    fn tick(&mut self, r: &Readings) -> Option<Command> {
+        if r.now + 1e-9 < self.next {
+            return None;
+        }
+        self.next += self.scaler.config().reconcile_interval.as_secs_f64();
+        let now = (r.now, r.high_watermarks, r.processed, r.busy_seconds);
+        let (t0, hw0, p0, b0) = self.last.replace(now).unwrap_or(now);
+        let dt = r.now - t0;
+        if dt <= 0.0 {
+            return None;
+        }
+        if r.busy_seconds - b0 > 0.0 {
+            self.true_rate = Some((r.processed - p0) as f64 / (r.busy_seconds - b0));
+        }
+        let sample = FlinkSample {
+            at: Duration::from_secs_f64(r.now),
+            input_rate: (r.high_watermarks - hw0) as f64 / dt,
+            true_rate: self.true_rate?,
+            lag: r.partition_lags.iter().map(|l| (*l).max(0) as f64).sum(),
+        };
+        let partitions = r.partition_lags.len() as u32;
+        let parallelism = effective_workers(partitions, r.replicas, self.workers);
+        let next = self.scaler.evaluate(sample, parallelism, partitions)?;
+        Some(Command {
+            replicas: next.div_ceil(self.workers).clamp(1, partitions.max(1)),
+            workers: self.workers,
+            reason: None,
+        })
     }
 }

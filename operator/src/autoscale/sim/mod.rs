@@ -9,11 +9,13 @@
 
 pub mod control;
 pub mod flink;
+pub mod frontier;
 pub mod market;
 pub mod pareto;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod scatter;
 pub mod scenario;
 pub mod svg;
 pub mod sweep;
