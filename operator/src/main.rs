@@ -51,6 +51,15 @@ struct Args {
     /// directly when absent.
     #[arg(long, env = "PROMETHEUS_URL")]
     prometheus_url: Option<String>,
+    /// That Prometheus' scrape interval of the consumers, in seconds: the autoscaler's
+    /// `rate()` window is four of them (at least 10 s), and a sample older than three is
+    /// stale.
+    #[arg(
+        long,
+        env = "SPATE_PROMETHEUS_SCRAPE_INTERVAL_SECONDS",
+        default_value_t = 15
+    )]
+    prometheus_scrape_interval_seconds: u64,
     /// Milliseconds between two autoscaler rounds of one pipeline.
     #[arg(long, env = "SPATE_AUTOSCALE_INTERVAL_MS", default_value_t = 1000)]
     autoscale_interval_ms: u64,
@@ -105,9 +114,13 @@ async fn main() -> anyhow::Result<()> {
     for namespace in scopes {
         let autoscaler = AutoscalerConfig {
             prometheus_url: args.prometheus_url.clone(),
+            prometheus_scrape_interval: std::time::Duration::from_secs(
+                args.prometheus_scrape_interval_seconds.max(1),
+            ),
             namespace,
             interval: std::time::Duration::from_millis(args.autoscale_interval_ms.max(100)),
             control_token_file: args.control_token_file.clone(),
+            identity: identity.clone(),
             ..AutoscalerConfig::default()
         };
         cfg.leader_tasks

@@ -111,6 +111,23 @@ impl OperatorDeployment {
         .await
     }
 
+    /// Kills the replica holding the Lease: its pod is deleted without a grace period, as
+    /// a node failure or an OOM kill would end it. Returns its name.
+    pub async fn kill_leader(&self) -> Result<String, Error> {
+        let leader = self.leader().await?;
+        kubectl_ok(&[
+            "delete",
+            "pod",
+            "-n",
+            &self.namespace,
+            &leader,
+            "--grace-period=0",
+            "--force",
+            "--wait=false",
+        ])?;
+        Ok(leader)
+    }
+
     /// The operator's pods.
     pub async fn pods(&self) -> Result<Vec<Pod>, Error> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &self.namespace);
@@ -175,6 +192,9 @@ fn write_overlay(dir: &Path, namespace: &str, options: &OperatorOptions) -> Resu
     ];
     if options.prometheus {
         container_env.push(json!({"name": "PROMETHEUS_URL", "value": env.prometheus_url}));
+        // The local Prometheus scrapes every second (tests/env/prometheus/prometheus.yml.in).
+        container_env
+            .push(json!({"name": "SPATE_PROMETHEUS_SCRAPE_INTERVAL_SECONDS", "value": "1"}));
     }
     let deployment_patch = json!({
         "apiVersion": "apps/v1",

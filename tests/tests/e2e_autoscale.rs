@@ -1,12 +1,18 @@
 //! End to end, against the real servers: a spike of trades goes to Kafka; the operator
 //! (running from its image on the local node, under the shipped RBAC) scales the consumer
 //! pods — real containers — workers first, then pods; the backlog drains; after the dwell
-//! it scales back down; and every trade produced is in QuestDB exactly once.
+//! it scales back down; and every trade produced is in QuestDB exactly once. Ten seconds
+//! into the spike the leading operator is killed: the other replica takes over with the
+//! autoscaler's memory (the scale-up it made, the calm base the surge reserve is sized
+//! from, the dwell) and makes no scale-down before the backlog drains.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use spate_tests::demo::{Sample, Scenario, Schedule, drained_below, run};
+
+/// Seconds after the load started: ten seconds into the spike.
+const KILL_AT: f64 = 25.0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_once() {
@@ -27,6 +33,7 @@ async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_
         out_dir,
         max_run: Duration::from_secs(360),
         startup_timeout: Duration::from_secs(180),
+        kill_leader_at: Some(KILL_AT),
     };
     let mut progress = |s: &Sample| println!("{}", s.line());
     let mut note = |m: &str| println!("• {m}");
@@ -78,6 +85,29 @@ async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_
     assert!(
         s.decisions.iter().any(|d| d.action == "ScaleDown"),
         "no ScaleDown Event"
+    );
+    let (killed_at, killed) = report
+        .leader_killed
+        .clone()
+        .expect("the leading operator was killed");
+    let successor = samples
+        .iter()
+        .find(|x| x.t > killed_at && x.memory_writer.as_ref().is_some_and(|w| *w != killed))
+        .expect("the new leader never wrote the autoscaler's memory");
+    assert!(
+        successor.memory_since.is_some_and(|at| at < killed_at),
+        "the new leader forgot what happened before the kill at {killed_at:.0} s \
+         (its first memory, at {:.0} s, goes back to {:?} s)",
+        successor.t,
+        successor.memory_since
+    );
+    let reversal = s
+        .decisions
+        .iter()
+        .find(|d| d.action == "ScaleDown" && d.t > killed_at && Some(d.t) < drained_at);
+    assert!(
+        reversal.is_none(),
+        "the new leader scaled down before the backlog drained: {reversal:?}"
     );
     assert_eq!(s.failed, 0, "Kafka refused trades");
     assert_eq!(

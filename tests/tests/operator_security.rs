@@ -104,10 +104,16 @@ async fn the_namespaced_operator_reads_no_secret_and_nothing_outside_its_namespa
     let outcome = (|| {
         let ns = cluster.ns.as_str();
         for allowed in [
-            ["list", "ingestionpipelines.spate.dev", "-n", ns],
-            ["patch", "ingestionpipelines.spate.dev/status", "-n", ns],
-            ["patch", "deployments.apps", "-n", ns],
-            ["list", "pods", "-n", ns],
+            vec!["list", "ingestionpipelines.spate.dev", "-n", ns],
+            vec![
+                "patch",
+                "ingestionpipelines.spate.dev",
+                "--subresource=status",
+                "-n",
+                ns,
+            ],
+            vec!["patch", "deployments.apps", "-n", ns],
+            vec!["list", "pods", "-n", ns],
         ] {
             ensure!(can(ns, &allowed)?, "the operator may not {allowed:?}");
         }
@@ -120,6 +126,7 @@ async fn the_namespaced_operator_reads_no_secret_and_nothing_outside_its_namespa
             vec!["get", "configmaps", "-n", "kube-system"],
             vec!["list", "ingestionpipelines.spate.dev", "--all-namespaces"],
             vec!["patch", "deployments.apps", "-n", "default"],
+            vec!["patch", "ingestionpipelines.spate.dev", "-n", ns],
         ] {
             ensure!(!can(ns, &refused)?, "the operator may {refused:?}");
         }

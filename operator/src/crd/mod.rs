@@ -11,7 +11,10 @@ pub use source::{
     CaRef, ClientCertificateRef, GroupProtocol, InputFormat, KafkaCredentials, KafkaTls,
     QuestdbCredentials, SaslMechanism, SecretKeyRef, SecurityProtocol, SinkSpec, SourceSpec,
 };
-pub use status::{AutoscalerStatus, IngestionPipelineStatus};
+pub use status::{
+    AutoscalerMemory, AutoscalerStatus, IngestionPipelineStatus, RememberedRate, RememberedScaleUp,
+    RememberedWorkers,
+};
 pub use workload::{ConsumerTuning, ImagePullPolicy, ReplicaBounds, SchedulingSpec, WorkerBounds};
 pub use yaml::{CRD_PATH, crd_yaml};
 

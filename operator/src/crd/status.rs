@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 /// The observed state of an IngestionPipeline.
 ///
 /// The reconciler (field manager `spate-operator`) owns every field but `lag`,
-/// `lastScaleTime`, `lastScaleReason` and `autoscaler`, which the autoscaler owns.
+/// `lastScaleTime`, `lastScaleReason`, `autoscaler` and `autoscalerMemory`, which the
+/// autoscaler owns.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestionPipelineStatus {
@@ -50,6 +51,12 @@ pub struct IngestionPipelineStatus {
     /// The autoscaler's latest decision; the reconciler sizes the Deployment from it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autoscaler: Option<AutoscalerStatus>,
+
+    /// What the autoscaler remembers between decisions (the calm rate its surge reserve is
+    /// sized from, the scale-down dwell and its back-off), so that a new leader goes on
+    /// where the last one stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaler_memory: Option<AutoscalerMemory>,
 }
 
 /// The autoscaler's latest decision.
@@ -71,4 +78,79 @@ pub struct AutoscalerStatus {
     /// When it decided.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_time: Option<Time>,
+}
+
+/// The autoscaler's memory. Times are Unix milliseconds.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AutoscalerMemory {
+    /// The operator instance that wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<String>,
+
+    /// Arrival rates of calm windows at the base, each higher than every later one; the
+    /// surge reserve is sized from them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calm_bases: Vec<RememberedRate>,
+
+    /// Workers enough at each decision of the scale-down dwell, each more than every later
+    /// one: scale-down goes no lower than the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub down_needs: Vec<RememberedWorkers>,
+
+    /// How many times the scale-down dwell is doubled (each quick reversal adds one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dwell_doublings: Option<i32>,
+
+    /// Since when a bigger size is wanted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up_since_ms: Option<i64>,
+
+    /// Since when a smaller size is enough.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down_since_ms: Option<i64>,
+
+    /// When the size last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scale_ms: Option<i64>,
+
+    /// When the size last went down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_down_ms: Option<i64>,
+
+    /// The sink's latency and the throughput at the last scale-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_up: Option<RememberedScaleUp>,
+}
+
+/// A rate seen at a time.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RememberedRate {
+    /// When, Unix milliseconds.
+    pub at_ms: i64,
+    /// Records per second.
+    pub per_second: f64,
+}
+
+/// A worker count needed at a time.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RememberedWorkers {
+    /// When, Unix milliseconds.
+    pub at_ms: i64,
+    /// Workers in all.
+    pub workers: i32,
+}
+
+/// The sink and the throughput when capacity was last added.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct RememberedScaleUp {
+    /// When, Unix milliseconds.
+    pub at_ms: i64,
+    /// QuestDB's flush latency then, seconds.
+    pub flush_latency_seconds: f64,
+    /// Records per second processed then.
+    pub throughput: f64,
 }

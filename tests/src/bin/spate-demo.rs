@@ -98,6 +98,7 @@ async fn main() -> Result<()> {
         out_dir: args.out.clone(),
         max_run: Duration::from_secs_f64(args.max_minutes * 60.0),
         startup_timeout: Duration::from_secs(120),
+        kill_leader_at: None,
     };
     println!(
         "spate demo — Kafka, QuestDB, Prometheus and a Kubernetes node on this machine; \

@@ -21,6 +21,7 @@ pub use report::{DecisionRow, Sample, Summary, plot, summarise};
 pub use sampler::Sampler;
 pub use setup::{install_crd, save_pod_logs};
 
+use crate::operator::OperatorDeployment;
 use crate::{create_topic, kube_client, unique_name, unique_table};
 
 /// What went wrong, named after the action that failed.
@@ -83,6 +84,9 @@ pub struct Scenario {
     pub max_run: Duration,
     /// The longest the first pod may take to become ready.
     pub startup_timeout: Duration,
+    /// Kill the operator replica holding the Lease this many seconds after the load
+    /// started (its pod deleted without a grace period); the other replica takes over.
+    pub kill_leader_at: Option<f64>,
 }
 
 /// What a run produced.
@@ -96,6 +100,8 @@ pub struct Report {
     pub plot: PathBuf,
     /// The namespace, topic and table used.
     pub names: (String, String, String),
+    /// When the leading operator was killed (seconds since the load started) and its name.
+    pub leader_killed: Option<(f64, String)>,
 }
 
 /// Runs the scenario; `progress` sees every sample as it is taken, `note` every step.
@@ -126,11 +132,8 @@ pub async fn run(
     note("installing spate-operator from its image (kubectl apply -k of manifests/namespaced)");
     let installed = setup::install_operator(&client, &namespace, s.use_prometheus).await;
     let result = match installed {
-        Ok(_operator) => {
-            scenario(
-                s, &client, &namespace, &name, &topic, &table, progress, note,
-            )
-            .await
+        Ok(operator) => {
+            scenario(s, &client, &operator, &name, &topic, &table, progress, note).await
         }
         Err(e) => Err(e),
     };
@@ -142,11 +145,12 @@ pub async fn run(
     if let Err(e) = setup::delete_namespace(&client, &namespace).await {
         note(&format!("deleting namespace {namespace} failed: {e}"));
     }
-    result.map(|(summary, samples, plot)| Report {
+    result.map(|(summary, samples, plot, leader_killed)| Report {
         summary,
         samples,
         plot,
         names: (namespace, topic, table),
+        leader_killed,
     })
 }
 
@@ -154,13 +158,14 @@ pub async fn run(
 async fn scenario(
     s: &Scenario,
     client: &kube::Client,
-    namespace: &str,
+    operator: &OperatorDeployment,
     name: &str,
     topic: &str,
     table: &str,
     progress: &mut dyn FnMut(&Sample),
     note: &mut dyn FnMut(&str),
-) -> Result<(Summary, Vec<Sample>, PathBuf), DemoError> {
+) -> Result<(Summary, Vec<Sample>, PathBuf, Option<(f64, String)>), DemoError> {
+    let namespace = operator.namespace.as_str();
     let pipelines: Api<IngestionPipeline> = Api::namespaced(client.clone(), namespace);
     let pipeline = setup::pipeline(s, name, topic, table)?;
     pipelines
@@ -205,9 +210,18 @@ async fn scenario(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let drained_below = drained_below(&s.schedule);
     let mut peaked = false;
+    let mut leader_killed = None;
     loop {
         tick.tick().await;
         let t = clock.elapsed().as_secs_f64();
+        if leader_killed.is_none() && s.kill_leader_at.is_some_and(|at| t >= at) {
+            let leader = operator
+                .kill_leader()
+                .await
+                .map_err(|e| DemoError::Operator(e.to_string()))?;
+            note(&format!("killed the leading operator {leader} at {t:.0} s"));
+            leader_killed = Some((t, leader));
+        }
         let sample = sampler.sample(t, load.acked.load(Ordering::Relaxed)).await;
         progress(&sample);
         peaked |= sample.replicas > s.replicas.0 as u32
@@ -260,7 +274,7 @@ async fn scenario(
             source,
         }
     })?;
-    Ok((summary, samples, path))
+    Ok((summary, samples, path, leader_killed))
 }
 
 /// The lag under which the backlog counts as drained: two seconds of the quietest phase,

@@ -27,6 +27,11 @@ pub struct Sample {
     pub ready: u32,
     /// The autoscaler's latest scaling reason, as in the status.
     pub last_reason: Option<String>,
+    /// The operator replica that last wrote the autoscaler's memory.
+    pub memory_writer: Option<String>,
+    /// The oldest moment that memory holds (a calm base, the last scaling, the last
+    /// scale-up), seconds since the load started.
+    pub memory_since: Option<f64>,
 }
 
 impl Sample {

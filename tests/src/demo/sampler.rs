@@ -107,6 +107,17 @@ impl Sampler {
             .flatten()
             .and_then(|p| p.status);
         self.track_decision(status.as_ref(), t);
+        let memory = status.as_ref().and_then(|s| s.autoscaler_memory.clone());
+        let memory_writer = memory.as_ref().and_then(|m| m.writer.clone());
+        let memory_since = memory
+            .as_ref()
+            .and_then(|m| {
+                let times = m.calm_bases.first().map(|b| b.at_ms).into_iter();
+                let times = times.chain(m.last_scale_ms).chain(m.last_down_ms);
+                times.chain(m.last_up.as_ref().map(|u| u.at_ms)).min()
+            })
+            .zip(self.start)
+            .map(|(at, start)| (at - start.as_millisecond()) as f64 / 1000.0);
         let last_reason = status.and_then(|s| s.last_scale_reason);
         let (dt, p0, r0) = self
             .last
@@ -130,6 +141,8 @@ impl Sampler {
             replicas,
             ready,
             last_reason,
+            memory_writer,
+            memory_since,
         };
         self.last = Some(sample.clone());
         sample

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::Error;
 use super::pods::ReadyPod;
 use crate::autoscale::policy::{Decision, Direction};
-use crate::crd::{AutoscalerStatus, IngestionPipeline};
+use crate::crd::{AutoscalerMemory, AutoscalerStatus, IngestionPipeline};
 
 /// The field manager of the autoscaler's part of the status (`lag`, `lastScaleTime`,
 /// `lastScaleReason`, `autoscaler`); the reconciler applies the rest under its own.
@@ -29,6 +29,8 @@ pub struct ScaleStatus {
     pub last_scale_time: Option<Time>,
     /// Why, as `Reason: message`.
     pub last_scale_reason: Option<String>,
+    /// What the policy remembers, for the next leader.
+    pub memory: Option<AutoscalerMemory>,
 }
 
 impl ScaleStatus {
@@ -40,6 +42,7 @@ impl ScaleStatus {
             autoscaler: s.autoscaler,
             last_scale_time: s.last_scale_time,
             last_scale_reason: s.last_scale_reason,
+            memory: s.autoscaler_memory,
         }
     }
 
@@ -71,6 +74,9 @@ impl ScaleStatus {
         }
         if let Some(r) = &self.last_scale_reason {
             status.insert("lastScaleReason".into(), json!(r));
+        }
+        if let Some(m) = &self.memory {
+            status.insert("autoscalerMemory".into(), json!(m));
         }
         json!({
             "apiVersion": IngestionPipeline::api_version(&()),

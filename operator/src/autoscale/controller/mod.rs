@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod lag_source;
+pub mod memory;
 pub mod metrics;
 pub mod observe;
 mod pipeline;
@@ -28,8 +29,9 @@ pub struct AutoscalerConfig {
     /// Read the consumers' metrics from this Prometheus (`/api/v1/query`); scrape the pods
     /// directly when absent.
     pub prometheus_url: Option<String>,
-    /// The `rate()` window of the Prometheus queries, e.g. `10s`.
-    pub prometheus_window: String,
+    /// How often that Prometheus scrapes the consumers: the `rate()` window and the age
+    /// beyond which a sample is stale follow it ([`prometheus_window`]).
+    pub prometheus_scrape_interval: Duration,
     /// Watch one namespace only; all namespaces when `None`.
     pub namespace: Option<String>,
     /// Time between two rounds of one pipeline.
@@ -42,20 +44,41 @@ pub struct AutoscalerConfig {
     /// projected token the kubelet renews); the consumers' workers cannot be changed
     /// without it.
     pub control_token_file: Option<std::path::PathBuf>,
+    /// This operator instance, named as the writer of the autoscaler's memory.
+    pub identity: String,
 }
 
 impl Default for AutoscalerConfig {
     fn default() -> Self {
         Self {
             prometheus_url: None,
-            prometheus_window: "10s".into(),
+            prometheus_scrape_interval: Duration::from_secs(15),
             namespace: None,
             interval: Duration::from_secs(1),
             consumer_port: crate::build::names::METRICS_PORT as u16,
             timeout: Duration::from_secs(3),
             control_token_file: None,
+            identity: "spate-operator".into(),
         }
     }
+}
+
+/// The shortest `rate()` window of the Prometheus queries: a shorter one reacts faster but
+/// holds too few samples at a fine scrape interval.
+const MIN_PROMETHEUS_WINDOW: Duration = Duration::from_secs(10);
+
+/// The `rate()` window for a scrape interval: four scrapes (`rate()` needs two samples in
+/// the window; four survive a missed scrape and jitter), never below
+/// [`MIN_PROMETHEUS_WINDOW`], as a PromQL duration in whole seconds.
+pub fn prometheus_window(scrape_interval: Duration) -> String {
+    let window = (scrape_interval * 4).max(MIN_PROMETHEUS_WINDOW);
+    format!("{}s", window.as_secs_f64().ceil() as u64)
+}
+
+/// The age beyond which a Prometheus sample is stale: three missed scrapes, and never less
+/// than five autoscaler rounds.
+pub fn prometheus_stale_after(scrape_interval: Duration, round: Duration) -> Duration {
+    (scrape_interval * 3).max(round * 5)
 }
 
 /// What went wrong in a round, named after the action that failed.
@@ -129,4 +152,30 @@ pub fn leader_task(config: AutoscalerConfig, metrics: AutoscalerMetrics) -> Lead
         }
         .boxed()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_window_is_four_scrapes_and_at_least_ten_seconds() {
+        assert_eq!(prometheus_window(Duration::from_secs(1)), "10s");
+        assert_eq!(prometheus_window(Duration::from_secs(15)), "60s");
+        assert_eq!(prometheus_window(Duration::from_secs(30)), "120s");
+        assert_eq!(prometheus_window(Duration::from_millis(2600)), "11s");
+    }
+
+    #[test]
+    fn a_sample_is_stale_after_three_scrapes_or_five_rounds() {
+        let round = Duration::from_secs(1);
+        assert_eq!(
+            prometheus_stale_after(Duration::from_secs(30), round),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            prometheus_stale_after(Duration::from_secs(1), round),
+            Duration::from_secs(5)
+        );
+    }
 }

@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 
 use super::apply::{ScaleStatus, direction, publish_event, set_workers, write_status};
 use super::lag_source::{Material, reader_options};
+use super::memory;
 use super::observe::{Readings, Tracker};
 use super::pods::{ReadyPod, names, ready_pods};
 use super::{Error, Shared};
@@ -42,14 +43,23 @@ pub async fn run(
     let mut round = Round::new(&shared, key.clone(), &first);
     let mut tick = tokio::time::interval(shared.config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let clock = Instant::now();
+    // The policy's clock: the Unix time at start, advanced by a monotonic clock, so times
+    // in the memory a previous leader left mean the same here.
+    let (start, clock) = (memory::unix_now(), Instant::now());
+    let mut leading = false;
     loop {
         tick.tick().await;
         if !shared.ctx.is_leader() {
+            leading = false;
             continue;
         }
         let p = pipeline.borrow().clone();
-        if let Err(error) = round.run(&shared, &p, clock.elapsed()).await {
+        if !leading {
+            // Leadership (re)gained: go on from what the last leader remembered.
+            round.recall(&p);
+            leading = true;
+        }
+        if let Err(error) = round.run(&shared, &p, start + clock.elapsed()).await {
             warn!(pipeline = %key, %error, "autoscaler round failed");
         }
     }
@@ -100,6 +110,28 @@ impl Round {
         }
     }
 
+    /// Takes up the memory and the last decision found on the pipeline's status.
+    fn recall(&mut self, p: &IngestionPipeline) {
+        self.status = ScaleStatus::of(p);
+        let size = sizing(&p.spec, p.status.as_ref());
+        self.asked = (size.replicas.max(0) as u32, size.workers.max(0) as u32);
+        self.policy = self
+            .status
+            .memory
+            .as_ref()
+            .map(memory::recall)
+            .unwrap_or_default();
+        if let Some(m) = &self.status.memory {
+            info!(
+                pipeline = %self.key,
+                writer = m.writer.as_deref().unwrap_or("?"),
+                calm_base = ?self.policy.last_calm_base(),
+                dwell_doublings = self.policy.dwell_doublings,
+                "recalled the autoscaler's memory"
+            );
+        }
+    }
+
     async fn run(
         &mut self,
         shared: &Shared,
@@ -143,6 +175,7 @@ impl Round {
         if let Some(backlog) = obs.backlog {
             self.status.lag = Some(backlog.min(i64::MAX as u64) as i64);
         }
+        self.status.memory = Some(memory::remember(&decision.state, &shared.config.identity));
         let api: Api<IngestionPipeline> = Api::namespaced(client.clone(), &ns);
         let (replicas, workers) = self.asked;
         if decision.changes(replicas, workers) {

@@ -35,8 +35,8 @@ pub async fn run(
         PrometheusReader::new(
             http.clone(),
             url,
-            &config.prometheus_window,
-            config.interval * 5,
+            &super::prometheus_window(config.prometheus_scrape_interval),
+            super::prometheus_stale_after(config.prometheus_scrape_interval, config.interval),
         )
     });
     let api: Api<IngestionPipeline> = match &config.namespace {

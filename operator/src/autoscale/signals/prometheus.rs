@@ -109,6 +109,7 @@ impl PrometheusReader {
         let too_old = ages
             .iter()
             .any(|(_, age)| *age > self.stale_after.as_secs_f64());
+        let missing = missing_series(pods, throughput, busy, workers);
         Ok(ConsumerSignals {
             throughput,
             service_rate: match (throughput, busy) {
@@ -120,9 +121,20 @@ impl PrometheusReader {
             flush_latency,
             workers,
             pods_seen,
-            stale: too_old || pods_seen < pods,
+            stale: too_old || pods_seen < pods || missing,
         })
     }
+}
+
+/// A series the policy needs is absent while pods run: Prometheus has not (or no longer)
+/// scraped them, or the window holds fewer than two samples. That is stale, never zero.
+fn missing_series(
+    pods: usize,
+    throughput: Option<f64>,
+    busy: Option<f64>,
+    workers: Option<f64>,
+) -> bool {
+    pods > 0 && (throughput.is_none() || busy.is_none() || workers.is_none())
 }
 
 fn label(labels: &[(String, String)], name: &str) -> Option<String> {
@@ -194,6 +206,15 @@ mod tests {
         let empty = json!({"status":"success","data":{"resultType":"vector","result":[]}});
         assert!(parse_vector(&empty).unwrap().is_empty());
         assert!(parse_vector(&json!({"status":"error"})).is_none());
+    }
+
+    #[test]
+    fn a_missing_series_is_stale_not_zero() {
+        assert!(missing_series(2, None, Some(1.0), Some(4.0)));
+        assert!(missing_series(2, Some(10.0), None, Some(4.0)));
+        assert!(missing_series(2, Some(10.0), Some(1.0), None));
+        assert!(!missing_series(2, Some(0.0), Some(0.0), Some(4.0)));
+        assert!(!missing_series(0, None, None, None));
     }
 
     #[test]
