@@ -3,7 +3,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::conditions::{DEGRADED, PROGRESSING, READY, Want, merge};
+use crate::conditions::{DEGRADED, PROGRESSING, READY, RECONCILING, STALLED, Want, merge};
 use crate::crd::IngestionPipelineStatus;
 
 /// How far the reconcile got.
@@ -69,8 +69,41 @@ fn deployment_condition(
         })
 }
 
-/// The three conditions for an outcome and, when applied, the Deployment's state.
+/// Degraded reasons that wait for a change: kstatus calls the pipeline Stalled.
+const STALLED_REASONS: [&str; 4] = [
+    "InvalidSpec",
+    "SecretNotFound",
+    "ProgressDeadlineExceeded",
+    "ReplicaFailure",
+];
+
+/// The conditions for an outcome and, when applied, the Deployment's state: Ready,
+/// Progressing and Degraded, then kstatus' Reconciling and Stalled derived from them.
 pub fn conditions(outcome: &Outcome, deployment: Option<&Deployment>, paused: bool) -> Vec<Want> {
+    with_kstatus(own_conditions(outcome, deployment, paused))
+}
+
+/// Appends Reconciling (Progressing, as kstatus names it) and Stalled (Degraded for a
+/// reason that waits for a change) to Ready, Progressing and Degraded.
+fn with_kstatus(mut wants: Vec<Want>) -> Vec<Want> {
+    let find = |t: &str| wants.iter().find(|w| w.type_ == t).cloned();
+    let reconciling = match find(PROGRESSING) {
+        Some(p) if p.status => Want::new(RECONCILING, true, p.reason, p.message),
+        Some(p) => Want::new(RECONCILING, false, p.reason, p.message),
+        None => Want::new(RECONCILING, false, "Idle", "nothing to do"),
+    };
+    let stalled = match find(DEGRADED) {
+        Some(d) if d.status && STALLED_REASONS.contains(&d.reason) => {
+            Want::new(STALLED, true, d.reason, d.message)
+        }
+        _ => Want::new(STALLED, false, "AsExpected", "the pipeline can progress"),
+    };
+    wants.push(reconciling);
+    wants.push(stalled);
+    wants
+}
+
+fn own_conditions(outcome: &Outcome, deployment: Option<&Deployment>, paused: bool) -> Vec<Want> {
     let (degraded, reason) = match outcome {
         Outcome::InvalidSpec(msg) => (Some(msg.clone()), "InvalidSpec"),
         Outcome::MissingSecret(msg) => (Some(msg.clone()), "SecretNotFound"),
@@ -183,6 +216,7 @@ pub fn failed_status(
         replicas: old.replicas,
         ready_replicas: old.ready_replicas,
         workers: old.workers,
+        size: old.size.clone(),
         selector: old.selector.clone(),
         ..IngestionPipelineStatus::default()
     })
@@ -230,7 +264,9 @@ mod tests {
             [
                 (READY, false, "PodsNotReady"),
                 (PROGRESSING, true, "WaitingForPods"),
-                (DEGRADED, false, "AsExpected")
+                (DEGRADED, false, "AsExpected"),
+                (RECONCILING, true, "WaitingForPods"),
+                (STALLED, false, "AsExpected")
             ]
         );
     }
@@ -255,6 +291,13 @@ mod tests {
                 (PROGRESSING, false, "RolloutComplete")
             ]
         );
+        assert_eq!(
+            reasons(&w)[3..],
+            [
+                (RECONCILING, false, "RolloutComplete"),
+                (STALLED, false, "AsExpected")
+            ]
+        );
         assert_eq!(w[0].message, "2/2 pods ready, 2 up to date");
     }
 
@@ -274,7 +317,9 @@ mod tests {
             [
                 (READY, false, "DeploymentPending"),
                 (PROGRESSING, true, "DeploymentPending"),
-                (DEGRADED, true, "ProgressDeadlineExceeded")
+                (DEGRADED, true, "ProgressDeadlineExceeded"),
+                (RECONCILING, true, "DeploymentPending"),
+                (STALLED, true, "ProgressDeadlineExceeded")
             ]
         );
     }
@@ -288,6 +333,14 @@ mod tests {
         );
         assert_eq!(reasons(&w)[2], (DEGRADED, true, "InvalidSpec"));
         assert_eq!(w[2].message, "workers.min > workers.max");
+        assert_eq!(
+            reasons(&w)[3..],
+            [
+                (RECONCILING, false, "InvalidSpec"),
+                (STALLED, true, "InvalidSpec")
+            ]
+        );
+        assert_eq!(w[4].message, "workers.min > workers.max");
     }
 
     #[test]

@@ -238,6 +238,8 @@ async fn reconcile_inner(
     let old_status = pipeline.status.clone().unwrap_or_default();
     let now = Time(Timestamp::now());
     let counts = deployment.as_ref().and_then(|d| d.status.as_ref());
+    let replicas = counts.and_then(|s| s.replicas).unwrap_or(0);
+    let workers = sizing(&pipeline.spec, pipeline.status.as_ref()).workers;
     let status = IngestionPipelineStatus {
         conditions: merge(
             &old_status.conditions,
@@ -246,9 +248,10 @@ async fn reconcile_inner(
             &now,
         ),
         observed_generation: pipeline.meta().generation,
-        replicas: Some(counts.and_then(|s| s.replicas).unwrap_or(0)),
+        replicas: Some(replicas),
         ready_replicas: Some(counts.and_then(|s| s.ready_replicas).unwrap_or(0)),
-        workers: Some(sizing(&pipeline.spec, pipeline.status.as_ref()).workers),
+        workers: Some(workers),
+        size: Some(format!("{workers}x{replicas}")),
         selector: Some(selector_string(&name)),
         ..IngestionPipelineStatus::default()
     };
@@ -286,6 +289,7 @@ fn same_reconciler_status(old: &IngestionPipelineStatus, new: &IngestionPipeline
         && old.replicas == new.replicas
         && old.ready_replicas == new.ready_replicas
         && old.workers == new.workers
+        && old.size == new.size
         && old.selector == new.selector
 }
 
