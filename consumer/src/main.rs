@@ -70,7 +70,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         metrics,
         health: health.clone(),
         workers: Arc::new(runtime.pool()),
-        control_token: settings.control_token.as_deref().map(Arc::from),
+        control: Arc::new(settings.control.clone()),
     };
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(server::serve(listener, state, async move {
