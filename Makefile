@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 ENV := tests/env/env.sh
 
-.PHONY: help env-up env-down env-status images build lint fmt test test-unit demo bench crds clean-env
+.PHONY: help env-up env-down env-status images build lint fmt test test-unit demo bench crds monitoring clean-env
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,3 +45,9 @@ bench: ## benchmarks (figures in BENCHMARKS.md)
 
 crds: ## regenerate crds/ from the Rust types
 	$(CARGO) run --locked -p spate-operator --bin crdgen > crds/ingestionpipeline.yaml
+
+monitoring: ## regenerate manifests/monitoring/prometheusrule.yaml from manifests/monitoring/spate.rules.yaml
+	@{ printf '%s\n' '# Generated from spate.rules.yaml by `make monitoring`; do not edit.' \
+	  'apiVersion: monitoring.coreos.com/v1' 'kind: PrometheusRule' 'metadata:' '  name: spate' \
+	  '  labels: {app.kubernetes.io/name: spate, app.kubernetes.io/part-of: spate}' 'spec:'; \
+	  grep -v '^#' manifests/monitoring/spate.rules.yaml | sed 's/^\(.\)/  \1/'; } > manifests/monitoring/prometheusrule.yaml

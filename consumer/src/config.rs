@@ -25,6 +25,7 @@ pub struct Config {
     pub input_format: InputFormat,
     pub validation: ValidationConfig,
     pub server: ServerConfig,
+    pub targets: TargetsConfig,
     pub shutdown_grace: Duration,
     pub commit_interval: Duration,
     pub log_format: LogFormat,
@@ -125,6 +126,16 @@ pub struct ValidationConfig {
     pub max_past: Duration,
     pub max_future: Duration,
     pub max_message_bytes: usize,
+}
+
+/// The pipeline's service targets, exported as gauges so that alert rules compare each
+/// pipeline with its own (`spate_target_latency_seconds`, `spate_target_lag_seconds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetsConfig {
+    /// The p99 end-to-end latency to stay under.
+    pub latency: Duration,
+    /// The lag, in seconds of arrivals, to stay under.
+    pub lag: Duration,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -430,6 +441,16 @@ const SETTINGS: &[Setting] = &[
         "server.control_subjects",
         ["SPATE_CONTROL_SUBJECTS"],
         "Comma-separated subjects allowed, e.g. system:serviceaccount:spate-system:spate-operator (with control_jwks)"
+    ),
+    setting!(
+        "targets.latency_ms",
+        ["SPATE_TARGET_LATENCY_MS"],
+        "p99 end-to-end latency target, exported for alerts, ms [default: 2000]"
+    ),
+    setting!(
+        "targets.lag_seconds",
+        ["SPATE_TARGET_LAG_SECONDS"],
+        "Lag target in seconds of arrivals, exported for alerts [default: 10]"
     ),
     setting!(
         "shutdown_grace_secs",

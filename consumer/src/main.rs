@@ -52,6 +52,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let settings = Settings::from_config(&config);
     let codec = RecordCodec::from_config(&config).context("build record codec")?;
     let metrics = Metrics::new().context("register metrics")?;
+    metrics
+        .target_latency
+        .set(config.targets.latency.as_secs_f64());
+    metrics.target_lag.set(config.targets.lag.as_secs_f64());
     let health = Arc::new(Health::new());
 
     let listener = tokio::net::TcpListener::bind(settings.listen)

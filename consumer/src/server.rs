@@ -69,6 +69,10 @@ pub async fn serve(
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    state
+        .metrics
+        .ready
+        .set(i64::from(state.health.ready().is_ok()));
     let body = state.metrics.render();
     let mut response = body.into_response();
     if let Ok(ct) = HeaderValue::from_str(&state.metrics.content_type()) {

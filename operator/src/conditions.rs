@@ -8,6 +8,13 @@ pub const READY: &str = "Ready";
 pub const PROGRESSING: &str = "Progressing";
 /// The condition saying something needs a person: a bad spec, a missing Secret, a stuck rollout.
 pub const DEGRADED: &str = "Degraded";
+/// kstatus' abnormal-true condition for work in progress (mirrors Progressing), read by
+/// Flux and other kstatus-based tools.
+pub const RECONCILING: &str = "Reconciling";
+/// kstatus' abnormal-true condition for a pipeline that cannot progress until something
+/// changes: an invalid spec, a missing Secret, a rollout past its deadline or a replica
+/// failure.
+pub const STALLED: &str = "Stalled";
 
 /// A condition without its timestamps, as the reconciler decides it.
 #[derive(Clone, Debug, PartialEq, Eq)]

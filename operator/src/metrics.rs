@@ -62,6 +62,10 @@ impl Metrics {
             "1 while this operator instance holds the lease",
         )
         .expect("valid metric");
+        // Every result from zero, so that the first failed reconcile is an increase.
+        for result in ["ok", "invalid", "error", "standby"] {
+            reconciliations.with_label_values(&[result]);
+        }
         for c in [
             Box::new(reconciliations.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(failures.clone()),

@@ -3,7 +3,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::conditions::{DEGRADED, PROGRESSING, READY, Want, merge};
+use crate::conditions::{DEGRADED, PROGRESSING, READY, RECONCILING, STALLED, Want, merge};
 use crate::crd::IngestionPipelineStatus;
 use crate::inspect::{PodProblem, reason_of};
 
@@ -68,9 +68,54 @@ fn deployment_condition(
         })
 }
 
-/// The three conditions for an outcome and, when applied, the Deployment's state and
-/// what the pods that are not ready say about it (see [`crate::inspect`]).
+/// Degraded reasons that wait for a change (a spec, a credential, an image, a rollout past
+/// its deadline): kstatus calls the pipeline Stalled. The others (an unreachable server, a
+/// crash loop) may pass on their own.
+const STALLED_REASONS: [&str; 9] = [
+    "InvalidSpec",
+    "SecretNotFound",
+    "KafkaAuthenticationFailed",
+    "KafkaTLSFailed",
+    "QuestDBAuthenticationFailed",
+    "ConsumerConfigError",
+    "ImageUnavailable",
+    "ProgressDeadlineExceeded",
+    "ReplicaFailure",
+];
+
+/// The conditions for an outcome and, when applied, the Deployment's state and what the
+/// pods that are not ready say about it (see [`crate::inspect`]): Ready, Progressing and
+/// Degraded, then kstatus' Reconciling and Stalled derived from them.
 pub fn conditions(
+    outcome: &Outcome,
+    deployment: Option<&Deployment>,
+    paused: bool,
+    problems: &[PodProblem],
+) -> Vec<Want> {
+    with_kstatus(own_conditions(outcome, deployment, paused, problems))
+}
+
+/// Appends Reconciling (Progressing, as kstatus names it) and Stalled (Degraded for a
+/// reason that waits for a change) to Ready, Progressing and Degraded.
+fn with_kstatus(mut wants: Vec<Want>) -> Vec<Want> {
+    let find = |t: &str| wants.iter().find(|w| w.type_ == t).cloned();
+    let reconciling = match find(PROGRESSING) {
+        Some(p) if p.status => Want::new(RECONCILING, true, p.reason, p.message),
+        Some(p) => Want::new(RECONCILING, false, p.reason, p.message),
+        None => Want::new(RECONCILING, false, "Idle", "nothing to do"),
+    };
+    let stalled = match find(DEGRADED) {
+        Some(d) if d.status && STALLED_REASONS.contains(&d.reason) => {
+            Want::new(STALLED, true, d.reason, d.message)
+        }
+        _ => Want::new(STALLED, false, "AsExpected", "the pipeline can progress"),
+    };
+    wants.push(reconciling);
+    wants.push(stalled);
+    wants
+}
+
+fn own_conditions(
     outcome: &Outcome,
     deployment: Option<&Deployment>,
     paused: bool,
@@ -200,6 +245,7 @@ pub fn failed_status(
         replicas: old.replicas,
         ready_replicas: old.ready_replicas,
         workers: old.workers,
+        size: old.size.clone(),
         selector: old.selector.clone(),
         ..IngestionPipelineStatus::default()
     })
@@ -228,6 +274,19 @@ mod tests {
         }
     }
 
+    /// A Deployment of one pod, up to date and not ready.
+    fn one_pod_not_ready() -> Deployment {
+        deployment(
+            1,
+            DeploymentStatus {
+                observed_generation: Some(2),
+                replicas: Some(1),
+                updated_replicas: Some(1),
+                ..DeploymentStatus::default()
+            },
+        )
+    }
+
     fn reasons(w: &[Want]) -> Vec<(&str, bool, &str)> {
         w.iter().map(|w| (w.type_, w.status, w.reason)).collect()
     }
@@ -247,7 +306,9 @@ mod tests {
             [
                 (READY, false, "PodsNotReady"),
                 (PROGRESSING, true, "WaitingForPods"),
-                (DEGRADED, false, "AsExpected")
+                (DEGRADED, false, "AsExpected"),
+                (RECONCILING, true, "WaitingForPods"),
+                (STALLED, false, "AsExpected")
             ]
         );
     }
@@ -272,6 +333,13 @@ mod tests {
                 (PROGRESSING, false, "RolloutComplete")
             ]
         );
+        assert_eq!(
+            reasons(&w)[3..],
+            [
+                (RECONCILING, false, "RolloutComplete"),
+                (STALLED, false, "AsExpected")
+            ]
+        );
         assert_eq!(w[0].message, "2/2 pods ready, 2 up to date");
     }
 
@@ -291,7 +359,9 @@ mod tests {
             [
                 (READY, false, "DeploymentPending"),
                 (PROGRESSING, true, "DeploymentPending"),
-                (DEGRADED, true, "ProgressDeadlineExceeded")
+                (DEGRADED, true, "ProgressDeadlineExceeded"),
+                (RECONCILING, true, "DeploymentPending"),
+                (STALLED, true, "ProgressDeadlineExceeded")
             ]
         );
     }
@@ -306,19 +376,19 @@ mod tests {
         );
         assert_eq!(reasons(&w)[2], (DEGRADED, true, "InvalidSpec"));
         assert_eq!(w[2].message, "workers.min > workers.max");
+        assert_eq!(
+            reasons(&w)[3..],
+            [
+                (RECONCILING, false, "InvalidSpec"),
+                (STALLED, true, "InvalidSpec")
+            ]
+        );
+        assert_eq!(w[4].message, "workers.min > workers.max");
     }
 
     #[test]
     fn a_pod_refused_by_kafka_makes_the_pipeline_degraded_with_the_pods_words() {
-        let d = deployment(
-            1,
-            DeploymentStatus {
-                observed_generation: Some(2),
-                replicas: Some(1),
-                updated_replicas: Some(1),
-                ..DeploymentStatus::default()
-            },
-        );
+        let d = one_pod_not_ready();
         let problems = [
             PodProblem {
                 pod: "c-1".into(),
@@ -343,6 +413,29 @@ mod tests {
         );
         let starting_only = conditions(&Outcome::Applied, Some(&d), false, &problems[..1]);
         assert_eq!(reasons(&starting_only)[2], (DEGRADED, false, "AsExpected"));
+    }
+
+    #[test]
+    fn a_refused_credential_stalls_the_pipeline_and_an_unreachable_server_does_not() {
+        let d = one_pod_not_ready();
+        let problem = |code: &str| PodProblem {
+            pod: "c-1".into(),
+            code: code.into(),
+            detail: String::new(),
+        };
+        let refused = conditions(&Outcome::Applied, Some(&d), false, &[problem("kafka-tls")]);
+        assert_eq!(reasons(&refused)[4], (STALLED, true, "KafkaTLSFailed"));
+        let unreachable = conditions(
+            &Outcome::Applied,
+            Some(&d),
+            false,
+            &[problem("questdb-unreachable")],
+        );
+        assert_eq!(
+            reasons(&unreachable)[2],
+            (DEGRADED, true, "QuestDBUnreachable")
+        );
+        assert_eq!(reasons(&unreachable)[4], (STALLED, false, "AsExpected"));
     }
 
     #[test]

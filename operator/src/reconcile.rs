@@ -242,6 +242,8 @@ async fn reconcile_inner(
     );
     let old_status = pipeline.status.clone().unwrap_or_default();
     let now = Time(Timestamp::now());
+    let replicas = counts.and_then(|s| s.replicas).unwrap_or(0);
+    let workers = sizing(&pipeline.spec, pipeline.status.as_ref()).workers;
     let status = IngestionPipelineStatus {
         conditions: merge(
             &old_status.conditions,
@@ -250,9 +252,10 @@ async fn reconcile_inner(
             &now,
         ),
         observed_generation: pipeline.meta().generation,
-        replicas: Some(counts.and_then(|s| s.replicas).unwrap_or(0)),
+        replicas: Some(replicas),
         ready_replicas: Some(counts.and_then(|s| s.ready_replicas).unwrap_or(0)),
-        workers: Some(sizing(&pipeline.spec, pipeline.status.as_ref()).workers),
+        workers: Some(workers),
+        size: Some(format!("{workers}x{replicas}")),
         selector: Some(selector_string(&name)),
         ..IngestionPipelineStatus::default()
     };
@@ -289,5 +292,6 @@ fn same_reconciler_status(old: &IngestionPipelineStatus, new: &IngestionPipeline
         && old.replicas == new.replicas
         && old.ready_replicas == new.ready_replicas
         && old.workers == new.workers
+        && old.size == new.size
         && old.selector == new.selector
 }

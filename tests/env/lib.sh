@@ -231,3 +231,22 @@ write_kubeconfig() {
   chmod 600 "$file.tmp"
   mv "$file.tmp" "$file"
 }
+
+# go_env: Go settings for a reproducible, offline-capable build. Module and build caches
+# live under the spate cache so a warm cache needs no network and `rm -rf` removes it all.
+go_env() {
+  export GOTOOLCHAIN=local CGO_ENABLED=0
+  export GOMODCACHE=$SPATE_CACHE_DIR/go/mod GOCACHE=$SPATE_CACHE_DIR/go/build
+  export GOFLAGS="-mod=mod -modcacherw -buildvcs=false"
+}
+
+# check_go GO_MOD: the Go release a wrapper module's go.mod names, or a newer one.
+check_go() {
+  need_cmd go "install Go 1.26 or later (https://go.dev/dl/, or your distribution's golang package)"
+  local want have
+  want=$(awk '$1 == "go" { print $2; exit }' "$1")
+  have=$(GOTOOLCHAIN=local go env GOVERSION); have=${have#go}
+  if [[ $(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1) != "$want" ]]; then
+    die "missing prerequisite 'go >= $want' (found go $have): install Go $want or later from https://go.dev/dl/"
+  fi
+}

@@ -35,6 +35,12 @@ pub enum Error {
     },
     #[error("kubectl {args}: {reason}")]
     Kubectl { args: String, reason: String },
+    #[error("{tool} {args}: {reason}")]
+    RunTool {
+        tool: &'static str,
+        args: String,
+        reason: String,
+    },
     #[error("ctr {args}: {reason}")]
     Ctr { args: String, reason: String },
     #[error("{server} at {addr} does not accept connections: {reason}")]

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use crate::env::repo_root;
 use crate::{Error, TestEnv};
 
-/// What kubectl printed.
+/// What kubectl (or another tool) printed.
 #[derive(Clone, Debug)]
 pub struct KubectlOutput {
     pub success: bool,
@@ -17,13 +17,24 @@ pub struct KubectlOutput {
 
 /// Runs kubectl with `args`, feeding `stdin` when given.
 pub fn kubectl_with_input(args: &[&str], stdin: Option<&str>) -> Result<KubectlOutput, Error> {
-    let failed = |reason: String| Error::Kubectl {
+    let kubeconfig = TestEnv::get().kubeconfig();
+    run_command("kubectl", args, stdin, Some(kubeconfig)).map_err(|reason| Error::Kubectl {
         args: args.join(" "),
         reason,
-    };
-    let mut child = Command::new("kubectl")
+    })
+}
+
+/// Runs `program` with `args` from the repository root, with `KUBECONFIG` when given and
+/// `stdin` fed when given; what it printed, or why it could not run.
+pub(crate) fn run_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    args: &[&str],
+    stdin: Option<&str>,
+    kubeconfig: Option<&std::path::Path>,
+) -> Result<KubectlOutput, String> {
+    let mut command = Command::new(program);
+    command
         .args(args)
-        .env("KUBECONFIG", TestEnv::get().kubeconfig())
         .current_dir(repo_root())
         .stdin(if stdin.is_some() {
             Stdio::piped()
@@ -31,16 +42,16 @@ pub fn kubectl_with_input(args: &[&str], stdin: Option<&str>) -> Result<KubectlO
             Stdio::null()
         })
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| failed(e.to_string()))?;
+        .stderr(Stdio::piped());
+    if let Some(path) = kubeconfig {
+        command.env("KUBECONFIG", path);
+    }
+    let mut child = command.spawn().map_err(|e| e.to_string())?;
     if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
         pipe.write_all(input.as_bytes())
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| failed(e.to_string()))?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
     Ok(KubectlOutput {
         success: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),

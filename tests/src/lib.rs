@@ -17,6 +17,7 @@ pub mod operator;
 mod poll;
 mod prometheus;
 mod questdb;
+mod tools;
 
 pub use binaries::consumer_binary;
 pub use env::{TestEnv, parse_env_file, repo_root};
@@ -27,9 +28,13 @@ pub use kafka::{create_topic, kafka_config};
 pub use kubectl::{KubectlOutput, kubectl, kubectl_apply, kubectl_ok, kubectl_with_input};
 pub use names::{unique_name, unique_table};
 pub use poll::eventually;
-pub use prometheus::{PrometheusTarget, add_prometheus_target, prometheus_query};
+pub use prometheus::{
+    PrometheusRules, PrometheusTarget, add_prometheus_target, load_prometheus_rules,
+    prometheus_alerts, prometheus_api, prometheus_query, prometheus_query_range,
+};
 pub use questdb::{
     questdb_count, questdb_distinct_trades, questdb_ilp_http_conf, questdb_query,
     wait_for_questdb_count,
 };
+pub use tools::{Tool, run_tool, run_tool_ok};
 pub mod demo;

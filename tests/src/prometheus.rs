@@ -7,18 +7,65 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use crate::questdb::{http_client, with_query};
+use crate::questdb::http_client;
 use crate::{Error, TestEnv};
 
 /// Evaluates `promql` now and returns the `data.result` array of the answer.
 pub async fn prometheus_query(promql: &str) -> Result<Vec<Value>, Error> {
-    let url = format!("{}/api/v1/query", TestEnv::get().prometheus_url);
+    result_of(
+        promql,
+        prometheus_api("/api/v1/query", &[("query", promql)]).await?,
+    )
+}
+
+/// Evaluates `promql` over `[start, end]` (Unix seconds) every `step` seconds and returns
+/// the `data.result` array (one entry per series, its `values` the samples).
+pub async fn prometheus_query_range(
+    promql: &str,
+    start: f64,
+    end: f64,
+    step: f64,
+) -> Result<Vec<Value>, Error> {
+    let (start, end, step) = (start.to_string(), end.to_string(), step.to_string());
+    let params = [
+        ("query", promql),
+        ("start", &start),
+        ("end", &end),
+        ("step", &step),
+    ];
+    result_of(
+        promql,
+        prometheus_api("/api/v1/query_range", &params).await?,
+    )
+}
+
+fn result_of(promql: &str, data: Value) -> Result<Vec<Value>, Error> {
+    match data.get("result") {
+        Some(Value::Array(result)) => Ok(result.clone()),
+        _ => Err(Error::PrometheusRejected {
+            promql: promql.to_owned(),
+            message: format!("unexpected answer {data}"),
+        }),
+    }
+}
+
+/// `GET <prometheus><path>?<params>`; the answer's `data` when its status is success.
+pub async fn prometheus_api(path: &str, params: &[(&str, &str)]) -> Result<Value, Error> {
+    let base = format!("{}{path}", TestEnv::get().prometheus_url);
+    let url = reqwest::Url::parse_with_params(&base, params)
+        .map(String::from)
+        .unwrap_or(base);
+    let what = params
+        .iter()
+        .find(|(k, _)| *k == "query")
+        .map_or(path, |(_, q)| *q)
+        .to_owned();
     let failed = |source| Error::QueryPrometheus {
-        promql: promql.to_owned(),
+        promql: what.clone(),
         source,
     };
     let body: Value = http_client()
-        .get(with_query(&url, promql))
+        .get(url)
         .send()
         .await
         .map_err(failed)?
@@ -27,20 +74,14 @@ pub async fn prometheus_query(promql: &str) -> Result<Vec<Value>, Error> {
         .map_err(failed)?;
     if body["status"] != "success" {
         return Err(Error::PrometheusRejected {
-            promql: promql.to_owned(),
+            promql: what,
             message: body["error"]
                 .as_str()
                 .unwrap_or("no error message")
                 .to_owned(),
         });
     }
-    match body.pointer("/data/result") {
-        Some(Value::Array(result)) => Ok(result.clone()),
-        _ => Err(Error::PrometheusRejected {
-            promql: promql.to_owned(),
-            message: format!("unexpected answer {body}"),
-        }),
-    }
+    Ok(body["data"].clone())
 }
 
 /// A scrape target listed in the targets file; removed from it when dropped.
@@ -104,4 +145,90 @@ fn update_targets(file: &Path, change: impl FnOnce(&mut Vec<Value>)) -> Result<(
     out.sync_all().map_err(failed)?;
     std::fs::rename(&tmp, file).map_err(failed)?;
     Ok(())
+}
+
+/// A rule file loaded into the local Prometheus (`PROMETHEUS_RULES_DIR`, re-read on
+/// `POST /-/reload`). [`PrometheusRules::unload`] removes it; dropping it removes the
+/// file, which Prometheus forgets at its next reload.
+#[derive(Debug)]
+pub struct PrometheusRules {
+    path: PathBuf,
+}
+
+/// Writes `text` as the rule file `<name>.yaml`, reloads Prometheus and waits until it
+/// evaluates a group of that file.
+pub async fn load_prometheus_rules(name: &str, text: &str) -> Result<PrometheusRules, Error> {
+    let env = TestEnv::get();
+    let dir = env
+        .vars
+        .get("PROMETHEUS_RULES_DIR")
+        .ok_or_else(|| Error::MissingEnvKey {
+            path: PathBuf::from(".spate/env"),
+            key: "PROMETHEUS_RULES_DIR",
+        })?;
+    let path = Path::new(dir).join(format!("{name}.yaml"));
+    std::fs::write(&path, text).map_err(|source| Error::WriteFile {
+        path: path.clone(),
+        source,
+    })?;
+    let rules = PrometheusRules { path };
+    reload().await?;
+    let file = rules.path.to_string_lossy().into_owned();
+    crate::eventually(
+        "Prometheus to load the rule file",
+        std::time::Duration::from_secs(30),
+        || async {
+            let groups = prometheus_api("/api/v1/rules", &[])
+                .await
+                .map_err(|e| e.to_string())?;
+            let loaded = groups["groups"]
+                .as_array()
+                .is_some_and(|g| g.iter().any(|g| g["file"] == file.as_str()));
+            if loaded {
+                Ok(())
+            } else {
+                Err(format!("no group of {file}"))
+            }
+        },
+    )
+    .await?;
+    Ok(rules)
+}
+
+impl PrometheusRules {
+    /// Removes the rule file and reloads Prometheus.
+    pub async fn unload(self) -> Result<(), Error> {
+        let _ = std::fs::remove_file(&self.path);
+        reload().await
+    }
+}
+
+impl Drop for PrometheusRules {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The alerts Prometheus holds now (pending and firing): `data.alerts` of `/api/v1/alerts`.
+pub async fn prometheus_alerts() -> Result<Vec<Value>, Error> {
+    let data = prometheus_api("/api/v1/alerts", &[]).await?;
+    Ok(data["alerts"].as_array().cloned().unwrap_or_default())
+}
+
+/// Makes Prometheus re-read its configuration and rule files (`--web.enable-lifecycle`).
+async fn reload() -> Result<(), Error> {
+    let url = format!("{}/-/reload", TestEnv::get().prometheus_url);
+    let failed = |source| Error::QueryPrometheus {
+        promql: "POST /-/reload".to_owned(),
+        source,
+    };
+    let answer = http_client().post(&url).send().await.map_err(failed)?;
+    if answer.status().is_success() {
+        Ok(())
+    } else {
+        Err(Error::PrometheusRejected {
+            promql: "POST /-/reload".to_owned(),
+            message: answer.text().await.unwrap_or_default(),
+        })
+    }
 }

@@ -72,6 +72,16 @@ fn secs(min: u64) -> impl Fn(&str) -> Result<Duration, String> {
     move |s| count(min as usize)(s).map(|v| Duration::from_secs(v as u64))
 }
 
+/// A positive number of `unit` (e.g. 1000 for milliseconds) as a duration.
+fn positive(unit: f64) -> impl Fn(&str) -> Result<Duration, String> {
+    move |s| match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && (v / unit).is_finite() && v / unit < 1e9 => {
+            Ok(Duration::from_secs_f64(v / unit))
+        }
+        _ => Err("must be a positive number".into()),
+    }
+}
+
 fn boolean(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
@@ -405,6 +415,19 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
     };
     let server = ServerConfig { listen, control };
 
+    let targets = TargetsConfig {
+        latency: r.get(
+            "targets.latency_ms",
+            Duration::from_secs(2),
+            positive(1000.0),
+        ),
+        lag: r.get(
+            "targets.lag_seconds",
+            Duration::from_secs(10),
+            positive(1.0),
+        ),
+    };
+
     Config {
         kafka,
         questdb,
@@ -414,6 +437,7 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         input_format,
         validation,
         server,
+        targets,
         shutdown_grace: r.get("shutdown_grace_secs", Duration::from_secs(25), secs(0)),
         commit_interval: r.get("commit_interval_ms", Duration::from_millis(1000), millis(1)),
         log_format: r.get(

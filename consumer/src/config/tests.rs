@@ -336,6 +336,32 @@ fn validation_limits_are_parsed_in_their_units() {
 }
 
 #[test]
+fn targets_default_to_the_pipeline_defaults_and_take_fractions() {
+    let t = load(&[], BASE).unwrap().targets;
+    assert_eq!(
+        (t.latency, t.lag),
+        (Duration::from_secs(2), Duration::from_secs(10))
+    );
+    let env = with(&[
+        ("SPATE_TARGET_LATENCY_MS", "250"),
+        ("SPATE_TARGET_LAG_SECONDS", "0.5"),
+    ]);
+    let t = load(&[], &env).unwrap().targets;
+    assert_eq!(
+        (t.latency, t.lag),
+        (Duration::from_millis(250), Duration::from_millis(500))
+    );
+    let env = with(&[
+        ("SPATE_TARGET_LATENCY_MS", "0"),
+        ("SPATE_TARGET_LAG_SECONDS", "soon"),
+    ]);
+    assert_eq!(
+        errors(&[], &env),
+        vec!["targets.latency_ms", "targets.lag_seconds"]
+    );
+}
+
+#[test]
 fn control_token_from_value_or_file_not_both() {
     let c = load(&[], &with(&[("SPATE_CONTROL_TOKEN", "s3cret")])).unwrap();
     assert_eq!(c.server.control, ControlAuth::Static("s3cret".into()));

@@ -6,10 +6,13 @@ mod histogram;
 use std::time::Duration;
 
 pub use histogram::{BatchHistogram, LocalBatchHistogram};
+
+use crate::record::RejectReason;
+use crate::runtime::dlq::REASON_QUESTDB_REJECTED;
 use prometheus::local::LocalHistogram;
 use prometheus::{
-    Counter, Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
-    Opts, Registry, TextEncoder,
+    Counter, Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Kinds of errors counted in `spate_errors_total{kind}`; each label resolved once.
@@ -117,6 +120,12 @@ pub struct Metrics {
     pub workers_active: IntGauge,
     pub worker_busy_seconds: Counter,
     pub partition_lag: IntGaugeVec,
+    pub partition_high_watermark: IntGaugeVec,
+    pub partition_committed_offset: IntGaugeVec,
+    pub oldest_inflight_age: Gauge,
+    pub ready: IntGauge,
+    pub target_latency: Gauge,
+    pub target_lag: Gauge,
     pub dead_letter: IntCounterVec,
     pub rebalances: IntCounter,
     pub assigned_partitions: IntGauge,
@@ -156,6 +165,24 @@ impl Metrics {
             .iter()
             .map(|k| holds_vec.with_label_values(&[k.as_str()]))
             .collect();
+        let dead_letter = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "spate_dead_letter_total",
+                    "Records sent to the dead-letter topic",
+                ),
+                &["reason"],
+            )?,
+        )?;
+        // Every reason from zero, so that the first dead letter of a reason is an increase.
+        for reason in RejectReason::ALL
+            .iter()
+            .map(|r| r.as_str())
+            .chain([REASON_QUESTDB_REJECTED])
+        {
+            dead_letter.with_label_values(&[reason]);
+        }
         Ok(Self {
             inflight_bytes: reg(
                 r,
@@ -253,16 +280,55 @@ impl Metrics {
                     &["topic", "partition"],
                 )?,
             )?,
-            dead_letter: reg(
+            partition_high_watermark: reg(
                 r,
-                IntCounterVec::new(
+                IntGaugeVec::new(
                     Opts::new(
-                        "spate_dead_letter_total",
-                        "Records sent to the dead-letter topic",
+                        "spate_partition_high_watermark",
+                        "High watermark offset per partition (librdkafka statistics): its growth is the arrival rate",
                     ),
-                    &["reason"],
+                    &["topic", "partition"],
                 )?,
             )?,
+            partition_committed_offset: reg(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "spate_partition_committed_offset",
+                        "Committed offset per partition (librdkafka statistics): its growth is the rate records are done",
+                    ),
+                    &["topic", "partition"],
+                )?,
+            )?,
+            oldest_inflight_age: reg(
+                r,
+                Gauge::new(
+                    "spate_oldest_inflight_age_seconds",
+                    "Age of the oldest record polled and not yet acknowledged (Kafka timestamp to now); 0 when none",
+                )?,
+            )?,
+            ready: reg(
+                r,
+                IntGauge::new(
+                    "spate_ready",
+                    "1 while /readyz answers 200, else 0 (read at each scrape)",
+                )?,
+            )?,
+            target_latency: reg(
+                r,
+                Gauge::new(
+                    "spate_target_latency_seconds",
+                    "The pipeline's p99 end-to-end latency target (targets.latency_ms)",
+                )?,
+            )?,
+            target_lag: reg(
+                r,
+                Gauge::new(
+                    "spate_target_lag_seconds",
+                    "The pipeline's lag target in seconds of arrivals (targets.lag_seconds)",
+                )?,
+            )?,
+            dead_letter,
             rebalances: reg(
                 r,
                 IntCounter::new(
@@ -285,6 +351,35 @@ impl Metrics {
     /// The counter of one error kind.
     pub fn error(&self, kind: ErrorKind) -> &IntCounter {
         &self.errors[kind.index()]
+    }
+
+    /// Records one partition's statistics: lag, high watermark and committed offset
+    /// (negative values, librdkafka's "unknown", are left out).
+    pub fn set_partition(&self, topic: &str, partition: i32, lag: i64, high: i64, committed: i64) {
+        let partition = partition.to_string();
+        let labels = [topic, partition.as_str()];
+        for (gauge, value) in [
+            (&self.partition_lag, lag),
+            (&self.partition_high_watermark, high),
+            (&self.partition_committed_offset, committed),
+        ] {
+            if value >= 0 {
+                gauge.with_label_values(&labels).set(value);
+            }
+        }
+    }
+
+    /// Forgets a partition's series (it was revoked).
+    pub fn forget_partition(&self, topic: &str, partition: i32) {
+        let partition = partition.to_string();
+        let labels = [topic, partition.as_str()];
+        for gauge in [
+            &self.partition_lag,
+            &self.partition_high_watermark,
+            &self.partition_committed_offset,
+        ] {
+            let _ = gauge.remove_label_values(&labels);
+        }
     }
 
     /// The counter of one hold kind.
@@ -411,10 +506,7 @@ mod tests {
     fn render_contains_the_names_the_autoscaler_reads() {
         let metrics = Metrics::new().expect("metrics");
         metrics.error(ErrorKind::Commit).inc();
-        metrics
-            .partition_lag
-            .with_label_values(&["trades", "0"])
-            .set(5);
+        metrics.set_partition("trades", 0, 5, 120, 115);
         metrics.dead_letter.with_label_values(&["malformed"]).inc();
         let text = metrics.render();
         for name in [
@@ -436,11 +528,36 @@ mod tests {
             "spate_worker_busy_seconds_total",
             "spate_partition_lag{partition=\"0\",topic=\"trades\"} 5",
             "spate_dead_letter_total{reason=\"malformed\"} 1",
+            "spate_dead_letter_total{reason=\"questdb_rejected\"} 0",
+            "spate_dead_letter_total{reason=\"too_large\"} 0",
             "spate_errors_total{kind=\"commit\"} 1",
             "spate_rebalances_total",
             "spate_assigned_partitions",
+            "spate_partition_high_watermark{partition=\"0\",topic=\"trades\"} 120",
+            "spate_partition_committed_offset{partition=\"0\",topic=\"trades\"} 115",
+            "spate_oldest_inflight_age_seconds",
+            "spate_ready",
+            "spate_target_latency_seconds",
+            "spate_target_lag_seconds",
         ] {
             assert!(text.contains(name), "missing {name} in\n{text}");
         }
+    }
+
+    #[test]
+    fn a_revoked_partition_leaves_no_series_and_unknown_values_are_left_out() {
+        let metrics = Metrics::new().expect("metrics");
+        metrics.set_partition("trades", 1, -1, 10, -1001);
+        let text = metrics.render();
+        assert!(
+            text.contains("spate_partition_high_watermark{partition=\"1\",topic=\"trades\"} 10")
+        );
+        assert!(!text.contains("spate_partition_lag{"), "{text}");
+        assert!(
+            !text.contains("spate_partition_committed_offset{"),
+            "{text}"
+        );
+        metrics.forget_partition("trades", 1);
+        assert!(!metrics.render().contains("partition=\"1\""));
     }
 }

@@ -87,6 +87,7 @@ mod tests {
     fn load(parts: &[(usize, bool)]) -> Load {
         Load {
             queued: 0,
+            oldest_ms: None,
             inflight: parts.iter().map(|p| p.0).sum(),
             bytes: parts.iter().map(|p| p.0).sum(),
             partitions: parts

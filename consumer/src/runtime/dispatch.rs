@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::ages::InflightAges;
 use super::chunk::{Chunk, PartitionId};
 
 /// One assigned partition.
@@ -21,6 +22,8 @@ struct Slot {
     inflight: usize,
     /// Payload bytes of the in-flight records.
     bytes: usize,
+    /// Kafka timestamps of the in-flight records.
+    ages: InflightAges,
     /// The worker holding the partition.
     owner: Option<usize>,
     in_run_queue: bool,
@@ -111,6 +114,8 @@ pub struct Load {
     pub queued: usize,
     pub inflight: usize,
     pub bytes: usize,
+    /// Kafka timestamp (ms) of the oldest in-flight record, if any carries one.
+    pub oldest_ms: Option<i64>,
     pub partitions: Vec<PartitionLoad>,
 }
 
@@ -172,6 +177,7 @@ impl Dispatcher {
                 queued: 0,
                 inflight: 0,
                 bytes: 0,
+                ages: InflightAges::default(),
                 owner: None,
                 in_run_queue: false,
                 paused: false,
@@ -263,12 +269,14 @@ impl Dispatcher {
         for chunk in chunks {
             let (n, bytes) = (chunk.len(), chunk.bytes());
             let slot = chunk.slot;
+            let first_ms = chunk.records().first().and_then(|r| r.timestamp_ms);
             let Some(s) = inner
                 .slot(slot, chunk.epoch)
                 .filter(|s| s.seek_to.is_none())
             else {
                 continue;
             };
+            s.ages.push(n, first_ms);
             s.queue.push_back(chunk);
             s.queued += n;
             s.inflight += n;
@@ -368,6 +376,7 @@ impl Dispatcher {
             }
             s.inflight -= d.records;
             s.bytes -= d.bytes;
+            s.ages.done_oldest(d.records);
             s.taken_from = None;
             inner.inflight -= d.records;
             inner.bytes -= d.bytes;
@@ -392,6 +401,12 @@ impl Dispatcher {
             queued: inner.queued,
             inflight: inner.inflight,
             bytes: inner.bytes,
+            oldest_ms: inner
+                .slots
+                .iter()
+                .flatten()
+                .filter_map(|s| s.ages.oldest_ms())
+                .min(),
             partitions: inner
                 .slots
                 .iter()
@@ -457,6 +472,7 @@ impl Dispatcher {
             let queued = std::mem::take(&mut s.queued);
             s.inflight = 0;
             s.bytes = 0;
+            s.ages.clear();
             s.owner = None;
             s.taken_from = None;
             s.seek_to = from;
@@ -579,6 +595,7 @@ fn drop_queue(s: &mut Slot) -> (usize, usize) {
     s.queued = 0;
     s.inflight -= queued;
     s.bytes -= bytes;
+    s.ages.dropped_newest(queued);
     (queued, bytes)
 }
 

@@ -131,15 +131,18 @@ impl ClientContext for SpateContext {
         let assigned = self.dispatcher.leases();
         for (topic, t) in &stats.topics {
             for (&partition, p) in &t.partitions {
-                if partition < 0 || p.consumer_lag < 0 {
+                if partition < 0 {
                     continue;
                 }
                 let id = PartitionId::new(topic, partition);
                 if assigned.iter().any(|(a, _)| *a == id) {
-                    self.metrics
-                        .partition_lag
-                        .with_label_values(&[topic.as_str(), &partition.to_string()])
-                        .set(p.consumer_lag);
+                    self.metrics.set_partition(
+                        topic,
+                        partition,
+                        p.consumer_lag,
+                        p.hi_offset,
+                        p.committed_offset,
+                    );
                 }
             }
         }
@@ -167,10 +170,7 @@ impl ConsumerContext for SpateContext {
                     }
                 }
                 for p in &parts {
-                    let _ = self
-                        .metrics
-                        .partition_lag
-                        .remove_label_values(&[p.topic.as_ref(), &p.partition.to_string()]);
+                    self.metrics.forget_partition(&p.topic, p.partition);
                 }
                 self.metrics
                     .assigned_partitions

@@ -1,6 +1,7 @@
 //! The consumer runtime: one Kafka consumer, a poll thread, W worker threads writing to
 //! QuestDB, dead letters, backpressure, and an orderly shutdown.
 
+pub mod ages;
 pub mod backpressure;
 pub mod batch;
 pub mod bisect;

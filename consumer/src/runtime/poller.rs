@@ -145,8 +145,17 @@ pub fn run(
         metrics.queue_depth.set(load.queued as i64);
         metrics.inflight_records.set(load.inflight as i64);
         metrics.inflight_bytes.set(load.bytes as i64);
+        metrics.oldest_inflight_age.set(age_seconds(load.oldest_ms));
     }
     info!("poll loop stopped");
+}
+
+/// Seconds from the Kafka timestamp `oldest_ms` to now; 0 when nothing is in flight.
+fn age_seconds(oldest_ms: Option<i64>) -> f64 {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    oldest_ms.map_or(0.0, |t| (now_ms - t).max(0) as f64 / 1000.0)
 }
 
 /// Seeks each partition a dead worker left back to its first unstored offset; a

@@ -291,6 +291,10 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
     );
     put("SPATE_LOG_FORMAT", tuning.log_format.clone());
     put("SPATE_LISTEN", format!("0.0.0.0:{METRICS_PORT}"));
+    // Exported by the consumer as gauges, so the alert rules judge each pipeline by its own.
+    let targets = &spec.autoscaling.targets;
+    put("SPATE_TARGET_LATENCY_MS", targets.latency_ms.to_string());
+    put("SPATE_TARGET_LAG_SECONDS", targets.lag_seconds.to_string());
 
     // The control endpoint: the operator's ServiceAccount tokens, checked offline.
     if let Some(trust) = control {

@@ -92,6 +92,13 @@ fn the_config_map_carries_the_consumer_contract() {
         ("2", "8")
     );
     assert_eq!(data["SPATE_LISTEN"], "0.0.0.0:9464");
+    assert_eq!(
+        (
+            data["SPATE_TARGET_LATENCY_MS"].as_str(),
+            data["SPATE_TARGET_LAG_SECONDS"].as_str()
+        ),
+        ("2000", "10")
+    );
     assert!(!data.contains_key("SPATE_CONTROL_TOKEN"));
 }
 

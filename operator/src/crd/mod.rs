@@ -51,33 +51,81 @@ pub const GROUP: &str = "spate.dev";
         description = "Whether every desired consumer pod is ready"
     ),
     printcolumn(
-        name = "Replicas",
-        type_ = "integer",
-        json_path = ".status.replicas",
-        description = "Consumer pods the Deployment runs"
+        name = "Size",
+        type_ = "string",
+        json_path = ".status.size",
+        description = "Workers per pod x consumer pods"
     ),
     printcolumn(
-        name = "Available",
-        type_ = "integer",
-        json_path = ".status.readyReplicas",
-        description = "Consumer pods that are ready"
+        name = "Lag(s)",
+        type_ = "number",
+        json_path = ".status.lagSeconds",
+        description = "Seconds of arrivals the consumer group is behind"
     ),
     printcolumn(
-        name = "Workers",
+        name = "In/s",
         type_ = "integer",
-        json_path = ".status.workers",
-        description = "Workers per consumer pod"
+        json_path = ".status.rateIn",
+        description = "Records arriving per second"
     ),
     printcolumn(
-        name = "Lag",
+        name = "Out/s",
         type_ = "integer",
-        json_path = ".status.lag",
-        description = "Records the consumer group is behind, summed over partitions"
+        json_path = ".status.rateOut",
+        description = "Records done (written or dead-lettered) per second"
+    ),
+    printcolumn(
+        name = "Decision",
+        type_ = "string",
+        json_path = ".status.decision",
+        description = "The autoscaler's latest decision"
     ),
     printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"
+    ),
+    printcolumn(
+        name = "Lag",
+        type_ = "integer",
+        json_path = ".status.lag",
+        description = "Records the consumer group is behind, summed over partitions",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Replicas",
+        type_ = "integer",
+        json_path = ".status.replicas",
+        description = "Consumer pods the Deployment runs",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Available",
+        type_ = "integer",
+        json_path = ".status.readyReplicas",
+        description = "Consumer pods that are ready",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Last-Scale",
+        type_ = "date",
+        json_path = ".status.lastScaleTime",
+        description = "When the autoscaler last changed the size",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Scaled-For",
+        type_ = "string",
+        json_path = ".status.autoscaler.reason",
+        description = "Why the autoscaler last changed the size",
+        priority = "1"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        description = "Why the pipeline is or is not ready",
+        priority = "1"
     ),
     selectable = ".spec.paused",
     validation = kube::core::Rule::new(

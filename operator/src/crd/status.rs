@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 /// The observed state of an IngestionPipeline.
 ///
 /// The reconciler (field manager `spate-operator`) owns every field but `lag`,
-/// `lastScaleTime`, `lastScaleReason`, `autoscaler` and `autoscalerMemory`, which the
-/// autoscaler owns.
+/// `lagSeconds`, `rateIn`, `rateOut`, `decision`, `lastScaleTime`, `lastScaleReason`,
+/// `autoscaler` and `autoscalerMemory`, which the autoscaler owns.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct IngestionPipelineStatus {
-    /// Ready, Progressing and Degraded, each with a reason and a message.
+    /// Ready, Progressing and Degraded, each with a reason and a message, and the kstatus
+    /// conditions Reconciling (while Progressing) and Stalled (when the pipeline cannot
+    /// progress without a change).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 
@@ -32,6 +34,10 @@ pub struct IngestionPipelineStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<i32>,
 
+    /// Workers per pod × consumer pods, as `<workers>x<pods>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
+
     /// The label selector of the consumer pods, for the scale subresource.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
@@ -39,6 +45,22 @@ pub struct IngestionPipelineStatus {
     /// Records the consumer group is behind, summed over partitions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag: Option<i64>,
+
+    /// The lag in seconds of arrivals: records behind ÷ records arriving per second.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag_seconds: Option<f64>,
+
+    /// Records arriving per second (the growth of the partitions' high watermarks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_in: Option<i64>,
+
+    /// Records done per second: written to QuestDB or dead-lettered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_out: Option<i64>,
+
+    /// The autoscaler's latest decision (its reason), whether or not it changed the size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
 
     /// When the pipeline was last scaled.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -6,13 +6,14 @@
 #                           $SPATE_CACHE_DIR/prometheus-<version>/
 #   prometheus.sh start     render prometheus.yml (1 s scrapes: itself, the cluster's pods
 #                           that ask for it, found by pod_sd.py through the API server, a
-#                           file_sd job on $SPATE_STATE_DIR/prometheus-targets.json), start
-#                           it on a free port of the pod bridge's host address, wait until
-#                           ready
+#                           file_sd job on $SPATE_STATE_DIR/prometheus-targets.json; the rule
+#                           files in $SPATE_STATE_DIR/prometheus-rules/), start it on a free
+#                           port of the pod bridge's host address, wait until ready
 #   prometheus.sh health    exit 0 when /-/ready answers
 #   prometheus.sh stop      stop it
 #
-# Exports PROMETHEUS_URL, PROMETHEUS_TARGETS_FILE.
+# Exports PROMETHEUS_URL, PROMETHEUS_TARGETS_FILE, PROMETHEUS_RULES_DIR (rule files
+# loaded on POST /-/reload) and PROMTOOL (the package's promtool).
 
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 
@@ -21,6 +22,7 @@ PROMETHEUS_DATA=$SPATE_DATA_DIR/prometheus
 PROMETHEUS_TARGETS=$SPATE_STATE_DIR/prometheus-targets.json
 PROMETHEUS_STATE=$SPATE_STATE_DIR/prometheus
 PODS_FILE=$PROMETHEUS_STATE/pods.json
+PROMETHEUS_RULES=$SPATE_STATE_DIR/prometheus-rules
 
 # cluster_access: a client certificate of Prometheus' own (user spate-env-prometheus,
 # allowed to list and watch pods), for pod discovery.
@@ -122,18 +124,24 @@ start() {
   echo "$port" >"$PROMETHEUS_STATE/port"
   sed -e "s|@PORT@|$port|g" -e "s|@TARGETS_FILE@|$PROMETHEUS_TARGETS|g" \
     -e "s|@HOST_IP@|$SPATE_HOST_IP|g" -e "s|@PODS_FILE@|$PODS_FILE|g" \
+    -e "s|@RULES_DIR@|$PROMETHEUS_RULES|g" \
     "$PROMETHEUS_FILES/prometheus.yml.in" >"$PROMETHEUS_DATA/prometheus.yml"
   # Targets of an earlier run point at processes that are gone.
   echo '[]' >"$PROMETHEUS_TARGETS.tmp"
   mv "$PROMETHEUS_TARGETS.tmp" "$PROMETHEUS_TARGETS"
   echo '[]' >"$PODS_FILE"
+  # Rules of an earlier run belong to tests that are over.
+  rm -rf "$PROMETHEUS_RULES"
+  mkdir -p "$PROMETHEUS_RULES"
   start_daemon prometheus-pod-sd python3 "$PROMETHEUS_FILES/pod_sd.py" "$K8S_API_SERVER" \
     "$K8S_PKI/ca.crt" "$PROMETHEUS_STATE/spate-env-prometheus.crt" \
     "$PROMETHEUS_STATE/spate-env-prometheus.key" "$PODS_FILE"
 
   write_component_env prometheus \
     "PROMETHEUS_URL=http://$SPATE_HOST_IP:$port" \
-    "PROMETHEUS_TARGETS_FILE=$PROMETHEUS_TARGETS"
+    "PROMETHEUS_TARGETS_FILE=$PROMETHEUS_TARGETS" \
+    "PROMETHEUS_RULES_DIR=$PROMETHEUS_RULES" \
+    "PROMTOOL=$home/usr/bin/promtool"
   start_daemon prometheus "$home/usr/bin/prometheus" \
     --config.file="$PROMETHEUS_DATA/prometheus.yml" \
     --storage.tsdb.path="$PROMETHEUS_DATA/tsdb" \

@@ -243,3 +243,26 @@ fn abandoning_releases_only_the_dead_workers_partitions() {
     let stored = d.revoke(&[PartitionId::new("t", 1)], Duration::from_secs(30));
     assert!(stored.is_empty(), "a revoke does not wait for a dead owner");
 }
+
+#[test]
+fn the_oldest_in_flight_timestamp_stays_until_its_batch_completes() {
+    let d = Dispatcher::new();
+    let l = assign(&d, 2);
+    let stamped = |lease: Lease, first: i64, ts: i64| {
+        let mut c = Chunk::new(lease.slot, lease.epoch);
+        c.push(first, Some(ts), None, b"x");
+        c.push(first + 1, Some(ts + 5), None, b"x");
+        c
+    };
+    d.push([stamped(l[0], 0, 1_000), stamped(l[1], 0, 2_000)]);
+    assert_eq!(d.load().oldest_ms, Some(1_000));
+    let mut a = Vec::new();
+    d.take(0, &mut a, 1, max(2), Some(Instant::now()));
+    d.push([stamped(l[0], 2, 3_000)]);
+    assert_eq!(d.load().oldest_ms, Some(1_000), "taken, not acknowledged");
+    let lease = a[0];
+    d.complete(&mut a, &[done(lease, 2, 1)], |_, _| Ok::<(), ()>(()));
+    assert_eq!(d.load().oldest_ms, Some(2_000));
+    d.revoke(&[PartitionId::new("t", 1)], Duration::ZERO);
+    assert_eq!(d.load().oldest_ms, Some(3_000));
+}

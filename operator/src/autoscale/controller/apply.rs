@@ -11,11 +11,13 @@ use serde_json::{Value, json};
 
 use super::Error;
 use super::pods::ReadyPod;
-use crate::autoscale::policy::{Decision, Direction};
+use crate::autoscale::policy::{Decision, Direction, Reason};
 use crate::crd::{AutoscalerMemory, AutoscalerStatus, IngestionPipeline};
 
-/// The field manager of the autoscaler's part of the status (`lag`, `lastScaleTime`,
-/// `lastScaleReason`, `autoscaler`); the reconciler applies the rest under its own.
+/// The field manager of the autoscaler's part of the status (`lag`, `lagSeconds`,
+/// `rateIn`, `rateOut`, `decision`, `lastScaleTime`, `lastScaleReason`, `autoscaler`,
+/// `autoscalerMemory`); the
+/// reconciler applies the rest under its own.
 pub const FIELD_MANAGER: &str = "spate-autoscaler";
 
 /// The autoscaler's fields of a pipeline's status, as last written.
@@ -23,6 +25,14 @@ pub const FIELD_MANAGER: &str = "spate-autoscaler";
 pub struct ScaleStatus {
     /// Records behind.
     pub lag: Option<i64>,
+    /// Seconds of arrivals behind, to a tenth.
+    pub lag_seconds: Option<f64>,
+    /// Records arriving per second.
+    pub rate_in: Option<i64>,
+    /// Records done per second.
+    pub rate_out: Option<i64>,
+    /// The latest decision's reason.
+    pub decision: Option<String>,
     /// The latest decision that changed the size.
     pub autoscaler: Option<AutoscalerStatus>,
     /// When the size last changed.
@@ -39,11 +49,38 @@ impl ScaleStatus {
         let s = pipeline.status.clone().unwrap_or_default();
         Self {
             lag: s.lag,
+            lag_seconds: s.lag_seconds,
+            rate_in: s.rate_in,
+            rate_out: s.rate_out,
+            decision: s.decision,
             autoscaler: s.autoscaler,
             last_scale_time: s.last_scale_time,
             last_scale_reason: s.last_scale_reason,
             memory: s.autoscaler_memory,
         }
+    }
+
+    /// What a round saw: records behind, records arriving and done per second, and the
+    /// reason of its decision. A reading that failed keeps the last one.
+    pub fn observed(
+        &mut self,
+        backlog: Option<u64>,
+        arriving: Option<f64>,
+        done: Option<f64>,
+        reason: Reason,
+    ) {
+        if let Some(backlog) = backlog {
+            self.lag = Some(backlog.min(i64::MAX as u64) as i64);
+            self.lag_seconds = lag_seconds(backlog, arriving);
+        }
+        let per_second = |r: f64| r.max(0.0).round() as i64;
+        if let Some(r) = arriving {
+            self.rate_in = Some(per_second(r));
+        }
+        if let Some(r) = done {
+            self.rate_out = Some(per_second(r));
+        }
+        self.decision = Some(reason.as_str().to_string());
     }
 
     /// After `decision` changed the size at `at`.
@@ -66,6 +103,18 @@ impl ScaleStatus {
         if let Some(lag) = self.lag {
             status.insert("lag".into(), json!(lag));
         }
+        if let Some(seconds) = self.lag_seconds {
+            status.insert("lagSeconds".into(), json!(seconds));
+        }
+        if let Some(rate) = self.rate_in {
+            status.insert("rateIn".into(), json!(rate));
+        }
+        if let Some(rate) = self.rate_out {
+            status.insert("rateOut".into(), json!(rate));
+        }
+        if let Some(reason) = &self.decision {
+            status.insert("decision".into(), json!(reason));
+        }
         if let Some(a) = &self.autoscaler {
             status.insert("autoscaler".into(), json!(a));
         }
@@ -83,6 +132,16 @@ impl ScaleStatus {
             "kind": IngestionPipeline::kind(&()),
             "status": Value::Object(status),
         })
+    }
+}
+
+/// `backlog` in seconds of `arriving` records per second, to a tenth; none while nothing
+/// arrives and something is behind (no number of seconds of arrivals is that backlog).
+pub fn lag_seconds(backlog: u64, arriving: Option<f64>) -> Option<f64> {
+    match arriving {
+        _ if backlog == 0 => Some(0.0),
+        Some(rate) if rate > 0.0 => Some((backlog as f64 / rate * 10.0).round() / 10.0),
+        _ => None,
     }
 }
 
@@ -199,7 +258,7 @@ pub async fn set_workers(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autoscale::policy::{PolicyState, Reason};
+    use crate::autoscale::policy::PolicyState;
 
     fn decision(replicas: u32, workers: u32, reason: Reason) -> Decision {
         Decision {
@@ -229,6 +288,36 @@ mod tests {
         assert_eq!(
             direction(&decision(1, 4, Reason::ScaleDownReplicas), 2, 4),
             Direction::Down
+        );
+    }
+
+    #[test]
+    fn lag_in_seconds_is_the_backlog_over_the_arrival_rate() {
+        assert_eq!(lag_seconds(2500, Some(1000.0)), Some(2.5));
+        assert_eq!(lag_seconds(1, Some(3.0)), Some(0.3));
+        assert_eq!(lag_seconds(0, None), Some(0.0));
+        assert_eq!(lag_seconds(10, Some(0.0)), None, "nothing arrives");
+        assert_eq!(lag_seconds(10, None), None);
+    }
+
+    #[test]
+    fn a_round_records_the_rates_and_its_reason_and_keeps_what_it_could_not_read() {
+        let mut s = ScaleStatus::default();
+        s.observed(Some(3000), Some(1500.4), Some(1200.6), Reason::AtMaximum);
+        assert_eq!(
+            s.apply_body()["status"],
+            json!({
+                "lag": 3000,
+                "lagSeconds": 2.0,
+                "rateIn": 1500,
+                "rateOut": 1201,
+                "decision": "AtMaximum"
+            })
+        );
+        s.observed(None, None, None, Reason::MissingSignals);
+        assert_eq!(
+            (s.lag, s.rate_in, s.decision.as_deref()),
+            (Some(3000), Some(1500), Some("MissingSignals"))
         );
     }
 

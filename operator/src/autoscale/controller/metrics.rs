@@ -13,8 +13,14 @@ pub struct AutoscalerMetrics {
     pub desired_replicas: IntGaugeVec,
     /// `spate_operator_observed_lag{pipeline}`: records the group is behind.
     pub observed_lag: IntGaugeVec,
-    /// `spate_operator_arrival_rate{pipeline}` and `spate_operator_service_rate{pipeline}`: λ and μ, records/s.
+    /// `spate_operator_estimated_rate{pipeline,rate}`: λ (`arrival`) and μ (`service`), records/s.
     pub rates: GaugeVec,
+    /// `spate_operator_lag_seconds{pipeline}`: the lag in seconds of arrivals.
+    pub lag_seconds: GaugeVec,
+    /// `spate_operator_target_lag_seconds{pipeline}`: the pipeline's `targets.lagSeconds`.
+    pub target_lag_seconds: GaugeVec,
+    /// `spate_operator_at_maximum{pipeline}`: 1 while the latest decision is `AtMaximum`.
+    pub at_maximum: IntGaugeVec,
 }
 
 impl AutoscalerMetrics {
@@ -55,18 +61,57 @@ impl AutoscalerMetrics {
             ),
             &["pipeline", "rate"],
         )?;
+        let lag_seconds = GaugeVec::new(
+            Opts::new(
+                "spate_operator_lag_seconds",
+                "Seconds of arrivals the pipeline's consumer group is behind",
+            ),
+            &["pipeline"],
+        )?;
+        let target_lag_seconds = GaugeVec::new(
+            Opts::new(
+                "spate_operator_target_lag_seconds",
+                "The pipeline's lag target (autoscaling.targets.lagSeconds)",
+            ),
+            &["pipeline"],
+        )?;
+        let at_maximum = IntGaugeVec::new(
+            Opts::new(
+                "spate_operator_at_maximum",
+                "1 while the autoscaler's latest decision is AtMaximum: it wants more than the bounds and partitions allow",
+            ),
+            &["pipeline"],
+        )?;
         registry.register(Box::new(decisions.clone()))?;
         registry.register(Box::new(desired_workers.clone()))?;
         registry.register(Box::new(desired_replicas.clone()))?;
         registry.register(Box::new(observed_lag.clone()))?;
         registry.register(Box::new(rates.clone()))?;
+        registry.register(Box::new(lag_seconds.clone()))?;
+        registry.register(Box::new(target_lag_seconds.clone()))?;
+        registry.register(Box::new(at_maximum.clone()))?;
         Ok(Self {
             decisions,
             desired_workers,
             desired_replicas,
             observed_lag,
             rates,
+            lag_seconds,
+            target_lag_seconds,
+            at_maximum,
         })
+    }
+
+    /// Forgets every pipeline's gauges (this instance stopped leading: the new leader
+    /// reports them). The decision counters stay, as counters do.
+    pub fn forget_all(&self) {
+        self.desired_workers.reset();
+        self.desired_replicas.reset();
+        self.observed_lag.reset();
+        self.rates.reset();
+        self.lag_seconds.reset();
+        self.target_lag_seconds.reset();
+        self.at_maximum.reset();
     }
 
     /// Forgets a pipeline's series (it was deleted or stopped autoscaling).
@@ -74,6 +119,9 @@ impl AutoscalerMetrics {
         let _ = self.desired_workers.remove_label_values(&[pipeline]);
         let _ = self.desired_replicas.remove_label_values(&[pipeline]);
         let _ = self.observed_lag.remove_label_values(&[pipeline]);
+        let _ = self.lag_seconds.remove_label_values(&[pipeline]);
+        let _ = self.target_lag_seconds.remove_label_values(&[pipeline]);
+        let _ = self.at_maximum.remove_label_values(&[pipeline]);
         for rate in ["arrival", "service"] {
             let _ = self.rates.remove_label_values(&[pipeline, rate]);
         }

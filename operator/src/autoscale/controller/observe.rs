@@ -48,6 +48,7 @@ pub struct Tracker {
     stale_after: Duration,
     forget_after: Duration,
     arrivals: RateEstimator,
+    done: RateEstimator,
     service: RateEstimator,
     last_lag: Option<(Duration, GroupLag)>,
     pods: Option<BTreeSet<String>>,
@@ -62,11 +63,18 @@ impl Tracker {
             stale_after,
             forget_after,
             arrivals: RateEstimator::new(RATE_TAU, RATE_JUMP),
+            done: RateEstimator::new(RATE_TAU, RATE_JUMP),
             service: RateEstimator::new(RATE_TAU, RATE_JUMP),
             last_lag: None,
             pods: None,
             last_rebalance: None,
         }
+    }
+
+    /// Records done per second (written or dead-lettered, then committed): the growth of
+    /// the summed high watermarks less the lag. Not a policy input; shown in the status.
+    pub fn done_rate(&self) -> Option<f64> {
+        self.done.rate()
     }
 
     /// The observations of this round.
@@ -83,6 +91,10 @@ impl Tracker {
         let now = r.now;
         if let Some(lag) = r.lag {
             self.arrivals.observe(now, lag.high_watermarks() as f64);
+            self.done.observe(
+                now,
+                (lag.high_watermarks() as f64 - lag.total() as f64).max(0.0),
+            );
             self.last_lag = Some((now, lag.clone()));
         }
         if let Some(before) = &self.pods
@@ -219,6 +231,7 @@ mod tests {
         assert_eq!(o.arrival_rate, Some(4000.0));
         assert_eq!(o.service_rate, Some(800.0));
         assert_eq!(o.throughput, Some(1000.0));
+        assert_eq!(t.done_rate(), Some(0.0), "nothing committed in between");
         assert_eq!((o.replicas, o.workers, o.ready_replicas), (1, 2, 1));
         assert!(!o.kafka_stale && !o.metrics_stale);
         assert_eq!(o.last_rebalance, None);

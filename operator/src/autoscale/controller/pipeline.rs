@@ -172,9 +172,12 @@ impl Round {
             debug!(pipeline = %self.key, reason = %decision.reason, message = %decision.message, "autoscaler decision");
         }
 
-        if let Some(backlog) = obs.backlog {
-            self.status.lag = Some(backlog.min(i64::MAX as u64) as i64);
-        }
+        self.status.observed(
+            obs.backlog,
+            obs.arrival_rate,
+            self.tracker.done_rate(),
+            decision.reason,
+        );
         self.status.memory = Some(memory::remember(&decision.state, &shared.config.identity));
         let api: Api<IngestionPipeline> = Api::namespaced(client.clone(), &ns);
         let (replicas, workers) = self.asked;
@@ -226,6 +229,15 @@ impl Round {
         if let Some(mu) = obs.service_rate {
             m.rates.with_label_values(&[&self.key, "service"]).set(mu);
         }
+        if let Some(seconds) = self.status.lag_seconds {
+            m.lag_seconds.with_label_values(&[&self.key]).set(seconds);
+        }
+        m.target_lag_seconds
+            .with_label_values(&[&self.key])
+            .set(p.spec.autoscaling.targets.lag_seconds);
+        m.at_maximum
+            .with_label_values(&[&self.key])
+            .set(i64::from(decision.reason == Reason::AtMaximum));
 
         if !ready.is_empty() {
             let token = self.token(shared).await?;

@@ -53,6 +53,8 @@ pub async fn run(
         .default_backoff()
         .for_each(|_| futures::future::ready(()));
     let interval = config.interval;
+    // Dropped with this future when leadership is lost: a standby reports no pipeline.
+    let _forget = ForgetOnDrop(metrics.clone());
     let shared = Arc::new(Shared {
         ctx,
         config,
@@ -113,6 +115,15 @@ pub async fn run(
         () = supervise => {}
     }
     Ok(())
+}
+
+/// Forgets every pipeline's gauges when dropped.
+struct ForgetOnDrop(AutoscalerMetrics);
+
+impl Drop for ForgetOnDrop {
+    fn drop(&mut self) {
+        self.0.forget_all();
+    }
 }
 
 /// The `pipeline` label of a pipeline's metrics: `namespace/name`.
