@@ -153,6 +153,19 @@ impl TestEnv {
         self.cluster_var("SPATE_HOST_IP")
     }
 
+    /// A variable the local Kafka records (its secured listeners, TLS files, users).
+    ///
+    /// # Panics
+    /// When the env file lacks it: an environment started before Kafka had them.
+    pub fn kafka_var(&self, key: &str) -> &str {
+        self.vars.get(key).map(String::as_str).unwrap_or_else(|| {
+            panic!(
+                "the environment's env file has no {key}: it was started before Kafka had its \
+                 secured listeners; restart it (`make env-down`, then `make env-up`)"
+            )
+        })
+    }
+
     /// # Panics
     /// When the environment runs without the Kubernetes control plane or node, like
     /// [`TestEnv::kubeconfig`].
