@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::control_auth::ControlAuth;
 use crate::encode::check_table_name;
 use crate::format::InputFormat;
 use crate::security::{KafkaSecurity, QuestdbAuth};
@@ -134,8 +135,8 @@ pub struct ValidationConfig {
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
-    /// Bearer token for the control endpoint; without one it answers 403.
-    pub control_token: Option<String>,
+    /// Who may use the control endpoint; closed (403) when nothing is configured.
+    pub control: ControlAuth,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -143,8 +144,12 @@ impl fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field(
-                "control_token",
-                &self.control_token.as_ref().map(|_| "<redacted>"),
+                "control",
+                &match &self.control {
+                    ControlAuth::Closed => "closed",
+                    ControlAuth::Static(_) => "static token <redacted>",
+                    ControlAuth::Tokens(_) => "ServiceAccount tokens",
+                },
             )
             .finish()
     }
@@ -512,6 +517,26 @@ const SETTINGS: &[Setting] = &[
         "server.control_token_file",
         ["SPATE_CONTROL_TOKEN_FILE"],
         "File holding the control token"
+    ),
+    setting!(
+        "server.control_jwks",
+        ["SPATE_CONTROL_JWKS"],
+        "The service-account issuer's public keys (JWKS JSON): accept ServiceAccount tokens on the control endpoint"
+    ),
+    setting!(
+        "server.control_issuer",
+        ["SPATE_CONTROL_ISSUER"],
+        "The issuer those tokens must name (with control_jwks)"
+    ),
+    setting!(
+        "server.control_audience",
+        ["SPATE_CONTROL_AUDIENCE"],
+        "The audience those tokens must be for [default: spate.dev/control]"
+    ),
+    setting!(
+        "server.control_subjects",
+        ["SPATE_CONTROL_SUBJECTS"],
+        "Comma-separated subjects allowed, e.g. system:serviceaccount:spate-system:spate-operator (with control_jwks)"
     ),
     setting!(
         "shutdown_grace_secs",

@@ -2,6 +2,7 @@
 
 pub mod batching;
 pub mod config;
+pub mod control_auth;
 pub mod encode;
 pub mod format;
 #[doc(hidden)]

@@ -72,7 +72,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         metrics: metrics.clone(),
         health: health.clone(),
         workers: workers.clone(),
-        control_token: settings.control_token.as_deref().map(Arc::from),
+        control: Arc::new(settings.control.clone()),
     };
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(server::serve(listener, state, async move {

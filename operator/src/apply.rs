@@ -1,21 +1,18 @@
-//! Writes to the API server: server-side apply of children (skipped when unchanged), the
-//! control Secret, status.
+//! Writes to the API server: server-side apply of children (skipped when unchanged), status.
 
 use std::collections::HashMap;
 use std::fmt::Debug;
 use std::sync::Mutex;
 
 use k8s_openapi::NamespaceResourceScope;
-use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::{Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tracing::info;
 
-use crate::build::names::{CONTROL_TOKEN_KEY, FIELD_MANAGER, control_secret_name};
-use crate::build::{config_hash, control_secret, random_token};
+use crate::build::config_hash;
+use crate::build::names::FIELD_MANAGER;
 use crate::crd::{IngestionPipeline, IngestionPipelineStatus};
 use crate::metrics::Metrics;
 
@@ -27,37 +24,6 @@ where
     let params = PatchParams::apply(FIELD_MANAGER).force();
     api.patch(&obj.name_any(), &params, &Patch::Apply(obj))
         .await
-}
-
-/// Creates the pipeline's control-token Secret unless it already holds a token.
-/// Returns whether it was created. The token is never rotated here.
-pub async fn ensure_control_secret(
-    api: &Api<Secret>,
-    pipeline: &IngestionPipeline,
-) -> Result<bool, kube::Error> {
-    let name = control_secret_name(&pipeline.name_any());
-    if let Some(existing) = api.get_opt(&name).await? {
-        let has_token = existing
-            .data
-            .as_ref()
-            .is_some_and(|d| d.contains_key(CONTROL_TOKEN_KEY));
-        if has_token {
-            return Ok(false);
-        }
-    }
-    let secret = control_secret(pipeline, random_token());
-    match api.create(&PostParams::default(), &secret).await {
-        Ok(_) => {}
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            // It exists without a token (someone emptied it): give it one.
-            let patch = serde_json::json!({ "stringData": { CONTROL_TOKEN_KEY: random_token() } });
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-        }
-        Err(e) => return Err(e),
-    }
-    info!(pipeline = %pipeline.name_any(), secret = %name, "created the control token");
-    Ok(true)
 }
 
 /// Server-side applies the reconciler's part of the status (not `autoscaler`, `lag`,

@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 use tokio::sync::watch;
+use tracing::warn;
 
+use crate::build::ControlTrust;
 use crate::metrics::Metrics;
 
 /// Settings of the reconciler.
@@ -17,6 +19,9 @@ pub struct ReconcilerConfig {
     pub default_image: String,
     /// How often a healthy pipeline is reconciled again without any change.
     pub resync: Duration,
+    /// The operator's ServiceAccount (`system:serviceaccount:<ns>:<name>`), whose tokens
+    /// the consumers' control endpoint accepts; the endpoint stays closed without it.
+    pub control_subject: Option<String>,
 }
 
 /// Shared state of the reconciler.
@@ -31,7 +36,11 @@ pub struct Context {
     pub config: ReconcilerConfig,
     /// Whether this instance holds the Lease; writes happen only while it does.
     pub leader: watch::Receiver<bool>,
+    /// Asks the consumer pods why they are not ready.
+    pub http: reqwest::Client,
     failures: Mutex<HashMap<String, u32>>,
+    /// The consumers' control trust, read once per resync.
+    control: Mutex<Option<(Instant, ControlTrust)>>,
 }
 
 impl Context {
@@ -53,7 +62,39 @@ impl Context {
             metrics,
             config,
             leader,
+            http: crate::inspect::http_client(),
             failures: Mutex::new(HashMap::new()),
+            control: Mutex::new(None),
+        }
+    }
+
+    /// What the consumers' control endpoint trusts: the issuer's keys for the operator's
+    /// ServiceAccount, re-read after a resync period; `None` without a ServiceAccount
+    /// (an operator run outside the cluster) or while the issuer cannot be read.
+    pub async fn control_trust(&self) -> Option<ControlTrust> {
+        let subject = self.config.control_subject.as_deref()?;
+        {
+            let cached = self.control.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, trust)) = cached.as_ref()
+                && at.elapsed() < self.config.resync
+            {
+                return Some(trust.clone());
+            }
+        }
+        match crate::issuer::control_trust(&self.client, subject).await {
+            Ok(trust) => {
+                *self.control.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((Instant::now(), trust.clone()));
+                Some(trust)
+            }
+            Err(error) => {
+                warn!(%error, "the consumers' control endpoint stays as it was: the issuer's keys are unreadable");
+                self.control
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_ref()
+                    .map(|(_, t)| t.clone())
+            }
         }
     }
 

@@ -1,9 +1,8 @@
 //! The IngestionPipeline controller: watches pipelines and the children they own.
 
-use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -47,27 +46,6 @@ pub struct Watched {
     pub deployments: Option<Store<PartialObjectMeta<Deployment>>>,
     /// The last apply of each child.
     pub applied: Applied,
-    /// When each pipeline's (by uid) control token was last seen to exist.
-    tokens: Mutex<HashMap<String, Instant>>,
-}
-
-impl Watched {
-    /// Whether the control token of the pipeline `uid` was seen within `within`.
-    pub fn token_seen(&self, uid: &str, within: Duration) -> bool {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(uid)
-            .is_some_and(|t| t.elapsed() < within)
-    }
-
-    /// Records that the control token of the pipeline `uid` exists now.
-    pub fn saw_token(&self, uid: &str) {
-        self.tokens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(uid.to_string(), Instant::now());
-    }
 }
 
 /// The cached metadata of the object `name` in `namespace`, if the watch has seen it.

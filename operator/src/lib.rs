@@ -9,6 +9,8 @@ pub mod controller;
 pub mod crd;
 pub mod error;
 pub mod http;
+pub mod inspect;
+pub mod issuer;
 pub mod lease;
 pub mod metrics;
 pub mod notable;

@@ -26,9 +26,18 @@ struct Args {
     /// The Lease's name.
     #[arg(long, env = "SPATE_LEASE_NAME", default_value = "spate-operator")]
     lease_name: String,
-    /// Watch only this namespace (all namespaces when absent).
-    #[arg(long, env = "SPATE_WATCH_NAMESPACE")]
-    watch_namespace: Option<String>,
+    /// Watch only these namespaces, comma-separated (all namespaces when absent). The
+    /// namespaced install sets its own namespace, with RoleBindings there only.
+    #[arg(long, env = "SPATE_WATCH_NAMESPACES", value_delimiter = ',')]
+    watch_namespaces: Vec<String>,
+    /// The operator's ServiceAccount, whose tokens the consumers' control endpoint
+    /// accepts (with the Lease's namespace: the operator's own).
+    #[arg(long, env = "SPATE_SERVICE_ACCOUNT")]
+    service_account: Option<String>,
+    /// The operator's projected ServiceAccount token for the consumers' control audience
+    /// (spate.dev/control), renewed by the kubelet.
+    #[arg(long, env = "SPATE_CONTROL_TOKEN_FILE")]
+    control_token_file: Option<std::path::PathBuf>,
     /// The consumer image for pipelines that name none.
     #[arg(long, env = "SPATE_CONSUMER_IMAGE", default_value = concat!("ghcr.io/spate-dev/spate-consumer:", env!("CARGO_PKG_VERSION")))]
     consumer_image: String,
@@ -76,17 +85,34 @@ async fn main() -> anyhow::Result<()> {
 
     let mut cfg = OperatorConfig::new(&identity, &args.lease_namespace, &args.consumer_image);
     cfg.lease.name = args.lease_name.clone();
-    cfg.watch_namespace = args.watch_namespace.clone();
-    let autoscaler = AutoscalerConfig {
-        prometheus_url: args.prometheus_url.clone(),
-        namespace: args.watch_namespace.clone(),
-        interval: std::time::Duration::from_millis(args.autoscale_interval_ms.max(100)),
-        ..AutoscalerConfig::default()
-    };
+    cfg.watch_namespaces = args
+        .watch_namespaces
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    cfg.reconciler.control_subject = args
+        .service_account
+        .as_ref()
+        .map(|sa| format!("system:serviceaccount:{}:{sa}", args.lease_namespace));
     let autoscaler_metrics = AutoscalerMetrics::register(&metrics.registry)
         .context("registering the autoscaler's metrics")?;
-    cfg.leader_tasks
-        .push(leader_task(autoscaler, autoscaler_metrics));
+    let scopes: Vec<Option<String>> = if cfg.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        cfg.watch_namespaces.iter().cloned().map(Some).collect()
+    };
+    for namespace in scopes {
+        let autoscaler = AutoscalerConfig {
+            prometheus_url: args.prometheus_url.clone(),
+            namespace,
+            interval: std::time::Duration::from_millis(args.autoscale_interval_ms.max(100)),
+            control_token_file: args.control_token_file.clone(),
+            ..AutoscalerConfig::default()
+        };
+        cfg.leader_tasks
+            .push(leader_task(autoscaler, autoscaler_metrics.clone()));
+    }
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

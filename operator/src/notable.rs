@@ -43,7 +43,6 @@ pub fn events(
     new_conditions: &[Want],
     old_deployment: Option<&Deployment>,
     new_deployment: Option<&Deployment>,
-    created_control_token: bool,
 ) -> Vec<Event> {
     let mut out = Vec::new();
     let was = |type_: &str| old_conditions.iter().find(|c| c.type_ == type_);
@@ -78,14 +77,6 @@ pub fn events(
                 r.message.clone(),
             ));
         }
-    }
-    if created_control_token {
-        out.push(event(
-            EventType::Normal,
-            "CreatedControlToken",
-            "CreateSecret",
-            "created the Secret holding the consumers' control token".into(),
-        ));
     }
     match (old_deployment, new_deployment) {
         (None, Some(new)) => out.push(event(
@@ -150,49 +141,34 @@ mod tests {
     #[test]
     fn creation_and_scaling_are_announced() {
         assert_eq!(
-            reasons(&events(&[], &[], None, Some(&dep(1)), true)),
-            ["CreatedControlToken", "CreatedWorkload"]
+            reasons(&events(&[], &[], None, Some(&dep(1)))),
+            ["CreatedWorkload"]
         );
         assert_eq!(
-            reasons(&events(&[], &[], Some(&dep(1)), Some(&dep(3)), false)),
+            reasons(&events(&[], &[], Some(&dep(1)), Some(&dep(3)))),
             ["ScaledDeployment"]
         );
-        assert!(events(&[], &[], Some(&dep(3)), Some(&dep(3)), false).is_empty());
+        assert!(events(&[], &[], Some(&dep(3)), Some(&dep(3))).is_empty());
     }
 
     #[test]
     fn a_degradation_is_announced_once() {
         let wants = [Want::new(DEGRADED, true, "InvalidSpec", "m")];
-        assert_eq!(
-            reasons(&events(&[], &wants, None, None, false)),
-            ["InvalidSpec"]
-        );
+        assert_eq!(reasons(&events(&[], &wants, None, None)), ["InvalidSpec"]);
         let old = [cond(DEGRADED, "True", "InvalidSpec")];
-        assert!(events(&old, &wants, None, None, false).is_empty());
+        assert!(events(&old, &wants, None, None).is_empty());
     }
 
     #[test]
     fn readiness_flips_are_announced() {
         let ready = [Want::new(READY, true, "AllPodsReady", "1/1")];
         assert_eq!(
-            reasons(&events(
-                &[cond(READY, "False", "x")],
-                &ready,
-                None,
-                None,
-                false
-            )),
+            reasons(&events(&[cond(READY, "False", "x")], &ready, None, None)),
             ["PipelineReady"]
         );
         let not_ready = [Want::new(READY, false, "PodsNotReady", "0/1")];
         assert_eq!(
-            reasons(&events(
-                &[cond(READY, "True", "x")],
-                &not_ready,
-                None,
-                None,
-                false
-            )),
+            reasons(&events(&[cond(READY, "True", "x")], &not_ready, None, None)),
             ["PipelineNotReady"]
         );
     }

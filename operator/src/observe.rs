@@ -5,6 +5,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::conditions::{DEGRADED, PROGRESSING, READY, Want, merge};
 use crate::crd::IngestionPipelineStatus;
+use crate::inspect::{PodProblem, reason_of};
 
 /// How far the reconcile got.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -13,8 +14,6 @@ pub enum Outcome {
     Applied,
     /// The spec is invalid; nothing was applied.
     InvalidSpec(String),
-    /// A referenced Secret or key is missing; nothing was applied.
-    MissingSecret(String),
 }
 
 /// Pod counts read from a Deployment's status.
@@ -69,11 +68,16 @@ fn deployment_condition(
         })
 }
 
-/// The three conditions for an outcome and, when applied, the Deployment's state.
-pub fn conditions(outcome: &Outcome, deployment: Option<&Deployment>, paused: bool) -> Vec<Want> {
+/// The three conditions for an outcome and, when applied, the Deployment's state and
+/// what the pods that are not ready say about it (see [`crate::inspect`]).
+pub fn conditions(
+    outcome: &Outcome,
+    deployment: Option<&Deployment>,
+    paused: bool,
+    problems: &[PodProblem],
+) -> Vec<Want> {
     let (degraded, reason) = match outcome {
         Outcome::InvalidSpec(msg) => (Some(msg.clone()), "InvalidSpec"),
-        Outcome::MissingSecret(msg) => (Some(msg.clone()), "SecretNotFound"),
         Outcome::Applied => (None, ""),
     };
     if let Some(msg) = degraded {
@@ -94,12 +98,25 @@ pub fn conditions(outcome: &Outcome, deployment: Option<&Deployment>, paused: bo
             .filter(|(r, _)| r == "ProgressDeadlineExceeded")
             .or_else(|| deployment_condition(d, "ReplicaFailure", "True"))
     });
-    let degraded = match &stuck {
-        Some((r, m)) if r == "ProgressDeadlineExceeded" => {
+    let pod_problem = problems
+        .iter()
+        .find_map(|p| reason_of(&p.code).map(|reason| (reason, p)));
+    let degraded = match (&stuck, pod_problem) {
+        (_, Some((reason, p))) => Want::new(
+            DEGRADED,
+            true,
+            reason,
+            if p.detail.is_empty() {
+                format!("pod {}: {}", p.pod, p.code)
+            } else {
+                format!("pod {}: {}: {}", p.pod, p.code, p.detail)
+            },
+        ),
+        (Some((r, m)), None) if r == "ProgressDeadlineExceeded" => {
             Want::new(DEGRADED, true, "ProgressDeadlineExceeded", m.clone())
         }
-        Some((_, m)) => Want::new(DEGRADED, true, "ReplicaFailure", m.clone()),
-        None => Want::new(DEGRADED, false, "AsExpected", "no problem found"),
+        (Some((_, m)), None) => Want::new(DEGRADED, true, "ReplicaFailure", m.clone()),
+        (None, None) => Want::new(DEGRADED, false, "AsExpected", "no problem found"),
     };
 
     let Some(counts) = deployment.and_then(pod_counts) else {
@@ -226,7 +243,7 @@ mod tests {
             },
         );
         assert_eq!(
-            reasons(&conditions(&Outcome::Applied, Some(&d), false)),
+            reasons(&conditions(&Outcome::Applied, Some(&d), false, &[])),
             [
                 (READY, false, "PodsNotReady"),
                 (PROGRESSING, true, "WaitingForPods"),
@@ -247,7 +264,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let w = conditions(&Outcome::Applied, Some(&d), false);
+        let w = conditions(&Outcome::Applied, Some(&d), false, &[]);
         assert_eq!(
             reasons(&w)[..2],
             [
@@ -270,7 +287,7 @@ mod tests {
             ..Default::default()
         }]);
         assert_eq!(
-            reasons(&conditions(&Outcome::Applied, Some(&d), false)),
+            reasons(&conditions(&Outcome::Applied, Some(&d), false, &[])),
             [
                 (READY, false, "DeploymentPending"),
                 (PROGRESSING, true, "DeploymentPending"),
@@ -285,16 +302,54 @@ mod tests {
             &Outcome::InvalidSpec("workers.min > workers.max".into()),
             None,
             false,
+            &[],
         );
         assert_eq!(reasons(&w)[2], (DEGRADED, true, "InvalidSpec"));
         assert_eq!(w[2].message, "workers.min > workers.max");
     }
 
     #[test]
+    fn a_pod_refused_by_kafka_makes_the_pipeline_degraded_with_the_pods_words() {
+        let d = deployment(
+            1,
+            DeploymentStatus {
+                observed_generation: Some(2),
+                replicas: Some(1),
+                updated_replicas: Some(1),
+                ..DeploymentStatus::default()
+            },
+        );
+        let problems = [
+            PodProblem {
+                pod: "c-1".into(),
+                code: "starting".into(),
+                detail: String::new(),
+            },
+            PodProblem {
+                pod: "c-2".into(),
+                code: "kafka-authentication".into(),
+                detail: "SASL authentication error".into(),
+            },
+        ];
+        let w = conditions(&Outcome::Applied, Some(&d), false, &problems);
+        assert_eq!(reasons(&w)[0], (READY, false, "PodsNotReady"));
+        assert_eq!(
+            reasons(&w)[2],
+            (DEGRADED, true, "KafkaAuthenticationFailed")
+        );
+        assert_eq!(
+            w[2].message,
+            "pod c-2: kafka-authentication: SASL authentication error"
+        );
+        let starting_only = conditions(&Outcome::Applied, Some(&d), false, &problems[..1]);
+        assert_eq!(reasons(&starting_only)[2], (DEGRADED, false, "AsExpected"));
+    }
+
+    #[test]
     fn a_paused_pipeline_with_no_pods_is_paused() {
         let d = deployment(0, DeploymentStatus::default());
         assert_eq!(
-            reasons(&conditions(&Outcome::Applied, Some(&d), true))[0],
+            reasons(&conditions(&Outcome::Applied, Some(&d), true, &[]))[0],
             (READY, false, "Paused")
         );
     }
@@ -314,7 +369,7 @@ mod tests {
         IngestionPipelineStatus {
             conditions: merge(
                 &[],
-                &conditions(&Outcome::Applied, Some(&d), false),
+                &conditions(&Outcome::Applied, Some(&d), false, &[]),
                 Some(1),
                 now,
             ),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -13,17 +13,23 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::{debug, info, warn};
 
-use crate::apply::{Drift, apply_status, ensure_control_secret};
+use crate::apply::{Drift, apply_status};
 use crate::build::names::selector_string;
 use crate::build::{desired, sizing};
 use crate::conditions::{DEGRADED, Want, merge};
 use crate::context::Context;
 use crate::controller::{Watched, live_meta};
-use crate::crd::{IngestionPipeline, IngestionPipelineStatus, SecretKeyRef};
+use crate::crd::{IngestionPipeline, IngestionPipelineStatus};
 use crate::error::Error;
+use crate::inspect::pod_problems;
 use crate::notable::{events, failure as failure_event};
 use crate::observe::{Outcome, conditions, failed_status};
 use crate::validate::validate;
+
+/// How many of a pipeline's pods that are not ready are asked why, per reconcile.
+const PODS_ASKED: usize = 3;
+/// How soon a pipeline whose pods are not all ready is looked at again.
+const NOT_READY_RECHECK: Duration = Duration::from_secs(10);
 
 /// Reconciles one pipeline (the `Controller`'s reconcile function).
 pub async fn reconcile(
@@ -122,7 +128,6 @@ async fn reconcile_inner(
         .ok_or_else(|| Error::MissingNamespace(name.clone()))?;
     let client = ctx.client.clone();
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
 
     let old_deployment = deployments
         .get_opt(&name)
@@ -130,24 +135,12 @@ async fn reconcile_inner(
         .map_err(Error::GetDeployment)?;
     let outcome = match validate(pipeline) {
         Err(invalid) => Outcome::InvalidSpec(invalid.0.join("; ")),
-        Ok(()) => match missing_secret(&secrets, pipeline).await? {
-            Some(problem) => Outcome::MissingSecret(problem),
-            None => Outcome::Applied,
-        },
+        Ok(()) => Outcome::Applied,
     };
 
-    let (deployment, created_token, action, label) = if outcome == Outcome::Applied {
-        let uid = pipeline.uid().unwrap_or_default();
-        let created_token = if watched.token_seen(&uid, ctx.config.resync) {
-            false
-        } else {
-            let created = ensure_control_secret(&secrets, pipeline)
-                .await
-                .map_err(Error::CreateControlSecret)?;
-            watched.saw_token(&uid);
-            created
-        };
-        let want = desired(pipeline, &ctx.config.default_image);
+    let (deployment, action, label) = if outcome == Outcome::Applied {
+        let control = ctx.control_trust().await;
+        let want = desired(pipeline, &ctx.config.default_image, control.as_ref());
         let applied = &watched.applied;
         let metrics = &ctx.metrics;
         applied
@@ -218,26 +211,37 @@ async fn reconcile_inner(
             .map_err(Error::ApplyDeployment)?
             .or_else(|| old_deployment.clone());
         debug!(pipeline = %name, namespace = %ns, replicas = want.sizing.replicas, workers = want.sizing.workers, "applied children");
-        (
-            deployment,
-            created_token,
-            Action::requeue(ctx.config.resync),
-            "ok",
-        )
+        (deployment, Action::requeue(ctx.config.resync), "ok")
     } else {
         info!(pipeline = %name, namespace = %ns, outcome = ?outcome, "not applying: waiting for a change");
-        let retry = match outcome {
-            // A missing Secret is fixed without touching the pipeline: look again later.
-            Outcome::MissingSecret(_) => Action::requeue(Duration::from_secs(30)),
-            _ => Action::await_change(),
-        };
-        (old_deployment.clone(), false, retry, "invalid")
+        (old_deployment.clone(), Action::await_change(), "invalid")
     };
 
-    let wants = conditions(&outcome, deployment.as_ref(), pipeline.spec.paused);
+    // Pods that are not ready say why: ask them, and look again soon while they are not.
+    let counts = deployment.as_ref().and_then(|d| d.status.as_ref());
+    let not_ready = outcome == Outcome::Applied
+        && counts.and_then(|s| s.ready_replicas).unwrap_or(0)
+            < deployment
+                .as_ref()
+                .and_then(|d| d.spec.as_ref())
+                .and_then(|s| s.replicas)
+                .unwrap_or(0);
+    let (problems, action) = if not_ready {
+        (
+            pod_problems(&client, &ctx.http, &ns, &name, PODS_ASKED).await,
+            Action::requeue(NOT_READY_RECHECK),
+        )
+    } else {
+        (Vec::new(), action)
+    };
+    let wants = conditions(
+        &outcome,
+        deployment.as_ref(),
+        pipeline.spec.paused,
+        &problems,
+    );
     let old_status = pipeline.status.clone().unwrap_or_default();
     let now = Time(Timestamp::now());
-    let counts = deployment.as_ref().and_then(|d| d.status.as_ref());
     let status = IngestionPipelineStatus {
         conditions: merge(
             &old_status.conditions,
@@ -270,7 +274,6 @@ async fn reconcile_inner(
         &wants,
         old_deployment.as_ref(),
         new_deployment,
-        created_token,
     ) {
         if let Err(error) = ctx.recorder.publish(&event, &reference).await {
             warn!(pipeline = %name, %error, reason = %event.reason, "publishing an event failed");
@@ -287,58 +290,4 @@ fn same_reconciler_status(old: &IngestionPipelineStatus, new: &IngestionPipeline
         && old.ready_replicas == new.ready_replicas
         && old.workers == new.workers
         && old.selector == new.selector
-}
-
-/// The first referenced Secret or key that does not exist, as a sentence.
-async fn missing_secret(
-    secrets: &Api<Secret>,
-    pipeline: &IngestionPipeline,
-) -> Result<Option<String>, Error> {
-    let spec = &pipeline.spec;
-    let mut wanted: Vec<(&str, &SecretKeyRef, Vec<&str>)> = Vec::new();
-    if let Some(c) = &spec.source.credentials {
-        wanted.push((
-            "source.credentials",
-            &c.secret_ref,
-            vec![
-                c.secret_ref.username_key.as_str(),
-                c.secret_ref.password_key.as_str(),
-            ],
-        ));
-    }
-    if let Some(c) = &spec.sink.credentials {
-        let keys = if c.token {
-            vec![c.secret_ref.password_key.as_str()]
-        } else {
-            vec![
-                c.secret_ref.username_key.as_str(),
-                c.secret_ref.password_key.as_str(),
-            ]
-        };
-        wanted.push(("sink.credentials", &c.secret_ref, keys));
-    }
-    for (field, secret_ref, keys) in wanted {
-        let secret =
-            secrets
-                .get_opt(&secret_ref.name)
-                .await
-                .map_err(|source| Error::GetSecret {
-                    name: secret_ref.name.clone(),
-                    source,
-                })?;
-        let Some(secret) = secret else {
-            return Ok(Some(format!(
-                "{field}: Secret {:?} not found",
-                secret_ref.name
-            )));
-        };
-        let data = secret.data.unwrap_or_default();
-        if let Some(key) = keys.into_iter().find(|k| !data.contains_key(*k)) {
-            return Ok(Some(format!(
-                "{field}: Secret {:?} has no key {key:?}",
-                secret_ref.name
-            )));
-        }
-    }
-    Ok(None)
 }

@@ -23,8 +23,8 @@ pub type LeaderTask = Box<dyn Fn(Arc<Context>) -> BoxFuture<'static, ()> + Send 
 pub struct OperatorConfig {
     /// The Lease this instance competes for, and its identity.
     pub lease: LeaseConfig,
-    /// Watch one namespace only; all namespaces when `None`.
-    pub watch_namespace: Option<String>,
+    /// Watch only these namespaces; all namespaces when empty.
+    pub watch_namespaces: Vec<String>,
     /// Reconciler settings.
     pub reconciler: ReconcilerConfig,
     /// Tasks started next to the controller while this instance leads.
@@ -36,10 +36,11 @@ impl OperatorConfig {
     pub fn new(identity: &str, lease_namespace: &str, default_image: &str) -> Self {
         Self {
             lease: LeaseConfig::new(lease_namespace, "spate-operator", identity),
-            watch_namespace: None,
+            watch_namespaces: Vec::new(),
             reconciler: ReconcilerConfig {
                 default_image: default_image.into(),
                 resync: Duration::from_secs(300),
+                control_subject: None,
             },
             leader_tasks: Vec::new(),
         }
@@ -66,7 +67,11 @@ pub async fn run(
     ));
     let mut leading = leader.subscribe();
     let election = lease::run(leases, cfg.lease.clone(), leader, shutdown);
-    let namespace = cfg.watch_namespace.clone();
+    let namespaces: Vec<Option<String>> = if cfg.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        cfg.watch_namespaces.iter().cloned().map(Some).collect()
+    };
     let work = async move {
         loop {
             if leading.wait_for(|l| *l).await.is_err() {
@@ -75,8 +80,11 @@ pub async fn run(
             info!(%identity, "leading: starting the controller");
             metrics.leader.set(1);
             let tasks = cfg.leader_tasks.iter().map(|t| t(ctx.clone()));
+            let controllers = namespaces
+                .iter()
+                .map(|ns| crate::controller::run(ctx.clone(), ns.as_deref()));
             let lead = futures::future::join(
-                crate::controller::run(ctx.clone(), namespace.as_deref()),
+                futures::future::join_all(controllers),
                 futures::future::join_all(tasks),
             );
             tokio::select! {

@@ -6,7 +6,7 @@
 use kube::ResourceExt;
 
 use crate::build::questdb_conf;
-use crate::crd::IngestionPipeline;
+use crate::crd::{IngestionPipeline, SaslMechanism, SecurityProtocol};
 
 /// Every problem of a spec, each a sentence naming the field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -46,6 +46,23 @@ pub fn validate(pipeline: &IngestionPipeline) -> Result<(), InvalidSpec> {
             problems.push("set exactly one of sink.address and sink.clientConf".into())
         }
         _ => {}
+    }
+    if let Some(creds) = &spec.source.credentials {
+        let plaintext = creds.security_protocol == SecurityProtocol::SaslPlaintext;
+        if plaintext && creds.mechanism == SaslMechanism::Plain && !creds.allow_plaintext_password {
+            problems.push("source.credentials: PLAIN over SASL_PLAINTEXT sends the password in cleartext: use securityProtocol SASL_SSL, or set credentials.allowPlaintextPassword".into());
+        }
+        if plaintext && spec.source.tls.is_some() {
+            problems.push("source.tls is set but source.credentials.securityProtocol is SASL_PLAINTEXT: use SASL_SSL".into());
+        }
+        if creds.mechanism == SaslMechanism::OAuthBearer && creds.token_key.trim().is_empty() {
+            problems.push("source.credentials.tokenKey is empty".into());
+        }
+    }
+    if let Some(ca) = spec.source.tls.as_ref().and_then(|t| t.ca.as_ref())
+        && ca.secret_name.is_some() == ca.config_map_name.is_some()
+    {
+        problems.push("source.tls.ca names exactly one of secretName and configMapName".into());
     }
     let conf = questdb_conf(pipeline);
     let tcp = conf.starts_with("tcp::") || conf.starts_with("tcps::");
@@ -102,5 +119,22 @@ mod tests {
         p.spec.sink.allow_lossy_tcp = true;
         p.spec.sink.http_url = Some("http://q:9000".into());
         assert_eq!(validate(&p), Ok(()));
+    }
+
+    #[test]
+    fn plain_over_plaintext_is_refused_unless_allowed() {
+        let mut p = example();
+        p.spec.source.credentials = Some(
+            serde_json::from_value(serde_json::json!({
+                "secretRef": {"name": "k"}, "mechanism": "PLAIN", "securityProtocol": "SASL_PLAINTEXT"
+            }))
+            .expect("credentials"),
+        );
+        let err = validate(&p).expect_err("refused");
+        assert!(err.0[0].contains("cleartext"), "{err}");
+        if let Some(c) = p.spec.source.credentials.as_mut() {
+            c.allow_plaintext_password = true;
+        }
+        assert!(validate(&p).is_ok());
     }
 }

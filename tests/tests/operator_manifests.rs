@@ -49,7 +49,7 @@ async fn the_namespaced_install_binds_the_rules_in_its_own_namespace_only() -> R
             "the namespaced install binds cluster-wide"
         );
         ensure!(
-            rendered.contains("name: SPATE_WATCH_NAMESPACE"),
+            rendered.contains("name: SPATE_WATCH_NAMESPACES"),
             "the namespaced install watches every namespace"
         );
         let out = kubectl_ok(&["apply", "-k", &dir, "--dry-run=server"])?;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use kube::api::{Api, ListParams, Patch, PatchParams};
@@ -92,7 +92,6 @@ async fn story(c: &Cluster) -> Result<()> {
     let pipelines: Api<IngestionPipeline> = c.api();
     let deployments: Api<Deployment> = c.api();
     let config_maps: Api<ConfigMap> = c.api();
-    let secrets: Api<Secret> = c.api();
     let topic = unique_name("reconcile-trades");
     let table = unique_table("reconcile_trades");
     create_topic(&topic, 4).await?;
@@ -108,14 +107,12 @@ async fn story(c: &Cluster) -> Result<()> {
     let svc = wait_for(&c.api::<Service>(), EXAMPLE).await?;
     let sa = wait_for(&c.api::<ServiceAccount>(), EXAMPLE).await?;
     let pdb = wait_for(&c.api::<PodDisruptionBudget>(), EXAMPLE).await?;
-    let token_secret = wait_for(&secrets, &format!("{EXAMPLE}-control")).await?;
     for (kind, owners) in [
         ("Deployment", deployment.owner_references()),
         ("ConfigMap", cm.owner_references()),
         ("Service", svc.owner_references()),
         ("ServiceAccount", sa.owner_references()),
         ("PodDisruptionBudget", pdb.owner_references()),
-        ("Secret", token_secret.owner_references()),
     ] {
         ensure!(
             owners
@@ -145,13 +142,6 @@ async fn story(c: &Cluster) -> Result<()> {
         pod.containers[0].image
     );
     ensure!(sa.automount_service_account_token == Some(false));
-    let token = token_secret
-        .data
-        .clone()
-        .unwrap_or_default()
-        .get("token")
-        .cloned()
-        .context("token key")?;
 
     // The kubelet runs the pod; the pipeline becomes Ready from the real pod's readiness.
     wait_ready(&pipelines, 1).await?;
@@ -205,15 +195,16 @@ async fn story(c: &Cluster) -> Result<()> {
     .await?;
     wait_ready(&pipelines, 2).await?;
 
-    // The control token was created once and never rotated.
-    let again = secrets
-        .get(&format!("{EXAMPLE}-control"))
-        .await?
-        .data
-        .unwrap_or_default()
-        .get("token")
-        .cloned();
-    ensure!(again.as_ref() == Some(&token), "the control token changed");
+    // The consumers trust the operator's ServiceAccount tokens, not a shared Secret.
+    let data = config_maps.get(EXAMPLE).await?.data.unwrap_or_default();
+    ensure!(
+        data.get("SPATE_CONTROL_SUBJECTS").map(String::as_str)
+            == Some(format!("system:serviceaccount:{ns}:spate-operator").as_str())
+            && data.contains_key("SPATE_CONTROL_JWKS")
+            && data.contains_key("SPATE_CONTROL_ISSUER"),
+        "the control endpoint's trust: {:?}",
+        data.get("SPATE_CONTROL_SUBJECTS")
+    );
 
     // Events name what happened and who did it: the operator's pod.
     let events: Api<Event> = c.api();
@@ -262,7 +253,6 @@ async fn story(c: &Cluster) -> Result<()> {
     pipelines.delete(EXAMPLE, &Default::default()).await?;
     wait_gone(&deployments, EXAMPLE).await?;
     wait_gone(&config_maps, EXAMPLE).await?;
-    wait_gone(&secrets, &format!("{EXAMPLE}-control")).await?;
     wait_gone(&c.api::<Service>(), EXAMPLE).await?;
     Ok(())
 }

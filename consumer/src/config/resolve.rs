@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::sources::{Origin, Sources};
 use super::*;
+use crate::control_auth::TokenPolicy;
 use crate::security::kafka::is_secret_option;
 use crate::security::questdb::secret_conf_keys;
 
@@ -396,10 +397,57 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
             "set either server.control_token or server.control_token_file, not both",
         );
     }
-    let server = ServerConfig {
-        listen,
-        control_token: token.or(token_file),
+    let control = match (token.or(token_file), r.opt("server.control_jwks", nonempty)) {
+        (None, None) => ControlAuth::Closed,
+        (Some(token), None) => ControlAuth::Static(token),
+        (Some(_), Some(_)) => {
+            r.fail(
+                "server.control_jwks",
+                "set either a static control token or ServiceAccount tokens (control_jwks), not both",
+            );
+            ControlAuth::Closed
+        }
+        (None, Some(jwks)) => {
+            let issuer = r.opt("server.control_issuer", nonempty);
+            let audience = r.get(
+                "server.control_audience",
+                "spate.dev/control".to_owned(),
+                nonempty,
+            );
+            let subjects = r.opt("server.control_subjects", |s| {
+                let all: Vec<String> = s
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(String::from)
+                    .collect();
+                if all.is_empty() {
+                    Err("must name at least one subject".to_owned())
+                } else {
+                    Ok(all)
+                }
+            });
+            match (issuer, subjects) {
+                (Some(issuer), Some(subjects)) => {
+                    match TokenPolicy::new(&jwks, &issuer, &audience, subjects) {
+                        Ok(policy) => ControlAuth::Tokens(policy),
+                        Err(e) => {
+                            r.fail("server.control_jwks", e.to_string());
+                            ControlAuth::Closed
+                        }
+                    }
+                }
+                _ => {
+                    r.fail(
+                        "server.control_jwks",
+                        "needs server.control_issuer and server.control_subjects",
+                    );
+                    ControlAuth::Closed
+                }
+            }
+        }
     };
+    let server = ServerConfig { listen, control };
 
     Config {
         kafka,

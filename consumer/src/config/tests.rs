@@ -71,7 +71,7 @@ fn defaults_fill_everything_but_the_required() {
     assert_eq!(c.validation.max_future, Duration::from_secs(300));
     assert_eq!(c.validation.max_message_bytes, 1 << 20);
     assert_eq!(c.server.listen.to_string(), "0.0.0.0:9464");
-    assert_eq!(c.server.control_token, None);
+    assert_eq!(c.server.control, ControlAuth::Closed);
     assert_eq!(c.shutdown_grace, Duration::from_secs(25));
     assert_eq!(c.commit_interval, Duration::from_millis(1000));
     assert_eq!(c.log_format, LogFormat::Text);
@@ -338,7 +338,7 @@ fn validation_limits_are_parsed_in_their_units() {
 #[test]
 fn control_token_from_value_or_file_not_both() {
     let c = load(&[], &with(&[("SPATE_CONTROL_TOKEN", "s3cret")])).unwrap();
-    assert_eq!(c.server.control_token.as_deref(), Some("s3cret"));
+    assert_eq!(c.server.control, ControlAuth::Static("s3cret".into()));
     assert!(
         !format!("{c:?}").contains("s3cret"),
         "the token is redacted in Debug"
@@ -346,7 +346,7 @@ fn control_token_from_value_or_file_not_both() {
     let file = temp_file("token", "from-file\n");
     let file: &'static str = Box::leak(file.into_boxed_str());
     let c = load(&[], &with(&[("SPATE_CONTROL_TOKEN_FILE", file)])).unwrap();
-    assert_eq!(c.server.control_token.as_deref(), Some("from-file"));
+    assert_eq!(c.server.control, ControlAuth::Static("from-file".into()));
     let both = with(&[
         ("SPATE_CONTROL_TOKEN", "a"),
         ("SPATE_CONTROL_TOKEN_FILE", file),

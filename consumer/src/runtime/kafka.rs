@@ -281,7 +281,7 @@ mod tests {
             shutdown_grace: Duration::from_secs(25),
             commit_interval: Duration::from_secs(1),
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
-            control_token: None,
+            control: crate::control_auth::ControlAuth::Closed,
         }
     }
 

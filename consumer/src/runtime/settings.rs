@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::memory::{ByteBudget, cgroup_memory_limit};
 pub use crate::config::GroupProtocol;
 use crate::config::{Config, IlpWriter, Transport};
+use crate::control_auth::ControlAuth;
 use crate::security::{FileWatch, KafkaSecurity, QuestdbAuth};
 
 /// Runtime settings.
@@ -52,7 +53,7 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     pub commit_interval: Duration,
     pub listen: SocketAddr,
-    pub control_token: Option<String>,
+    pub control: ControlAuth,
 }
 
 impl Settings {
@@ -110,7 +111,7 @@ impl Settings {
             shutdown_grace: c.shutdown_grace,
             commit_interval: c.commit_interval,
             listen: c.server.listen,
-            control_token: c.server.control_token.clone(),
+            control: c.server.control.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub struct RateEstimator {
     jump: f64,
     last: Option<(Duration, f64)>,
     rate: Option<f64>,
+    sample: Option<f64>,
 }
 
 impl RateEstimator {
@@ -23,6 +24,7 @@ impl RateEstimator {
             jump,
             last: None,
             rate: None,
+            sample: None,
         }
     }
 
@@ -38,9 +40,12 @@ impl RateEstimator {
         }
         if counter < c0 {
             self.rate = None;
+            self.sample = None;
             return None;
         }
-        self.rate = Some(self.blend((counter - c0) / dt, dt));
+        let sample = (counter - c0) / dt;
+        self.sample = Some(sample);
+        self.rate = Some(self.blend(sample, dt));
         self.rate
     }
 
@@ -61,6 +66,12 @@ impl RateEstimator {
     /// The current estimate.
     pub fn rate(&self) -> Option<f64> {
         self.rate
+    }
+
+    /// The rate between the last two counter readings alone, unsmoothed (`None` before two
+    /// readings and after a reset).
+    pub fn last_sample(&self) -> Option<f64> {
+        self.sample
     }
 
     fn blend(&self, sample: f64, dt: f64) -> f64 {
@@ -107,6 +118,19 @@ mod tests {
         );
         c += 20_000.0;
         assert_eq!(e.observe(s(40), c), Some(10_000.0));
+    }
+
+    #[test]
+    fn the_last_sample_is_the_rate_between_the_last_two_readings_unsmoothed() {
+        let mut e = RateEstimator::new(s(20), 0.5);
+        e.observe(s(0), 0.0);
+        assert_eq!(e.last_sample(), None);
+        e.observe(s(1), 1000.0);
+        e.observe(s(2), 2200.0);
+        assert_eq!(e.last_sample(), Some(1200.0));
+        assert!(e.rate().unwrap() < 1200.0);
+        e.observe(s(3), 5.0);
+        assert_eq!(e.last_sample(), None);
     }
 
     #[test]

@@ -136,7 +136,7 @@ async fn bench(args: &Args, client: Client, ns: &str) -> Result<()> {
     let metrics = Metrics::new();
     let (leader_tx, mut leader) = watch::channel(false);
     let mut cfg = OperatorConfig::new("bench", ns, "spate-consumer:bench");
-    cfg.watch_namespace = Some(ns.to_string());
+    cfg.watch_namespaces = vec![ns.to_string()];
     let rss_idle = status_mib("VmRSS:");
     let op = tokio::spawn(run(
         client.clone(),

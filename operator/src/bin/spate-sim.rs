@@ -5,13 +5,15 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use spate_operator::autoscale::sim::frontier::{Frontier, Grid};
 use spate_operator::autoscale::sim::{self, BUILT_IN, Scenario, Sweep, Trace, svg};
 
 /// Compare spate's autoscaler with KEDA's Kafka scaler + the HPA in a deterministic simulation.
 #[derive(Parser, Debug)]
 #[command(name = "spate-sim", version)]
 struct Args {
-    /// Built-in traces to run (step10, ramp, bursts, noisy, diurnal, or all).
+    /// Built-in traces to run (step10, ramp, bursts, noisy, diurnal, flashcrash, crashes,
+    /// hawkes, or all).
     #[arg(long = "trace", default_value = "all")]
     traces: Vec<String>,
     /// A CSV trace of `second,arrivals_per_second` lines (repeatable).
@@ -50,6 +52,11 @@ struct Args {
     /// Also print every scale event of both runs.
     #[arg(long)]
     events: bool,
+    /// Sweep each controller's own knobs on each trace (at `--seed`) and write the cost–lag
+    /// frontiers: their Pareto sets and whether spate's covers KEDA's and the Flink-style
+    /// baseline's (frontier.md and frontier-TRACE.svg with `--out`).
+    #[arg(long)]
+    frontier: bool,
 }
 
 fn main() -> Result<()> {
@@ -130,6 +137,9 @@ fn main() -> Result<()> {
         scenario.seed,
     );
     println!("{header}");
+    if args.frontier {
+        return frontiers(&args, &scenario, &traces, &header);
+    }
     let args_text: Vec<String> = std::env::args().skip(1).collect();
     let mut all = format!(
         "Written by `cargo run -p spate-operator --release --bin spate-sim -- {}`.\n\n{header}",
@@ -207,6 +217,33 @@ fn main() -> Result<()> {
     }
     if let Some(dir) = &args.out {
         let path = dir.join("results.md");
+        fs::write(&path, all).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The cost–lag frontiers of `traces`, printed and, with `--out`, written.
+fn frontiers(args: &Args, scenario: &Scenario, traces: &[Trace], header: &str) -> Result<()> {
+    let args_text: Vec<String> = std::env::args().skip(1).collect();
+    let mut all = format!(
+        "Written by `cargo run -p spate-operator --release --bin spate-sim -- {}`.\n\n{header}",
+        args_text.join(" ")
+    );
+    for trace in traces {
+        let f = Frontier::sweep(scenario, trace, &Grid::full());
+        let table = f.table();
+        println!("{table}");
+        all.push('\n');
+        all.push_str(&table);
+        if let Some(dir) = &args.out {
+            let name = format!("frontier-{}.svg", trace.name);
+            let path = dir.join(&name);
+            fs::write(&path, f.plot()).with_context(|| format!("writing {}", path.display()))?;
+            all.push_str(&format!("![{}]({name})\n", trace.name));
+        }
+    }
+    if let Some(dir) = &args.out {
+        let path = dir.join("frontier.md");
         fs::write(&path, all).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

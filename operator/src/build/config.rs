@@ -1,24 +1,97 @@
-//! The consumer's configuration (its environment variables) for a pipeline.
+//! The consumer's configuration (its environment variables and the files it reads) for a
+//! pipeline.
 //!
-//! Plain settings go to the ConfigMap (`envFrom`); settings that embed a Secret are
-//! composed in the container's `env` with `$(VAR)` references, so no secret value ever
-//! lands in the ConfigMap or the Deployment.
+//! Plain settings go to the ConfigMap (`envFrom`). Secret values never pass through a
+//! string the operator builds: each credential is a file the kubelet mounts from the
+//! user's Secret into the pod, and the consumer is told the file's path
+//! (`SPATE_KAFKA_SASL_PASSWORD_FILE=…`), so any character works, a rotated Secret reaches
+//! the pod, and nothing secret lands in the ConfigMap, the Deployment or a log.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, SecretKeySelector};
+use k8s_openapi::api::core::v1::EnvVar;
 use kube::ResourceExt;
 
-use super::names::{CONTROL_TOKEN_KEY, METRICS_PORT, control_secret_name};
-use crate::crd::{IngestionPipeline, SecretKeyRef};
+use super::names::METRICS_PORT;
+use crate::crd::{IngestionPipeline, SaslMechanism, SecurityProtocol};
+
+/// Where the pod's credential files are mounted.
+pub const CREDENTIALS_DIR: &str = "/var/run/secrets/spate";
+
+/// The audience of the tokens the control endpoint accepts.
+pub const CONTROL_AUDIENCE: &str = "spate.dev/control";
+
+/// What the consumers trust on their control endpoint: ServiceAccount tokens of this
+/// cluster's issuer (its public keys, a JWKS document) for [`CONTROL_AUDIENCE`], from
+/// the operator's ServiceAccount.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ControlTrust {
+    /// The service-account issuer (`iss` of its tokens).
+    pub issuer: String,
+    /// The issuer's JWKS document.
+    pub jwks: String,
+    /// `system:serviceaccount:<namespace>:<name>` of the operator.
+    pub subject: String,
+}
+
+/// Where a mounted file comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FileSource {
+    /// A key of a Secret in the pipeline's namespace.
+    Secret { name: String, key: String },
+    /// A key of a ConfigMap in the pipeline's namespace.
+    ConfigMap { name: String, key: String },
+}
+
+/// A file the kubelet mounts into the consumer's container.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MountedFile {
+    /// Its path below [`CREDENTIALS_DIR`].
+    pub path: String,
+    /// Where its content comes from.
+    pub source: FileSource,
+}
+
+impl MountedFile {
+    fn secret(path: &str, name: &str, key: &str) -> Self {
+        Self {
+            path: path.into(),
+            source: FileSource::Secret {
+                name: name.into(),
+                key: key.into(),
+            },
+        }
+    }
+
+    /// Its absolute path in the container.
+    pub fn absolute(&self) -> String {
+        format!("{CREDENTIALS_DIR}/{}", self.path)
+    }
+}
 
 /// The consumer's environment for one pipeline.
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct ConsumerEnv {
     /// Plain settings: the ConfigMap's data.
     pub config: BTreeMap<String, String>,
-    /// Settings built from Secrets: the container's `env`, in dependency order.
+    /// Settings of the container's own `env` (none today: everything is in the
+    /// ConfigMap or a mounted file).
     pub env: Vec<EnvVar>,
+    /// Credential files mounted from Secrets (and a CA bundle, possibly from a ConfigMap).
+    pub files: Vec<MountedFile>,
+}
+
+/// The security protocol a pipeline's consumers speak to the brokers.
+pub fn security_protocol(pipeline: &IngestionPipeline) -> &'static str {
+    let source = &pipeline.spec.source;
+    match (&source.credentials, &source.tls) {
+        (Some(c), _) => match c.security_protocol {
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+        },
+        (None, Some(_)) => "SSL",
+        (None, None) => "PLAINTEXT",
+    }
 }
 
 /// The consumer group id of a pipeline: `source.groupId` or `spate.<namespace>.<name>`.
@@ -47,11 +120,12 @@ pub fn questdb_conf(pipeline: &IngestionPipeline) -> String {
     }
 }
 
-/// Builds the consumer's environment for a pipeline.
-pub fn consumer_env(pipeline: &IngestionPipeline) -> ConsumerEnv {
+/// Builds the consumer's environment for a pipeline; `control` is what its control
+/// endpoint trusts (closed when `None`).
+pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>) -> ConsumerEnv {
     let spec = &pipeline.spec;
     let mut config = BTreeMap::new();
-    let mut env = Vec::new();
+    let mut files = Vec::new();
     let mut put = |k: &str, v: String| {
         config.insert(k.to_string(), v);
     };
@@ -65,70 +139,127 @@ pub fn consumer_env(pipeline: &IngestionPipeline) -> ConsumerEnv {
     if let Some(protocol) = spec.source.group_protocol {
         put("SPATE_GROUP_PROTOCOL", protocol.as_str().into());
     }
-
-    let mut options: Vec<String> = spec
-        .source
-        .client_options
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    match &spec.source.credentials {
-        None => {
-            if !options.is_empty() {
-                put("SPATE_KAFKA_OPTIONS", options.join(","));
-            }
-        }
-        Some(creds) => {
-            options.push(format!(
-                "security.protocol={}",
-                creds.security_protocol.as_str()
-            ));
-            options.push(format!("sasl.mechanism={}", creds.mechanism.as_str()));
-            env.push(secret_env(
-                "SPATE_KAFKA_USERNAME",
-                &creds.secret_ref,
-                &creds.secret_ref.username_key,
-            ));
-            env.push(secret_env(
-                "SPATE_KAFKA_PASSWORD",
-                &creds.secret_ref,
-                &creds.secret_ref.password_key,
-            ));
-            options.push("sasl.username=$(SPATE_KAFKA_USERNAME)".into());
-            options.push("sasl.password=$(SPATE_KAFKA_PASSWORD)".into());
-            env.push(plain_env("SPATE_KAFKA_OPTIONS", options.join(",")));
-        }
+    if !spec.source.client_options.is_empty() {
+        let options: Vec<String> = spec
+            .source
+            .client_options
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        put("SPATE_KAFKA_OPTIONS", options.join(","));
     }
 
-    let conf = questdb_conf(pipeline);
-    match &spec.sink.credentials {
-        None => put("QDB_CLIENT_CONF", conf),
-        Some(creds) if creds.token => {
-            env.push(secret_env(
-                "SPATE_QDB_TOKEN",
-                &creds.secret_ref,
-                &creds.secret_ref.password_key,
-            ));
-            env.push(plain_env(
-                "QDB_CLIENT_CONF",
-                format!("{conf}token=$(SPATE_QDB_TOKEN);"),
-            ));
-        }
-        Some(creds) => {
-            env.push(secret_env(
-                "SPATE_QDB_USERNAME",
-                &creds.secret_ref,
+    // Kafka security: the protocol and mechanism in the ConfigMap, the secrets as files.
+    put(
+        "SPATE_KAFKA_SECURITY_PROTOCOL",
+        security_protocol(pipeline).into(),
+    );
+    if let Some(creds) = &spec.source.credentials {
+        let secret = &creds.secret_ref.name;
+        put(
+            "SPATE_KAFKA_SASL_MECHANISM",
+            creds.mechanism.as_str().into(),
+        );
+        let mut mount = |setting: &str, path: &str, key: &str| {
+            let file = MountedFile::secret(path, secret, key);
+            put(setting, file.absolute());
+            files.push(file);
+        };
+        if creds.mechanism == SaslMechanism::OAuthBearer {
+            mount(
+                "SPATE_KAFKA_OAUTHBEARER_TOKEN_FILE",
+                "kafka/token",
+                &creds.token_key,
+            );
+        } else {
+            mount(
+                "SPATE_KAFKA_SASL_USERNAME_FILE",
+                "kafka/username",
                 &creds.secret_ref.username_key,
-            ));
-            env.push(secret_env(
-                "SPATE_QDB_PASSWORD",
-                &creds.secret_ref,
+            );
+            mount(
+                "SPATE_KAFKA_SASL_PASSWORD_FILE",
+                "kafka/password",
                 &creds.secret_ref.password_key,
-            ));
-            env.push(plain_env(
-                "QDB_CLIENT_CONF",
-                format!("{conf}username=$(SPATE_QDB_USERNAME);password=$(SPATE_QDB_PASSWORD);"),
-            ));
+            );
+        }
+        if creds.allow_plaintext_password {
+            put("SPATE_KAFKA_ALLOW_PLAINTEXT_PASSWORD", "true".into());
+        }
+    }
+    if let Some(tls) = &spec.source.tls {
+        let ca_source =
+            tls.ca
+                .as_ref()
+                .and_then(|ca| match (&ca.secret_name, &ca.config_map_name) {
+                    (Some(name), _) => Some(FileSource::Secret {
+                        name: name.clone(),
+                        key: ca.key.clone(),
+                    }),
+                    (None, Some(name)) => Some(FileSource::ConfigMap {
+                        name: name.clone(),
+                        key: ca.key.clone(),
+                    }),
+                    (None, None) => None,
+                });
+        if let Some(source) = ca_source {
+            let file = MountedFile {
+                path: "kafka-tls/ca.crt".into(),
+                source,
+            };
+            put("SPATE_KAFKA_SSL_CA_FILE", file.absolute());
+            files.push(file);
+        }
+        if let Some(client) = &tls.client_certificate {
+            for (setting, path, key) in [
+                (
+                    "SPATE_KAFKA_SSL_CERT_FILE",
+                    "kafka-tls/tls.crt",
+                    &client.certificate_key,
+                ),
+                (
+                    "SPATE_KAFKA_SSL_KEY_FILE",
+                    "kafka-tls/tls.key",
+                    &client.key_key,
+                ),
+            ] {
+                let file = MountedFile::secret(path, &client.secret_name, key);
+                put(setting, file.absolute());
+                files.push(file);
+            }
+        }
+        put(
+            "SPATE_KAFKA_SSL_VERIFY_HOSTNAME",
+            tls.verify_hostname.to_string(),
+        );
+    }
+
+    // QuestDB: the configuration without credentials, the credentials as files.
+    put("QDB_CLIENT_CONF", questdb_conf(pipeline));
+    if let Some(creds) = &spec.sink.credentials {
+        let secret = &creds.secret_ref.name;
+        let mut mount = |setting: &str, path: &str, key: &str| {
+            let file = MountedFile::secret(path, secret, key);
+            put(setting, file.absolute());
+            files.push(file);
+        };
+        if creds.token {
+            mount(
+                "SPATE_QDB_TOKEN_FILE",
+                "questdb/token",
+                &creds.secret_ref.password_key,
+            );
+        } else {
+            mount(
+                "SPATE_QDB_USERNAME_FILE",
+                "questdb/username",
+                &creds.secret_ref.username_key,
+            );
+            mount(
+                "SPATE_QDB_PASSWORD_FILE",
+                "questdb/password",
+                &creds.secret_ref.password_key,
+            );
         }
     }
     if let Some(url) = &spec.sink.http_url {
@@ -161,37 +292,17 @@ pub fn consumer_env(pipeline: &IngestionPipeline) -> ConsumerEnv {
     put("SPATE_LOG_FORMAT", tuning.log_format.clone());
     put("SPATE_LISTEN", format!("0.0.0.0:{METRICS_PORT}"));
 
-    env.push(secret_env(
-        "SPATE_CONTROL_TOKEN",
-        &SecretKeyRef {
-            name: control_secret_name(&pipeline.name_any()),
-            username_key: String::new(),
-            password_key: CONTROL_TOKEN_KEY.into(),
-        },
-        CONTROL_TOKEN_KEY,
-    ));
-    ConsumerEnv { config, env }
-}
-
-fn plain_env(name: &str, value: String) -> EnvVar {
-    EnvVar {
-        name: name.into(),
-        value: Some(value),
-        value_from: None,
+    // The control endpoint: the operator's ServiceAccount tokens, checked offline.
+    if let Some(trust) = control {
+        put("SPATE_CONTROL_JWKS", trust.jwks.clone());
+        put("SPATE_CONTROL_ISSUER", trust.issuer.clone());
+        put("SPATE_CONTROL_AUDIENCE", CONTROL_AUDIENCE.into());
+        put("SPATE_CONTROL_SUBJECTS", trust.subject.clone());
     }
-}
-
-fn secret_env(name: &str, secret: &SecretKeyRef, key: &str) -> EnvVar {
-    EnvVar {
-        name: name.into(),
-        value: None,
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: secret.name.clone(),
-                key: key.into(),
-                optional: Some(false),
-            }),
-            ..EnvVarSource::default()
-        }),
+    files.sort();
+    ConsumerEnv {
+        config,
+        env: Vec::new(),
+        files,
     }
 }

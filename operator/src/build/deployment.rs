@@ -6,15 +6,16 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    SeccompProfile, SecurityContext, Volume, VolumeMount,
+    Capabilities, ConfigMapEnvSource, ConfigMapProjection, Container, ContainerPort,
+    EmptyDirVolumeSource, EnvFromSource, HTTPGetAction, KeyToPath, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ProjectedVolumeSource, SeccompProfile, SecretProjection,
+    SecurityContext, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
-use super::config::ConsumerEnv;
+use super::config::{CREDENTIALS_DIR, ConsumerEnv, FileSource};
 use super::hash::config_hash;
 use super::names::{
     CONFIG_HASH_ANNOTATION, CONTAINER_NAME, METRICS_PORT, child_meta, common_labels,
@@ -66,7 +67,7 @@ pub fn deployment(
             }),
             ..EnvFromSource::default()
         }]),
-        env: Some(env.env.clone()),
+        env: (!env.env.is_empty()).then(|| env.env.clone()),
         ports: Some(vec![ContainerPort {
             name: Some("http".into()),
             container_port: METRICS_PORT,
@@ -96,11 +97,7 @@ pub fn deployment(
             }),
             ..SecurityContext::default()
         }),
-        volume_mounts: Some(vec![VolumeMount {
-            name: "tmp".into(),
-            mount_path: "/tmp".into(),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(volume_mounts(env)),
         termination_message_policy: Some("FallbackToLogsOnError".into()),
         ..Container::default()
     };
@@ -125,14 +122,7 @@ pub fn deployment(
             }),
             ..PodSecurityContext::default()
         }),
-        volumes: Some(vec![Volume {
-            name: "tmp".into(),
-            empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: None,
-                medium: None,
-            }),
-            ..Volume::default()
-        }]),
+        volumes: Some(volumes(env)),
         node_selector: (!scheduling.node_selector.is_empty()).then_some(scheduling.node_selector),
         tolerations: (!scheduling.tolerations.is_empty()).then_some(scheduling.tolerations),
         affinity: scheduling.affinity,
@@ -172,4 +162,90 @@ pub fn deployment(
         }),
         status: None,
     }
+}
+
+/// The projected volume holding the credential files, when there are any.
+const CREDENTIALS_VOLUME: &str = "credentials";
+
+fn volume_mounts(env: &ConsumerEnv) -> Vec<VolumeMount> {
+    let mut mounts = vec![VolumeMount {
+        name: "tmp".into(),
+        mount_path: "/tmp".into(),
+        ..VolumeMount::default()
+    }];
+    if !env.files.is_empty() {
+        mounts.push(VolumeMount {
+            name: CREDENTIALS_VOLUME.into(),
+            mount_path: CREDENTIALS_DIR.into(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
+    mounts
+}
+
+/// `/tmp` and, when the pipeline references Secrets or a CA ConfigMap, one projected
+/// volume with each referenced key at its path, readable by the consumer's group only.
+/// A missing Secret or key keeps the pod from starting (the kubelet reports FailedMount).
+fn volumes(env: &ConsumerEnv) -> Vec<Volume> {
+    let mut volumes = vec![Volume {
+        name: "tmp".into(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: None,
+            medium: None,
+        }),
+        ..Volume::default()
+    }];
+    if env.files.is_empty() {
+        return volumes;
+    }
+    let mut by_object: BTreeMap<(bool, &str), Vec<KeyToPath>> = BTreeMap::new();
+    for file in &env.files {
+        let (is_secret, name, key) = match &file.source {
+            FileSource::Secret { name, key } => (true, name.as_str(), key),
+            FileSource::ConfigMap { name, key } => (false, name.as_str(), key),
+        };
+        by_object
+            .entry((is_secret, name))
+            .or_default()
+            .push(KeyToPath {
+                key: key.clone(),
+                path: file.path.clone(),
+                mode: None,
+            });
+    }
+    let sources = by_object
+        .into_iter()
+        .map(|((is_secret, name), items)| {
+            if is_secret {
+                VolumeProjection {
+                    secret: Some(SecretProjection {
+                        name: name.into(),
+                        items: Some(items),
+                        optional: Some(false),
+                    }),
+                    ..VolumeProjection::default()
+                }
+            } else {
+                VolumeProjection {
+                    config_map: Some(ConfigMapProjection {
+                        name: name.into(),
+                        items: Some(items),
+                        optional: Some(false),
+                    }),
+                    ..VolumeProjection::default()
+                }
+            }
+        })
+        .collect();
+    volumes.push(Volume {
+        name: CREDENTIALS_VOLUME.into(),
+        projected: Some(ProjectedVolumeSource {
+            // r--r----- : the consumer's group (fsGroup) reads, nobody else.
+            default_mode: Some(0o440),
+            sources: Some(sources),
+        }),
+        ..Volume::default()
+    });
+    volumes
 }

@@ -9,12 +9,13 @@ mod sizing;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use config::{ConsumerEnv, consumer_env, group_id, questdb_conf};
+pub use config::{
+    CONTROL_AUDIENCE, CREDENTIALS_DIR, ConsumerEnv, ControlTrust, FileSource, MountedFile,
+    consumer_env, group_id, questdb_conf, security_protocol,
+};
 pub use deployment::{CONSUMER_UID, TERMINATION_MARGIN_SECONDS, deployment};
 pub use hash::config_hash;
-pub use objects::{
-    config_map, control_secret, pod_disruption_budget, random_token, service, service_account,
-};
+pub use objects::{config_map, pod_disruption_budget, service, service_account};
 pub use sizing::{Sizing, sizing};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -23,7 +24,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
 use crate::crd::IngestionPipeline;
 
-/// Every child the reconciler applies (the control Secret is created apart, once).
+/// Every child the reconciler applies.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Desired {
     /// The consumers' plain configuration.
@@ -40,9 +41,14 @@ pub struct Desired {
     pub sizing: Sizing,
 }
 
-/// Builds the desired children of a pipeline; `default_image` serves when the spec names none.
-pub fn desired(pipeline: &IngestionPipeline, default_image: &str) -> Desired {
-    let env = consumer_env(pipeline);
+/// Builds the desired children of a pipeline; `default_image` serves when the spec names
+/// none; `control` is what the consumers' control endpoint trusts.
+pub fn desired(
+    pipeline: &IngestionPipeline,
+    default_image: &str,
+    control: Option<&ControlTrust>,
+) -> Desired {
+    let env = consumer_env(pipeline, control);
     let sizing = sizing(&pipeline.spec, pipeline.status.as_ref());
     let image = pipeline.spec.image.as_deref().unwrap_or(default_image);
     Desired {

@@ -13,8 +13,6 @@ pub const FIELD_MANAGER: &str = "spate-operator";
 pub const PIPELINE_LABEL: &str = "spate.dev/pipeline";
 /// The pod-template annotation whose change rolls the pods.
 pub const CONFIG_HASH_ANNOTATION: &str = "spate.dev/config-hash";
-/// The key of the control token in the control Secret.
-pub const CONTROL_TOKEN_KEY: &str = "token";
 /// The consumer's HTTP port: metrics, health and the control API.
 pub const METRICS_PORT: i32 = 9464;
 /// The name of the consumer container.
@@ -23,11 +21,6 @@ pub const CONTAINER_NAME: &str = "consumer";
 /// The name of the Deployment, Service, ConfigMap, ServiceAccount and PodDisruptionBudget.
 pub fn workload_name(pipeline: &IngestionPipeline) -> String {
     pipeline.name_any()
-}
-
-/// The name of the Secret holding the control token (`SPATE_CONTROL_TOKEN`) of a pipeline.
-pub fn control_secret_name(pipeline_name: &str) -> String {
-    format!("{pipeline_name}-control")
 }
 
 /// The labels that select a pipeline's pods (immutable once the Deployment exists).

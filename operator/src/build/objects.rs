@@ -1,20 +1,13 @@
-//! The small children of a pipeline: ConfigMap, Service, ServiceAccount, PDB, control Secret.
+//! The small children of a pipeline: ConfigMap, Service, ServiceAccount, PodDisruptionBudget.
 
-use std::collections::BTreeMap;
-
-use k8s_openapi::api::core::v1::{
-    ConfigMap, Secret, Service, ServiceAccount, ServicePort, ServiceSpec,
-};
+use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount, ServicePort, ServiceSpec};
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
 use super::config::ConsumerEnv;
-use super::names::{
-    CONTROL_TOKEN_KEY, METRICS_PORT, child_meta, control_secret_name, selector_labels,
-    workload_name,
-};
+use super::names::{METRICS_PORT, child_meta, selector_labels, workload_name};
 use crate::crd::IngestionPipeline;
 
 /// The ConfigMap holding the consumer's plain settings.
@@ -69,22 +62,4 @@ pub fn pod_disruption_budget(pipeline: &IngestionPipeline) -> PodDisruptionBudge
         }),
         status: None,
     }
-}
-
-/// The Secret holding the control token; created once, never rewritten by reconcile.
-pub fn control_secret(pipeline: &IngestionPipeline, token: String) -> Secret {
-    Secret {
-        metadata: child_meta(pipeline, control_secret_name(&pipeline.name_any())),
-        string_data: Some(BTreeMap::from([(CONTROL_TOKEN_KEY.to_string(), token)])),
-        type_: Some("Opaque".into()),
-        ..Secret::default()
-    }
-}
-
-/// A fresh random control token: 32 bytes of the OS-seeded generator, hex-encoded.
-pub fn random_token() -> String {
-    use rand::RngCore;
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -52,7 +52,7 @@ fn config_hash_of(d: &Desired) -> String {
 
 #[test]
 fn every_child_is_owned_by_the_pipeline_as_controller() {
-    let d = desired(&example(), "spate-consumer:test");
+    let d = desired(&example(), "spate-consumer:test", None);
     for meta in [
         &d.config_map.metadata,
         &d.service.metadata,
@@ -72,7 +72,7 @@ fn every_child_is_owned_by_the_pipeline_as_controller() {
 
 #[test]
 fn the_config_map_carries_the_consumer_contract() {
-    let d = desired(&example(), "img");
+    let d = desired(&example(), "img", None);
     let data = d.config_map.data.unwrap();
     assert_eq!(data["KAFKA_BROKERS"], "kafka.kafka.svc:9092");
     assert_eq!(data["KAFKA_TOPICS"], "trades.coinbase");
@@ -103,7 +103,7 @@ fn the_group_id_defaults_to_namespace_and_name() {
 }
 
 #[test]
-fn secrets_reach_the_pod_only_through_secret_references() {
+fn secrets_reach_the_pod_only_as_files_the_kubelet_mounts() {
     let mut p = example();
     let secret = SecretKeyRef {
         name: "kafka-creds".into(),
@@ -114,7 +114,16 @@ fn secrets_reach_the_pod_only_through_secret_references() {
         secret_ref: secret.clone(),
         mechanism: Default::default(),
         security_protocol: Default::default(),
+        token_key: "token".into(),
+        allow_plaintext_password: false,
     });
+    p.spec.source.tls = Some(
+        serde_json::from_value(serde_json::json!({
+            "ca": {"configMapName": "kafka-ca"},
+            "clientCertificate": {"secretName": "kafka-client"}
+        }))
+        .expect("tls"),
+    );
     p.spec.sink.credentials = Some(QuestdbCredentials {
         secret_ref: SecretKeyRef {
             name: "qdb".into(),
@@ -122,58 +131,132 @@ fn secrets_reach_the_pod_only_through_secret_references() {
         },
         token: false,
     });
-    let d = desired(&p, "img");
+    let d = desired(&p, "img", None);
     let data = d.config_map.data.clone().unwrap();
-    assert!(!data.contains_key("SPATE_KAFKA_OPTIONS") && !data.contains_key("QDB_CLIENT_CONF"));
-    let env = container(&d).env.clone().unwrap();
-    let by_name = |n: &str| {
-        env.iter()
-            .find(|e| e.name == n)
-            .unwrap_or_else(|| panic!("{n} missing"))
-    };
-    let user = by_name("SPATE_KAFKA_USERNAME")
-        .value_from
+    assert_eq!(data["SPATE_KAFKA_SECURITY_PROTOCOL"], "SASL_SSL");
+    assert_eq!(data["SPATE_KAFKA_SASL_MECHANISM"], "SCRAM-SHA-512");
+    assert_eq!(
+        data["SPATE_KAFKA_SASL_PASSWORD_FILE"],
+        "/var/run/secrets/spate/kafka/password"
+    );
+    assert_eq!(
+        data["SPATE_KAFKA_SSL_CA_FILE"],
+        "/var/run/secrets/spate/kafka-tls/ca.crt"
+    );
+    assert_eq!(data["SPATE_KAFKA_SSL_VERIFY_HOSTNAME"], "true");
+    assert_eq!(
+        data["SPATE_QDB_PASSWORD_FILE"],
+        "/var/run/secrets/spate/questdb/password"
+    );
+    // No option string carries a secret; nothing reads a Secret through the environment.
+    assert_eq!(data["SPATE_KAFKA_OPTIONS"], "fetch.max.bytes=52428800");
+    assert_eq!(
+        data["QDB_CLIENT_CONF"],
+        "http::addr=questdb.questdb.svc:9000;"
+    );
+    assert!(container(&d).env.is_none());
+
+    // One projected volume: each referenced key at its path, readable by the group only.
+    let pod = d
+        .deployment
+        .spec
         .as_ref()
         .unwrap()
-        .secret_key_ref
+        .template
+        .spec
         .as_ref()
         .unwrap();
-    assert_eq!(
-        (user.name.as_str(), user.key.as_str()),
-        ("kafka-creds", "user")
-    );
-    assert_eq!(
-        by_name("SPATE_KAFKA_OPTIONS").value.as_deref(),
-        Some(
-            "fetch.max.bytes=52428800,security.protocol=SASL_SSL,sasl.mechanism=SCRAM-SHA-512,sasl.username=$(SPATE_KAFKA_USERNAME),sasl.password=$(SPATE_KAFKA_PASSWORD)"
-        )
-    );
-    assert_eq!(
-        by_name("QDB_CLIENT_CONF").value.as_deref(),
-        Some(
-            "http::addr=questdb.questdb.svc:9000;username=$(SPATE_QDB_USERNAME);password=$(SPATE_QDB_PASSWORD);"
-        )
-    );
-    // The referencing variables come after those they reference.
-    let pos = |n: &str| env.iter().position(|e| e.name == n).unwrap();
-    assert!(pos("SPATE_KAFKA_PASSWORD") < pos("SPATE_KAFKA_OPTIONS"));
-    assert!(pos("SPATE_QDB_PASSWORD") < pos("QDB_CLIENT_CONF"));
-    let token = by_name("SPATE_CONTROL_TOKEN")
-        .value_from
+    let volume = pod
+        .volumes
         .as_ref()
         .unwrap()
-        .secret_key_ref
+        .iter()
+        .find(|v| v.name == "credentials")
+        .expect("the credentials volume");
+    let projected = volume.projected.as_ref().unwrap();
+    assert_eq!(projected.default_mode, Some(0o440));
+    let mut items: Vec<(String, String, String)> = Vec::new();
+    for source in projected.sources.as_ref().unwrap() {
+        if let Some(s) = &source.secret {
+            for i in s.items.as_ref().unwrap() {
+                items.push((format!("Secret/{}", s.name), i.key.clone(), i.path.clone()));
+            }
+            assert_eq!(s.optional, Some(false));
+        }
+        if let Some(c) = &source.config_map {
+            for i in c.items.as_ref().unwrap() {
+                items.push((
+                    format!("ConfigMap/{}", c.name),
+                    i.key.clone(),
+                    i.path.clone(),
+                ));
+            }
+        }
+    }
+    items.sort();
+    let want = [
+        ("ConfigMap/kafka-ca", "ca.crt", "kafka-tls/ca.crt"),
+        ("Secret/kafka-client", "tls.crt", "kafka-tls/tls.crt"),
+        ("Secret/kafka-client", "tls.key", "kafka-tls/tls.key"),
+        ("Secret/kafka-creds", "pass", "kafka/password"),
+        ("Secret/kafka-creds", "user", "kafka/username"),
+        ("Secret/qdb", "pass", "questdb/password"),
+        ("Secret/qdb", "user", "questdb/username"),
+    ];
+    let want: Vec<(String, String, String)> = want
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(items, want);
+    let mount = container(&d)
+        .volume_mounts
         .as_ref()
-        .unwrap();
+        .unwrap()
+        .iter()
+        .find(|m| m.name == "credentials")
+        .expect("mounted");
     assert_eq!(
-        (token.name.as_str(), token.key.as_str()),
-        ("coinbase-trades-control", "token")
+        (mount.mount_path.as_str(), mount.read_only),
+        ("/var/run/secrets/spate", Some(true))
     );
 }
 
 #[test]
+fn the_control_endpoint_trusts_the_operators_service_account_tokens() {
+    let trust = ControlTrust {
+        issuer: "https://kubernetes.default.svc.cluster.local".into(),
+        jwks: r#"{"keys":[]}"#.into(),
+        subject: "system:serviceaccount:spate-system:spate-operator".into(),
+    };
+    let data = desired(&example(), "img", Some(&trust))
+        .config_map
+        .data
+        .unwrap();
+    assert_eq!(data["SPATE_CONTROL_AUDIENCE"], "spate.dev/control");
+    assert_eq!(data["SPATE_CONTROL_SUBJECTS"], trust.subject);
+    assert_eq!(data["SPATE_CONTROL_ISSUER"], trust.issuer);
+    let closed = desired(&example(), "img", None).config_map.data.unwrap();
+    assert!(!closed.contains_key("SPATE_CONTROL_JWKS"));
+}
+
+#[test]
+fn the_security_protocol_follows_credentials_and_tls() {
+    let mut p = example();
+    assert_eq!(security_protocol(&p), "PLAINTEXT");
+    p.spec.source.tls = Some(serde_json::from_value(serde_json::json!({})).expect("tls"));
+    assert_eq!(security_protocol(&p), "SSL");
+    p.spec.source.credentials = Some(
+        serde_json::from_value(serde_json::json!({
+            "secretRef": {"name": "k"}, "securityProtocol": "SASL_PLAINTEXT"
+        }))
+        .expect("credentials"),
+    );
+    assert_eq!(security_protocol(&p), "SASL_PLAINTEXT");
+}
+
+#[test]
 fn consumer_pods_are_hardened_and_probed() {
-    let d = desired(&example(), "img");
+    let d = desired(&example(), "img", None);
     let pod = d
         .deployment
         .spec
@@ -230,7 +313,7 @@ fn consumer_pods_are_hardened_and_probed() {
 
 #[test]
 fn a_spec_change_rolls_the_pods_and_a_status_change_does_not() {
-    let base = desired(&example(), "img");
+    let base = desired(&example(), "img", None);
     let mut p = example();
     p.status = Some(IngestionPipelineStatus {
         autoscaler: Some(AutoscalerStatus {
@@ -241,7 +324,7 @@ fn a_spec_change_rolls_the_pods_and_a_status_change_does_not() {
         lag: Some(1234),
         ..Default::default()
     });
-    let scaled = desired(&p, "img");
+    let scaled = desired(&p, "img", None);
     assert_eq!(config_hash_of(&base), config_hash_of(&scaled));
     assert_eq!(
         scaled.deployment.spec.as_ref().unwrap().template,
@@ -256,7 +339,10 @@ fn a_spec_change_rolls_the_pods_and_a_status_change_does_not() {
     );
 
     p.spec.format = crate::crd::InputFormat::CoinbaseMatch;
-    assert_ne!(config_hash_of(&base), config_hash_of(&desired(&p, "img")));
+    assert_ne!(
+        config_hash_of(&base),
+        config_hash_of(&desired(&p, "img", None))
+    );
 }
 
 #[test]
@@ -297,11 +383,4 @@ fn sizing_follows_the_autoscaler_within_bounds_or_the_scale_subresource() {
     assert_eq!(sizing(&p.spec, None).replicas, 6);
     p.spec.paused = true;
     assert_eq!(sizing(&p.spec, None).replicas, 0);
-}
-
-#[test]
-fn tokens_are_long_and_distinct() {
-    let (a, b) = (random_token(), random_token());
-    assert_eq!(a.len(), 64);
-    assert_ne!(a, b);
 }

@@ -46,9 +46,11 @@ pub struct AutoscalingSpec {
     /// The surge the running pods absorb by raising their workers alone, as a multiple of
     /// the arrival rate: the operator runs enough pods that, at `workers.max` each, they
     /// carry `surgeFactor` × the arrival rate (within `replicas` and the partitions), each
-    /// running only the workers the load needs. Reserve pods are added at the rate they are
-    /// sized for, never during the surge they absorb, and kept while the highest rate of the
-    /// last `stabilization.scaleDownSeconds` still calls for them. 1 keeps no reserve: pods
+    /// running only the workers the load needs. The reserve is sized from the calm base (the
+    /// rate of a window trended flat for 30 s, within `headroom` of the last base), and its
+    /// pods join only then — never while the rate rises or the backlog grows, the first time
+    /// included; they are kept while the highest calm base of the last
+    /// `stabilization.scaleDownSeconds` still calls for them. 1 keeps no reserve: pods
     /// are added when the load needs them, and a spike waits for their start-up and the
     /// group's rebalance. The reserve costs pod-seconds: see docs/autoscaling.md.
     #[serde(default = "default_surge_factor")]

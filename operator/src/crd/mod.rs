@@ -8,8 +8,8 @@ mod yaml;
 
 pub use autoscaling::{AutoscalingSpec, AutoscalingTargets, Stabilization};
 pub use source::{
-    GroupProtocol, InputFormat, KafkaCredentials, QuestdbCredentials, SaslMechanism, SecretKeyRef,
-    SecurityProtocol, SinkSpec, SourceSpec,
+    CaRef, ClientCertificateRef, GroupProtocol, InputFormat, KafkaCredentials, KafkaTls,
+    QuestdbCredentials, SaslMechanism, SecretKeyRef, SecurityProtocol, SinkSpec, SourceSpec,
 };
 pub use status::{AutoscalerStatus, IngestionPipelineStatus};
 pub use workload::{ConsumerTuning, ImagePullPolicy, ReplicaBounds, SchedulingSpec, WorkerBounds};

@@ -32,23 +32,43 @@ pub struct SourceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dead_letter_topic: Option<String>,
 
-    /// Extra librdkafka properties (for example `fetch.max.bytes`). Never put secrets
-    /// here: use `credentials`.
+    /// Extra librdkafka properties of the consumer pods (for example `fetch.max.bytes`).
+    /// Never put secrets here: use `credentials` and `tls`. The operator's own lag reader
+    /// applies only the connection settings of these (see the operator's README).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 128))]
-    #[x_kube(validation = kube::core::Rule::new("self.all(k, !(k in ['sasl.password', 'sasl.username', 'ssl.key.password', 'sasl.oauthbearer.client.secret']))").message("secrets cannot be given in clientOptions; use source.credentials"))]
+    #[x_kube(validation = kube::core::Rule::new("self.all(k, !(k in ['sasl.password', 'sasl.username', 'ssl.key.password', 'ssl.key.pem', 'sasl.oauthbearer.client.secret', 'sasl.oauthbearer.config', 'security.protocol', 'sasl.mechanism', 'sasl.mechanisms']))").message("secrets and security settings cannot be given in clientOptions; use source.credentials and source.tls"))]
     pub client_options: BTreeMap<String, String>,
 
-    /// SASL credentials of the Kafka cluster, read from a Secret.
+    /// SASL credentials of the Kafka cluster, read from a Secret. The consumer pods get
+    /// them as files mounted by the kubelet; the operator never reads them (see
+    /// `autoscaling.readLagWithCredentials`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<KafkaCredentials>,
+
+    /// TLS to the brokers: the CA their certificates chain to, a client certificate for
+    /// mutual TLS, hostname verification. With `credentials`, SASL_SSL needs no `tls`
+    /// when the brokers' CA is in the image's system bundle. Without `credentials`, `tls`
+    /// means the SSL protocol; without either, PLAINTEXT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<KafkaTls>,
+
+    /// Let the operator read the Secrets named by `credentials` and `tls` for its own
+    /// lag reader. Off by default: the operator then reads the group's lag without
+    /// credentials (a CA from a ConfigMap is still used), which works only with brokers
+    /// that allow it. Turning it on needs a Role that lets the operator get those
+    /// Secrets (manifests/optional/operator-reads-kafka-secrets.yaml).
+    #[serde(default)]
+    pub share_credentials_with_operator: bool,
 }
 
 /// Kafka SASL credentials, by Secret reference.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("!(self.mechanism == 'PLAIN' && self.securityProtocol == 'SASL_PLAINTEXT') || self.allowPlaintextPassword").message("PLAIN over SASL_PLAINTEXT sends the password in cleartext: use securityProtocol SASL_SSL, or set credentials.allowPlaintextPassword"))]
 pub struct KafkaCredentials {
-    /// The Secret (in the pipeline's namespace) holding the user name and password.
+    /// The Secret (in the pipeline's namespace) holding the user name and password, or the
+    /// OAUTHBEARER token under `tokenKey`.
     pub secret_ref: SecretKeyRef,
 
     /// The SASL mechanism.
@@ -58,6 +78,87 @@ pub struct KafkaCredentials {
     /// The security protocol used with the brokers.
     #[serde(default)]
     pub security_protocol: SecurityProtocol,
+
+    /// With OAUTHBEARER: the key of the Secret holding the token (a JWT from the
+    /// identity provider; the consumer re-reads it whenever librdkafka refreshes it).
+    #[serde(default = "default_token_key")]
+    pub token_key: String,
+
+    /// Allow PLAIN over SASL_PLAINTEXT, which sends the password over the network in
+    /// cleartext. Refused unless set.
+    #[serde(default)]
+    pub allow_plaintext_password: bool,
+}
+
+fn default_token_key() -> String {
+    "token".into()
+}
+
+/// TLS to the Kafka brokers.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct KafkaTls {
+    /// The CA bundle (PEM) the brokers' certificates must chain to, from a Secret or a
+    /// ConfigMap; the image's system bundle when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<CaRef>,
+
+    /// A client certificate and its key (PEM) for mutual TLS, from a Secret (a
+    /// `kubernetes.io/tls` Secret by default: `tls.crt`, `tls.key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<ClientCertificateRef>,
+
+    /// Check that a broker's certificate names the host it was reached at.
+    #[serde(default = "default_true")]
+    pub verify_hostname: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Where a CA bundle is: exactly one of a Secret or a ConfigMap, and its key.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("has(self.secretName) != has(self.configMapName)").message("tls.ca names exactly one of secretName and configMapName"))]
+pub struct CaRef {
+    /// A Secret in the pipeline's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_name: Option<String>,
+    /// A ConfigMap in the pipeline's namespace (a CA bundle is not secret; the operator
+    /// may read it for its own lag reader).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map_name: Option<String>,
+    /// The key holding the PEM bundle.
+    #[serde(default = "default_ca_key")]
+    pub key: String,
+}
+
+fn default_ca_key() -> String {
+    "ca.crt".into()
+}
+
+/// A client certificate and key in a Secret.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientCertificateRef {
+    /// The Secret in the pipeline's namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub secret_name: String,
+    /// The key holding the certificate (PEM).
+    #[serde(default = "default_cert_key")]
+    pub certificate_key: String,
+    /// The key holding the private key (PEM).
+    #[serde(default = "default_key_key")]
+    pub key_key: String,
+}
+
+fn default_cert_key() -> String {
+    "tls.crt".into()
+}
+
+fn default_key_key() -> String {
+    "tls.key".into()
 }
 
 /// A Secret in the pipeline's namespace and the keys of its entries.
@@ -98,6 +199,9 @@ pub enum SaslMechanism {
     #[default]
     #[serde(rename = "SCRAM-SHA-512")]
     ScramSha512,
+    /// OAUTHBEARER with a token from the Secret.
+    #[serde(rename = "OAUTHBEARER")]
+    OAuthBearer,
 }
 
 impl SaslMechanism {
@@ -107,6 +211,7 @@ impl SaslMechanism {
             Self::Plain => "PLAIN",
             Self::ScramSha256 => "SCRAM-SHA-256",
             Self::ScramSha512 => "SCRAM-SHA-512",
+            Self::OAuthBearer => "OAUTHBEARER",
         }
     }
 }

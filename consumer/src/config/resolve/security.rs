@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::{Resolver, boolean};
-use crate::config::setting;
+use crate::config::{SETTINGS, setting};
 use crate::security::kafka::{SaslMechanism, SecurityProtocol};
 use crate::security::{Credential, CredentialError, KafkaSecurity, QuestdbAuth};
 
@@ -30,6 +30,16 @@ impl<E: Fn(&str) -> Option<String>> Resolver<'_, E> {
                 None
             }
         }
+    }
+
+    /// A problem of the credential `key`, reported on `<key>_file` when that is where
+    /// the credential came from (so the error names the variable that was set).
+    fn fail_credential(&mut self, key: &str, reason: String) {
+        let file_key = format!("{key}_file");
+        let from_file = self.sources.raw(setting(key)).is_none()
+            && SETTINGS.iter().any(|s| s.key == file_key)
+            && self.sources.raw(setting(&file_key)).is_some();
+        self.fail(if from_file { &file_key } else { key }, reason);
     }
 
     /// A path to a file that can be read now.
@@ -111,7 +121,7 @@ pub(super) fn kafka_security<E: Fn(&str) -> Option<String>>(
         allow_plaintext_password: r.get("kafka.allow_plaintext_password", false, boolean),
     };
     for p in security.problems() {
-        r.fail(p.setting, p.reason);
+        r.fail_credential(p.setting, p.reason);
     }
     security
 }
@@ -124,7 +134,7 @@ pub(super) fn questdb_auth<E: Fn(&str) -> Option<String>>(r: &mut Resolver<'_, E
         token: r.credential("questdb.token", "questdb.token_file"),
     };
     for p in auth.problems() {
-        r.fail(p.setting, p.reason);
+        r.fail_credential(p.setting, p.reason);
     }
     auth
 }

@@ -3,6 +3,7 @@
 //! the decision (workers live on the pods, replicas through the status, an Event, metrics).
 
 pub mod apply;
+pub mod lag_source;
 pub mod metrics;
 pub mod observe;
 mod pipeline;
@@ -37,6 +38,10 @@ pub struct AutoscalerConfig {
     pub consumer_port: u16,
     /// Timeout of Kafka reads and HTTP calls.
     pub timeout: Duration,
+    /// The operator's ServiceAccount token for the consumers' control audience (a
+    /// projected token the kubelet renews); the consumers' workers cannot be changed
+    /// without it.
+    pub control_token_file: Option<std::path::PathBuf>,
 }
 
 impl Default for AutoscalerConfig {
@@ -48,6 +53,7 @@ impl Default for AutoscalerConfig {
             interval: Duration::from_secs(1),
             consumer_port: crate::build::names::METRICS_PORT as u16,
             timeout: Duration::from_secs(3),
+            control_token_file: None,
         }
     }
 }
@@ -64,11 +70,19 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    /// Reading the control-token Secret failed.
-    #[error("reading the control token {secret}: {message}")]
+    /// Reading the operator's control token failed.
+    #[error("reading the control token {path}: {message}")]
     ReadControlToken {
-        /// The Secret.
-        secret: String,
+        /// The token file.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Reading what the lag reader connects with (a CA ConfigMap, a shared Secret) failed.
+    #[error("reading {object} for the lag reader: {message}")]
+    ReadKafkaMaterial {
+        /// The object.
+        object: String,
         /// What went wrong.
         message: String,
     },

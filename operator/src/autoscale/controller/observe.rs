@@ -13,7 +13,7 @@ const RATE_TAU: Duration = Duration::from_secs(10);
 /// … and a sample this far (a fraction) from the average replaces it at once.
 const RATE_JUMP: f64 = 0.5;
 /// A μ sample needs at least this many busy worker-seconds per second behind it.
-const MIN_BUSY_WORKERS: f64 = 0.05;
+pub const MIN_BUSY_WORKERS: f64 = 0.05;
 /// The workers count as saturated (having work waiting) with a backlog of at least this
 /// many seconds of arrivals …
 const SATURATED_SECONDS: f64 = 1.0;
@@ -120,6 +120,7 @@ impl Tracker {
             backlog: fresh_lag.map(|(_, l)| l.total()),
             max_partition_lag: fresh_lag.map(|(_, l)| l.max()),
             arrival_rate: fresh_lag.and(self.arrivals.rate()),
+            arrival_sample: r.lag.and(self.arrivals.last_sample()),
             service_rate: self.service.rate(),
             throughput: consumers.throughput,
             flush_latency: consumers.flush_latency,

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::apply::{ScaleStatus, direction, publish_event, set_workers, write_status};
+use super::lag_source::{Material, reader_options};
 use super::observe::{Readings, Tracker};
 use super::pods::{ReadyPod, names, ready_pods};
 use super::{Error, Shared};
@@ -21,7 +22,7 @@ use crate::autoscale::signals::{
     ConsumerSignals, GroupLag, GroupLagReader, PodScraper, SignalError,
 };
 use crate::autoscale::spec::policy_config;
-use crate::build::names::{CONTROL_TOKEN_KEY, control_secret_name, selector_string};
+use crate::build::names::selector_string;
 use crate::build::{group_id, sizing};
 use crate::crd::IngestionPipeline;
 
@@ -74,7 +75,7 @@ struct Round {
     status_written: Option<Instant>,
     reader: Option<(KafkaSource, GroupLagReader)>,
     scraper: PodScraper,
-    token: Option<String>,
+    token: Option<(Instant, String)>,
     last_reason: Option<Reason>,
 }
 
@@ -194,7 +195,7 @@ impl Round {
         }
 
         if !ready.is_empty() {
-            let token = self.token(shared, &ns, &name).await?;
+            let token = self.token(shared).await?;
             if let Err(error) = set_workers(
                 &shared.http,
                 &ready,
@@ -257,43 +258,10 @@ impl Round {
         p: &IngestionPipeline,
     ) -> Result<KafkaSource, Error> {
         let src = &p.spec.source;
-        let mut options: Vec<(String, String)> = src
-            .client_options
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        if let Some(creds) = &src.credentials {
-            let ns = p.namespace().unwrap_or_default();
-            let secret = read_secret(shared, &ns, &creds.secret_ref.name).await?;
-            let value = |key: &str| {
-                secret
-                    .data
-                    .as_ref()
-                    .and_then(|d| d.get(key))
-                    .map(|v| String::from_utf8_lossy(&v.0).into_owned())
-                    .ok_or_else(|| Error::ReadControlToken {
-                        secret: creds.secret_ref.name.clone(),
-                        message: format!("no key {key:?}"),
-                    })
-            };
-            options.push((
-                "security.protocol".into(),
-                creds.security_protocol.as_str().into(),
-            ));
-            options.push(("sasl.mechanism".into(), creds.mechanism.as_str().into()));
-            options.push((
-                "sasl.username".into(),
-                value(&creds.secret_ref.username_key)?,
-            ));
-            options.push((
-                "sasl.password".into(),
-                value(&creds.secret_ref.password_key)?,
-            ));
-        }
         Ok(KafkaSource {
             brokers: src.bootstrap_servers.clone(),
             group: group_id(p),
-            options,
+            options: reader_options(p, &material(shared, p).await?),
             topics: src.topics.clone(),
         })
     }
@@ -329,33 +297,115 @@ impl Round {
         }
     }
 
-    async fn token(&mut self, shared: &Shared, ns: &str, name: &str) -> Result<String, Error> {
-        if let Some(token) = &self.token {
+    /// The operator's control token: its projected ServiceAccount token for the control
+    /// audience, which the kubelet renews in place; re-read once a minute.
+    async fn token(&mut self, shared: &Shared) -> Result<String, Error> {
+        if let Some((at, token)) = &self.token
+            && at.elapsed() < Duration::from_secs(60)
+        {
             return Ok(token.clone());
         }
-        let secret_name = control_secret_name(name);
-        let secret = read_secret(shared, ns, &secret_name).await?;
-        let token = secret
-            .data
-            .as_ref()
-            .and_then(|d| d.get(CONTROL_TOKEN_KEY))
-            .map(|v| String::from_utf8_lossy(&v.0).trim().to_string())
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| Error::ReadControlToken {
-                secret: secret_name,
-                message: format!("no key {CONTROL_TOKEN_KEY:?}"),
-            })?;
-        self.token = Some(token.clone());
+        let path =
+            shared
+                .config
+                .control_token_file
+                .clone()
+                .ok_or_else(|| Error::ReadControlToken {
+                    path: "(none)".into(),
+                    message: "no control token file is configured (SPATE_CONTROL_TOKEN_FILE)"
+                        .into(),
+                })?;
+        let token = std::fs::read_to_string(&path)
+            .map_err(|e| Error::ReadControlToken {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            })?
+            .trim()
+            .to_string();
+        self.token = Some((Instant::now(), token.clone()));
         Ok(token)
     }
 }
 
-async fn read_secret(shared: &Shared, ns: &str, name: &str) -> Result<Secret, Error> {
-    Api::<Secret>::namespaced(shared.ctx.client.clone(), ns)
+/// What the lag reader may use: a CA bundle from a ConfigMap always; Secrets (the CA,
+/// the client certificate, SASL credentials) only with `shareCredentialsWithOperator`.
+async fn material(shared: &Shared, p: &IngestionPipeline) -> Result<Material, Error> {
+    let ns = p.namespace().unwrap_or_default();
+    let src = &p.spec.source;
+    let share = src.share_credentials_with_operator;
+    let mut material = Material::default();
+    if let Some(ca) = src.tls.as_ref().and_then(|t| t.ca.as_ref()) {
+        material.ca_pem = match (&ca.config_map_name, &ca.secret_name) {
+            (Some(cm), _) => Some(read_config_map_key(shared, &ns, cm, &ca.key).await?),
+            (None, Some(secret)) if share => {
+                Some(read_secret_key(shared, &ns, secret, &ca.key).await?)
+            }
+            _ => None,
+        };
+    }
+    if !share {
+        return Ok(material);
+    }
+    if let Some(client) = src.tls.as_ref().and_then(|t| t.client_certificate.as_ref()) {
+        material.client_pem = Some((
+            read_secret_key(shared, &ns, &client.secret_name, &client.certificate_key).await?,
+            read_secret_key(shared, &ns, &client.secret_name, &client.key_key).await?,
+        ));
+    }
+    if let Some(creds) = &src.credentials
+        && creds.mechanism != crate::crd::SaslMechanism::OAuthBearer
+    {
+        let secret = &creds.secret_ref;
+        material.sasl = Some((
+            read_secret_key(shared, &ns, &secret.name, &secret.username_key).await?,
+            read_secret_key(shared, &ns, &secret.name, &secret.password_key).await?,
+        ));
+    }
+    Ok(material)
+}
+
+async fn read_config_map_key(
+    shared: &Shared,
+    ns: &str,
+    name: &str,
+    key: &str,
+) -> Result<String, Error> {
+    let cm = Api::<ConfigMap>::namespaced(shared.ctx.client.clone(), ns)
         .get(name)
         .await
-        .map_err(|e| Error::ReadControlToken {
-            secret: format!("{ns}/{name}"),
+        .map_err(|e| Error::ReadKafkaMaterial {
+            object: format!("ConfigMap {ns}/{name}"),
             message: e.to_string(),
+        })?;
+    cm.data
+        .and_then(|d| d.get(key).cloned())
+        .ok_or_else(|| Error::ReadKafkaMaterial {
+            object: format!("ConfigMap {ns}/{name}"),
+            message: format!("no key {key:?}"),
+        })
+}
+
+async fn read_secret_key(
+    shared: &Shared,
+    ns: &str,
+    name: &str,
+    key: &str,
+) -> Result<String, Error> {
+    let secret = Api::<Secret>::namespaced(shared.ctx.client.clone(), ns)
+        .get(name)
+        .await
+        .map_err(|e| Error::ReadKafkaMaterial {
+            object: format!("Secret {ns}/{name}"),
+            message: e.to_string(),
+        })?;
+    secret
+        .data
+        .and_then(|d| {
+            d.get(key)
+                .map(|v| String::from_utf8_lossy(&v.0).into_owned())
+        })
+        .ok_or_else(|| Error::ReadKafkaMaterial {
+            object: format!("Secret {ns}/{name}"),
+            message: format!("no key {key:?}"),
         })
 }

@@ -63,10 +63,10 @@ pub struct PolicyConfig {
     pub pod_ready_estimate: Duration,
     /// The surge the running pods should absorb by raising their workers alone, as a
     /// multiple of the arrival rate: enough pods run that, at `workers.max` each, they carry
-    /// `surge_factor` × the arrival rate (as far as the bounds and partitions allow). They
-    /// are added at the rate they are sized for (not during a surge above it) and kept while
-    /// the highest rate of the last `scale_down_stabilization` calls for them. 1 (or less):
-    /// no reserve.
+    /// `surge_factor` × the calm base rate (as far as the bounds and partitions allow). They
+    /// are added only while the rate is calm at its base (never during a surge, the first
+    /// time included) and kept while the highest calm base of the last
+    /// `scale_down_stabilization` calls for them. 1 (or less): no reserve.
     pub surge_factor: f64,
     /// Workers per pod.
     pub workers: Bounds,

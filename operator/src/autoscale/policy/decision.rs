@@ -34,6 +34,8 @@ pub enum Reason {
     AtMaximum,
     /// Less capacity would do, but a backlog remains.
     BacklogNotDrained,
+    /// Less capacity would do, but the arrival rate is not calm (rising, falling fast, bursting).
+    RateNotCalm,
     /// Less capacity would do, but pods are still starting.
     PodsNotReady,
     /// Less capacity would do; waiting for it to hold for the dwell time.
@@ -63,6 +65,7 @@ impl Reason {
             Reason::SurgeReserve => "SurgeReserve",
             Reason::AtMaximum => "AtMaximum",
             Reason::BacklogNotDrained => "BacklogNotDrained",
+            Reason::RateNotCalm => "RateNotCalm",
             Reason::PodsNotReady => "PodsNotReady",
             Reason::ScaleDownPending => "ScaleDownPending",
             Reason::ScaleDownWorkers => "ScaleDownWorkers",

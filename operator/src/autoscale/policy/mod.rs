@@ -3,8 +3,12 @@
 mod config;
 mod decide;
 mod decision;
+mod load;
 mod observe;
+mod reserve;
+mod shrink;
 mod sizing;
+pub mod trend;
 
 #[cfg(test)]
 mod tests;
@@ -12,5 +16,6 @@ mod tests;
 pub use config::{Bounds, PolicyConfig, Targets};
 pub use decide::decide;
 pub use decision::{Decision, Direction, Reason};
+pub use load::Load;
 pub use observe::{Observations, PolicyState, ScaleUpMark};
 pub use sizing::{Layout, effective_workers, layout, snap_to_partitions, surge_reserve};

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::trend::Sample;
+
 /// One observation of a pipeline, assembled from Kafka and the consumers' metrics.
 ///
 /// `None` means the signal is missing; the `*_stale` flags say that a signal is present
@@ -16,6 +18,9 @@ pub struct Observations {
     pub max_partition_lag: Option<u64>,
     /// Records per second arriving (high-watermark growth), λ.
     pub arrival_rate: Option<f64>,
+    /// Records per second arriving since the previous reading alone, unsmoothed: the rate's
+    /// trend is judged on it (`None`: judged on `arrival_rate`).
+    pub arrival_sample: Option<f64>,
     /// Records per second one busy worker processes (committed progress ÷ busy workers), μ.
     pub service_rate: Option<f64>,
     /// Records per second processed by the whole group.
@@ -56,8 +61,9 @@ pub struct PolicyState {
     pub up_since: Option<Duration>,
     /// When a smaller size started being enough with the backlog drained (for the dwell).
     pub down_since: Option<Duration>,
-    /// The most workers wanted since `down_since`: scale-down goes no lower.
-    pub down_peak: u32,
+    /// The workers enough at each decision of the dwell: (when, workers), each more than
+    /// every later one, so the first is the most of the last dwell — scale-down goes no lower.
+    pub down_needs: Vec<(Duration, u32)>,
     /// The sink and throughput at the last scale-up.
     pub last_up: Option<ScaleUpMark>,
     /// When the policy last changed the size.
@@ -67,31 +73,72 @@ pub struct PolicyState {
     /// How many times the dwell is doubled: each scale-up that undoes a scale-down younger
     /// than twice the dwell then in force adds one (up to a bound); any other scale-up clears it.
     pub dwell_doublings: u32,
-    /// Arrival rates seen within the last `scale_down_stabilization`, for the surge reserve:
-    /// (when, λ), each higher than every later one, so the first is the window's highest.
-    pub recent_rates: Vec<(Duration, f64)>,
-    /// The arrival rate the surge reserve was last sized for: reserve pods are added on their
-    /// own only while the rate is within the headroom of it (a higher rate is the surge).
-    pub reserve_rate: Option<f64>,
+    /// The unsmoothed arrival rate and the backlog of the last decisions, for the calm test
+    /// and the ramp (see [`super::trend`]).
+    pub window: Vec<Sample>,
+    /// The calm bases the surge reserve is sized from: (when, the rate of a calm window at
+    /// the base), within the last `scale_down_stabilization`, each higher than every later
+    /// one, so the first is the highest; the latest is kept whatever its age, so a surge
+    /// longer than the dwell does not erase the base it rose from.
+    pub calm_bases: Vec<(Duration, f64)>,
+}
+
+/// `window` — (when, value), each value higher than every later one, so the first is the
+/// highest — with `value` seen at `now`, and what is older than `keep` dropped.
+fn push_max<T: PartialOrd + Copy>(
+    window: &[(Duration, T)],
+    now: Duration,
+    value: T,
+    keep: Duration,
+) -> Vec<(Duration, T)> {
+    let mut out = window.to_vec();
+    while out.last().is_some_and(|(_, v)| *v <= value) {
+        out.pop();
+    }
+    out.push((now, value));
+    out.retain(|(at, _)| *at + keep >= now);
+    out
+}
+
+/// The highest value of such a window seen within `within` before `now`.
+fn max_within<T: Copy>(window: &[(Duration, T)], now: Duration, within: Duration) -> Option<T> {
+    window
+        .iter()
+        .find(|(at, _)| *at + within >= now)
+        .map(|(_, v)| *v)
 }
 
 impl PolicyState {
-    /// The state with `rate` seen at `now`, rates older than `window` forgotten.
-    pub fn with_rate(&self, now: Duration, rate: f64, window: Duration) -> PolicyState {
-        let mut recent = self.recent_rates.clone();
-        while recent.last().is_some_and(|(_, r)| *r <= rate) {
-            recent.pop();
-        }
-        recent.push((now, rate));
-        recent.retain(|(at, _)| *at + window >= now);
+    /// The state with `workers` enough at `now`, needs older than `dwell` forgotten.
+    pub fn with_down_need(&self, now: Duration, workers: u32, dwell: Duration) -> PolicyState {
         PolicyState {
-            recent_rates: recent,
+            down_needs: push_max(&self.down_needs, now, workers, dwell),
             ..self.clone()
         }
     }
 
-    /// The highest arrival rate within the window, if any was seen.
-    pub fn recent_peak_rate(&self) -> Option<f64> {
-        self.recent_rates.first().map(|(_, r)| *r)
+    /// The most workers enough at any decision of the last `dwell` before `now`.
+    pub fn down_peak_within(&self, now: Duration, dwell: Duration) -> u32 {
+        max_within(&self.down_needs, now, dwell).unwrap_or(0)
+    }
+
+    /// The state with the calm base `level` seen at `now`, bases older than `memory`
+    /// forgotten (the latest is the one just seen).
+    pub fn with_calm_base(&self, now: Duration, level: f64, memory: Duration) -> PolicyState {
+        PolicyState {
+            calm_bases: push_max(&self.calm_bases, now, level, memory),
+            ..self.clone()
+        }
+    }
+
+    /// The latest calm base.
+    pub fn last_calm_base(&self) -> Option<f64> {
+        self.calm_bases.last().map(|(_, r)| *r)
+    }
+
+    /// The rate the surge reserve is sized for at `now`: the highest calm base of the last
+    /// `memory`, or the latest one when all are older.
+    pub fn reserve_reference(&self, now: Duration, memory: Duration) -> Option<f64> {
+        max_within(&self.calm_bases, now, memory).or(self.last_calm_base())
     }
 }

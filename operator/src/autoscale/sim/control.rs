@@ -2,10 +2,16 @@
 
 use std::time::Duration;
 
+use super::flink::{FlinkAutoscaler, FlinkConfig, FlinkSample};
 use super::world::Readings;
+use crate::autoscale::controller::observe::MIN_BUSY_WORKERS;
 use crate::autoscale::estimate::RateEstimator;
-use crate::autoscale::keda::{Hpa, KedaConfig, kafka_scaler_metric};
-use crate::autoscale::policy::{Observations, PolicyConfig, PolicyState, Reason, decide};
+use crate::autoscale::keda::{
+    Activation, Hpa, KedaConfig, kafka_scaler_active, kafka_scaler_metric,
+};
+use crate::autoscale::policy::{
+    Observations, PolicyConfig, PolicyState, Reason, decide, effective_workers,
+};
 
 /// A size asked for by a controller, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -60,15 +66,19 @@ impl Spate {
             .last
             .replace((r.processed, r.busy_seconds))
             .unwrap_or((r.processed, r.busy_seconds));
-        let mu = self
-            .mu
-            .observe_ratio(at, (r.processed - p0) as f64, r.busy_seconds - b0, 0.5);
+        let mu = self.mu.observe_ratio(
+            at,
+            (r.processed - p0) as f64,
+            r.busy_seconds - b0,
+            MIN_BUSY_WORKERS,
+        );
         let lags = r.partition_lags.iter().map(|l| (*l).max(0) as u64);
         Observations {
             partitions: r.partition_lags.len() as u32,
             backlog: Some(lags.clone().sum()),
             max_partition_lag: lags.max(),
             arrival_rate: lambda,
+            arrival_sample: self.lambda.last_sample(),
             service_rate: mu,
             throughput,
             flush_latency: Some(r.flush_latency),
@@ -103,14 +113,17 @@ impl Controller for Spate {
 /// KEDA's Kafka scaler + the HPA, with a fixed worker count per pod.
 pub struct Keda {
     hpa: Hpa,
+    activation: Activation,
     workers: u32,
 }
 
 impl Keda {
-    /// The HPA's first sync at `first_sync` seconds.
+    /// The HPA's first sync, and KEDA's first activation poll, at `first_sync` seconds.
     pub fn new(cfg: KedaConfig, workers: u32, first_sync: f64) -> Self {
+        let first = Duration::from_secs_f64(first_sync);
         Self {
-            hpa: Hpa::new(cfg, Duration::from_secs_f64(first_sync)),
+            hpa: Hpa::new(cfg, first),
+            activation: Activation::new(first),
             workers,
         }
     }
@@ -119,13 +132,77 @@ impl Keda {
 impl Controller for Keda {
     fn tick(&mut self, r: &Readings) -> Option<Command> {
         let now = Duration::from_secs_f64(r.now);
-        if !self.hpa.due(now) {
+        let cfg = self.hpa.config().clone();
+        let command = |replicas| Command {
+            replicas,
+            workers: self.workers,
+            reason: None,
+        };
+        if self.activation.due(now) {
+            let active = kafka_scaler_active(&cfg, &r.partition_lags);
+            if let Some(replicas) = self.activation.poll(&cfg, now, active, r.replicas) {
+                return Some(command(replicas));
+            }
+        }
+        // The HPA does not act on a target KEDA holds at zero.
+        if r.replicas == 0 || !self.hpa.due(now) {
             return None;
         }
-        let metric = kafka_scaler_metric(self.hpa.config(), &r.partition_lags);
+        let metric = kafka_scaler_metric(&cfg, &r.partition_lags);
         let replicas = self.hpa.sync(now, metric, r.replicas);
+        Some(command(replicas))
+    }
+}
+
+/// The Flink autoscaler model on the consumer group, with pods of a fixed number of workers
+/// (a TaskManager's slots): it sizes the parallelism, the pods follow.
+pub struct Flink {
+    scaler: FlinkAutoscaler,
+    workers: u32,
+    next: f64,
+    last: Option<(f64, u64, u64, f64)>,
+    true_rate: Option<f64>,
+}
+
+impl Flink {
+    /// Pods of `workers` workers, evaluated every `reconcile_interval` from 0 s.
+    pub fn new(cfg: FlinkConfig, workers: u32) -> Self {
+        Self {
+            scaler: FlinkAutoscaler::new(cfg, Duration::ZERO),
+            workers: workers.max(1),
+            next: 0.0,
+            last: None,
+            true_rate: None,
+        }
+    }
+}
+
+impl Controller for Flink {
+    fn tick(&mut self, r: &Readings) -> Option<Command> {
+        if r.now + 1e-9 < self.next {
+            return None;
+        }
+        self.next += self.scaler.config().reconcile_interval.as_secs_f64();
+        let now = (r.now, r.high_watermarks, r.processed, r.busy_seconds);
+        let (t0, hw0, p0, b0) = self.last.replace(now).unwrap_or(now);
+        let dt = r.now - t0;
+        if dt <= 0.0 {
+            return None;
+        }
+        if r.busy_seconds - b0 > 0.0 {
+            self.true_rate = Some((r.processed - p0) as f64 / (r.busy_seconds - b0));
+        }
+        let sample = FlinkSample {
+            at: Duration::from_secs_f64(r.now),
+            input_rate: (r.high_watermarks - hw0) as f64 / dt,
+            true_rate: self.true_rate?,
+            lag: r.partition_lags.iter().map(|l| (*l).max(0) as f64).sum(),
+        };
+        let partitions = r.partition_lags.len() as u32;
+        let parallelism = effective_workers(partitions, r.replicas, self.workers);
+        let next = self.scaler.evaluate(sample, parallelism, partitions)?;
         Some(Command {
-            replicas,
+            replicas: next.div_ceil(self.workers).clamp(1, partitions.max(1)),
             workers: self.workers,
             reason: None,
         })

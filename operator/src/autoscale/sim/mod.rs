@@ -8,20 +8,29 @@
 //! [`decide`]: crate::autoscale::policy::decide
 
 pub mod control;
+pub mod flink;
+pub mod frontier;
+pub mod market;
+pub mod pareto;
 pub mod report;
 pub mod rng;
 pub mod run;
+pub mod scatter;
 pub mod scenario;
 pub mod svg;
+pub mod sweep;
 pub mod trace;
 pub mod world;
 
 #[cfg(test)]
+mod crash_tests;
+#[cfg(test)]
 mod tests;
 
-pub use report::{Spread, Summary, Sweep, step_targets, table};
+pub use report::{Summary, table};
 pub use scenario::{
     Comparison, MARKET_DATA_SURGE_FACTOR, Scenario, TUNED_LAG_THRESHOLD_SECONDS,
     tuned_lag_threshold,
 };
+pub use sweep::{Spread, Sweep, parity_targets, step_targets};
 pub use trace::{BUILT_IN, Trace, built_in};

@@ -34,6 +34,26 @@ impl Rng {
         let s: f64 = (0..4).map(|_| self.uniform()).sum();
         (s - 2.0) * 3.0f64.sqrt()
     }
+
+    /// Exponential with mean 1.
+    pub fn exponential(&mut self) -> f64 {
+        -(1.0 - self.uniform()).ln()
+    }
+
+    /// Poisson with mean `mean` (Knuth's product of uniforms; for the small means of event
+    /// counts per second).
+    pub fn poisson(&mut self, mean: f64) -> u64 {
+        if mean.is_nan() || mean <= 0.0 {
+            return 0;
+        }
+        let limit = (-mean.min(500.0)).exp();
+        let (mut k, mut product) = (0, self.uniform());
+        while product > limit {
+            k += 1;
+            product *= self.uniform();
+        }
+        k
+    }
 }
 
 #[cfg(test)]
@@ -57,5 +77,22 @@ mod tests {
         );
         let mean = (0..20_000).map(|_| r.normal()).sum::<f64>() / 20_000.0;
         assert!(mean.abs() < 0.05, "mean {mean}");
+    }
+
+    #[test]
+    fn exponentials_and_poissons_have_the_mean_asked_for() {
+        let mut r = Rng::new(2);
+        let n = 50_000;
+        let e = (0..n).map(|_| r.exponential()).sum::<f64>() / n as f64;
+        assert!((e - 1.0).abs() < 0.03, "exponential mean {e}");
+        for mean in [0.01, 0.5, 4.0] {
+            let p = (0..n).map(|_| r.poisson(mean)).sum::<u64>() as f64 / n as f64;
+            assert!(
+                (p - mean).abs() < 0.05 * mean.max(0.2),
+                "poisson({mean}) mean {p}"
+            );
+        }
+        assert_eq!(r.poisson(0.0), 0);
+        assert_eq!(r.poisson(f64::NAN), 0);
     }
 }

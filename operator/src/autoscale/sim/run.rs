@@ -36,7 +36,7 @@ pub struct ScaleEvent {
 }
 
 /// Everything recorded of one run.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Run {
     /// One sample per second.
     pub samples: Vec<Sample>,
@@ -78,15 +78,7 @@ pub fn run(
         (replicas, workers),
         Run {
             samples: Vec::with_capacity(trace.seconds()),
-            events: Vec::new(),
-            peak_lag: 0,
-            lag_seconds: 0.0,
-            replica_seconds: 0.0,
-            worker_seconds: 0.0,
-            p99_latency: 0.0,
-            arrived: 0,
-            processed: 0,
-            backlog: 0,
+            ..Run::default()
         },
     );
     for i in 0..ticks {

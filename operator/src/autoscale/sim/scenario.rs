@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use super::control::{Keda, Spate};
+use super::control::{Controller, Flink, Keda, Spate};
+use super::flink::FlinkConfig;
 use super::report::Summary;
 use super::rng::Rng;
 use super::run::{Run, run};
@@ -26,6 +27,8 @@ pub struct Scenario {
     pub keda_default: KedaConfig,
     /// Workers in every pod under KEDA+HPA (fixed: it scales pods only).
     pub keda_workers: u32,
+    /// The Flink-autoscaler baseline, its pods at `keda_workers` (a TaskManager's slots).
+    pub flink: FlinkConfig,
     /// Pods at the start, for both.
     pub initial_replicas: u32,
     /// Workers per pod at the start, for both.
@@ -52,7 +55,9 @@ impl Default for Scenario {
             ..PolicyConfig::default()
         };
         let keda_workers = policy.workers.max;
+        // A market-data pipeline is not scaled to zero between trades: minReplicaCount 1.
         let keda_default = KedaConfig {
+            min_replicas: 1,
             max_replicas: world.partitions,
             ..KedaConfig::default()
         };
@@ -64,6 +69,7 @@ impl Default for Scenario {
             },
             keda_default,
             keda_workers,
+            flink: FlinkConfig::default(),
             initial_replicas: 1,
             initial_workers: 2,
             seed: 42,
@@ -141,17 +147,29 @@ impl Scenario {
         self.run_keda_with(&self.keda, trace)
     }
 
+    /// The Flink-autoscaler baseline's run.
+    pub fn run_flink(&self, trace: &Trace) -> Run {
+        self.run_baseline(
+            trace,
+            &mut Flink::new(self.flink.clone(), self.keda_workers),
+        )
+    }
+
     /// KEDA+HPA's run with `cfg`; the HPA's sync phase is drawn from the seed.
     pub fn run_keda_with(&self, cfg: &KedaConfig, trace: &Trace) -> Run {
         let phase = Rng::new(self.seed ^ 0x0048_5041).uniform() * cfg.sync_period.as_secs_f64();
-        let mut c = Keda::new(cfg.clone(), self.keda_workers, phase);
+        self.run_baseline(trace, &mut Keda::new(cfg.clone(), self.keda_workers, phase))
+    }
+
+    /// A baseline's run: its pods at `keda_workers` workers from the start.
+    fn run_baseline(&self, trace: &Trace, controller: &mut dyn Controller) -> Run {
         run(
             &self.world,
             self.seed,
             trace,
             self.initial_replicas,
             self.keda_workers,
-            &mut c,
+            controller,
         )
     }
 }

@@ -28,11 +28,11 @@ pub struct Panel {
     pub series: Vec<Series>,
 }
 
-const WIDTH: f64 = 1000.0;
+pub(super) const WIDTH: f64 = 1000.0;
 const PANEL_HEIGHT: f64 = 220.0;
-const LEFT: f64 = 90.0;
-const RIGHT: f64 = 230.0;
-const TOP: f64 = 50.0;
+pub(super) const LEFT: f64 = 90.0;
+pub(super) const RIGHT: f64 = 230.0;
+pub(super) const TOP: f64 = 50.0;
 const GAP: f64 = 60.0;
 const MAX_POINTS: usize = 1500;
 
@@ -50,7 +50,7 @@ fn thin(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
 }
 
 /// A "nice" tick step (1, 2 or 5 × 10ⁿ) giving about five ticks up to `max`.
-fn tick_step(max: f64) -> f64 {
+pub(super) fn tick_step(max: f64) -> f64 {
     let raw = (max / 5.0).max(f64::MIN_POSITIVE);
     let mag = 10f64.powf(raw.log10().floor());
     [1.0, 2.0, 5.0, 10.0]
@@ -60,7 +60,7 @@ fn tick_step(max: f64) -> f64 {
         .unwrap_or(10.0 * mag)
 }
 
-fn fmt_num(v: f64) -> String {
+pub(super) fn fmt_num(v: f64) -> String {
     let a = v.abs();
     if a >= 1e6 {
         format!("{}M", trim(v / 1e6))
@@ -80,18 +80,7 @@ fn trim(v: f64) -> String {
 pub fn render(title: &str, t_max: f64, panels: &[Panel]) -> String {
     let plot_w = WIDTH - LEFT - RIGHT;
     let height = TOP + panels.len() as f64 * (PANEL_HEIGHT + GAP) + 10.0;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(
-        s,
-        r#"<text x="{}" y="24" font-size="16" text-anchor="middle" font-weight="bold">{}</text>"#,
-        WIDTH / 2.0,
-        esc(title)
-    );
+    let mut s = open(title, height);
     let x_step = tick_step(t_max);
     for (i, panel) in panels.iter().enumerate() {
         let top = TOP + i as f64 * (PANEL_HEIGHT + GAP);
@@ -115,27 +104,12 @@ pub fn render(title: &str, t_max: f64, panels: &[Panel]) -> String {
         // Grid and ticks.
         let mut v = 0.0;
         while v <= y_max {
-            let _ = writeln!(
-                s,
-                r##"<line x1="{LEFT}" x2="{0}" y1="{1:.1}" y2="{1:.1}" stroke="#e5e5e5"/><text x="{2}" y="{3:.1}" text-anchor="end">{4}</text>"##,
-                LEFT + plot_w,
-                y(v),
-                LEFT - 6.0,
-                y(v) + 4.0,
-                fmt_num(v)
-            );
+            grid_line(&mut s, y(v), plot_w, v);
             v += y_step;
         }
         let mut t = 0.0;
         while t <= t_max + 1e-9 {
-            let _ = writeln!(
-                s,
-                r##"<line x1="{0:.1}" x2="{0:.1}" y1="{bottom}" y2="{1}" stroke="#999"/><text x="{0:.1}" y="{2}" text-anchor="middle">{3}</text>"##,
-                x(t),
-                bottom + 4.0,
-                bottom + 17.0,
-                fmt_num(t)
-            );
+            x_tick(&mut s, x(t), bottom, t);
             t += x_step;
         }
         let _ = writeln!(
@@ -188,7 +162,49 @@ pub fn render(title: &str, t_max: f64, panels: &[Panel]) -> String {
     s
 }
 
-fn esc(text: &str) -> String {
+/// The document's start: the `<svg>` element `height` high, a white page and `title` on top.
+pub(super) fn open(title: &str, height: f64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let _ = writeln!(
+        s,
+        r#"<text x="{}" y="24" font-size="16" text-anchor="middle" font-weight="bold">{}</text>"#,
+        WIDTH / 2.0,
+        esc(title)
+    );
+    s
+}
+
+/// A horizontal grid line across the plot at `y` pixels, labelled `value` on the left.
+pub(super) fn grid_line(s: &mut String, y: f64, plot_w: f64, value: f64) {
+    let _ = writeln!(
+        s,
+        r##"<line x1="{LEFT}" x2="{0}" y1="{1:.1}" y2="{1:.1}" stroke="#e5e5e5"/><text x="{2}" y="{3:.1}" text-anchor="end">{4}</text>"##,
+        LEFT + plot_w,
+        y,
+        LEFT - 6.0,
+        y + 4.0,
+        fmt_num(value)
+    );
+}
+
+/// A tick under the plot at `x` pixels, labelled `value`.
+pub(super) fn x_tick(s: &mut String, x: f64, bottom: f64, value: f64) {
+    let _ = writeln!(
+        s,
+        r##"<line x1="{0:.1}" x2="{0:.1}" y1="{bottom}" y2="{1}" stroke="#999"/><text x="{0:.1}" y="{2}" text-anchor="middle">{3}</text>"##,
+        x,
+        bottom + 4.0,
+        bottom + 17.0,
+        fmt_num(value)
+    );
+}
+
+pub(super) fn esc(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -4,6 +4,7 @@ use super::control::Controller;
 use super::run::run;
 use super::world::{World, WorldConfig};
 use super::*;
+use crate::autoscale::policy::trend::CALM_WINDOW;
 use crate::autoscale::policy::{PolicyConfig, Reason};
 
 const BASE: f64 = 12_000.0;
@@ -178,7 +179,7 @@ fn on_a_tenfold_step_spate_meets_the_targets_that_hold_for_every_seed() {
 }
 
 #[test]
-fn on_noisy_steady_load_spate_never_reverses_direction_whatever_the_seed() {
+fn on_noisy_steady_load_spate_settles_and_never_moves_again_whatever_the_seed() {
     let reserve = Scenario::default();
     let plain = Scenario {
         policy: PolicyConfig {
@@ -196,10 +197,10 @@ fn on_noisy_steady_load_spate_never_reverses_direction_whatever_the_seed() {
         .run_spate(&trace);
         let reversals = Summary::of(&run, &trace).reversals;
         assert_eq!(reversals, 0, "seed {seed}: events {:?}", run.events);
-        // With the reserve, one decision brings the reserve's pods with the workers the
-        // load needs spread over them (the running pod is not raised for the start-up only
-        // to have every pod trimmed after the dwell): capacity goes up once and never moves
-        // again.
+        // With the reserve: the running pod takes the load's workers at once (the rate is
+        // not yet known to be calm, and lag comes first), the reserve joins once the rate has
+        // been calm for the calm window, the workers it spread over its pods beyond the
+        // load's are trimmed once after the dwell, and nothing moves again.
         let run = Scenario {
             seed,
             ..reserve.clone()
@@ -208,16 +209,16 @@ fn on_noisy_steady_load_spate_never_reverses_direction_whatever_the_seed() {
         let reasons: Vec<_> = run.events.iter().map(|e| e.reason).collect();
         assert_eq!(
             reasons,
-            [Some(Reason::SurgeReserve)],
+            [
+                Some(Reason::ScaleUpWorkers),
+                Some(Reason::SurgeReserve),
+                Some(Reason::ScaleDownWorkers)
+            ],
             "seed {seed}: events {:?}",
             run.events
         );
-        assert_eq!(
-            Summary::of(&run, &trace).reversals,
-            0,
-            "seed {seed}: events {:?}",
-            run.events
-        );
+        let calm = CALM_WINDOW.as_secs_f64() * 0.9;
+        assert!(run.events[1].t >= calm, "seed {seed}: {:?}", run.events);
     }
 }
 
@@ -287,4 +288,34 @@ fn an_incremental_rebalance_pauses_only_the_partitions_that_move() {
     // 16 of the 32 partitions stay with the first pod, which keeps up with their arrivals
     // (20 000/s of the 40 000/s) for the 2.9 s measured.
     assert!((40_000..=70_000).contains(&kept), "{kept}");
+}
+
+#[test]
+fn a_trim_raised_back_within_five_minutes_counts_as_a_quick_reversal() {
+    use super::run::{Run, ScaleEvent};
+    use crate::autoscale::policy::Direction::{Down, Up};
+    let event = |t: f64, direction| ScaleEvent {
+        t,
+        replicas: 1,
+        workers: 1,
+        direction,
+        reason: None,
+    };
+    let run = Run {
+        events: vec![
+            event(10.0, Up),
+            event(100.0, Down),
+            event(350.0, Up),
+            event(400.0, Down),
+            event(800.0, Up),
+        ],
+        ..Run::default()
+    };
+    let trace = Trace {
+        name: "flat".into(),
+        rates: vec![1.0; 900],
+        spike_at: None,
+    };
+    let s = Summary::of(&run, &trace);
+    assert_eq!((s.reversals, s.quick_reversals), (4, 1));
 }

@@ -1,5 +1,6 @@
 //! Load traces: arrivals per second over time, built in or read from a CSV file.
 
+use super::market::{self, CRASH_SERIES, FLASH_CRASH};
 use super::rng::Rng;
 
 /// Arrivals per second, one value per second of simulated time.
@@ -111,7 +112,16 @@ fn detect_spike(rates: &[f64]) -> Option<f64> {
 }
 
 /// Names of the built-in traces.
-pub const BUILT_IN: [&str; 5] = ["step10", "ramp", "bursts", "noisy", "diurnal"];
+pub const BUILT_IN: [&str; 8] = [
+    "step10",
+    "ramp",
+    "bursts",
+    "noisy",
+    "diurnal",
+    "flashcrash",
+    "crashes",
+    "hawkes",
+];
 
 /// A built-in trace around `base` arrivals per second.
 pub fn built_in(name: &str, base: f64, seed: u64) -> Option<Trace> {
@@ -181,6 +191,18 @@ pub fn built_in(name: &str, base: f64, seed: u64) -> Option<Trace> {
                 .collect(),
             None,
         ),
+        // A ramped flash crash with aftershocks, then a news burst (sim::market::FLASH_CRASH).
+        "flashcrash" => (
+            market::shocked(base, market::FLASH_CRASH_SECONDS, &FLASH_CRASH, &mut rng),
+            Some(FLASH_CRASH[0].at),
+        ),
+        // Four flash crashes with different ramp times (sim::market::CRASH_SERIES).
+        "crashes" => (
+            market::shocked(base, market::CRASH_SERIES_SECONDS, &CRASH_SERIES, &mut rng),
+            Some(CRASH_SERIES[0].at),
+        ),
+        // A self-exciting market (sim::market::hawkes).
+        "hawkes" => (market::hawkes(base, market::HAWKES_SECONDS, &mut rng), None),
         _ => return None,
     };
     Some(Trace {
