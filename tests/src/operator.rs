@@ -174,7 +174,7 @@ fn write_overlay(dir: &Path, namespace: &str, options: &OperatorOptions) -> Resu
         json!({"name": "KUBERNETES_SERVICE_PORT", "value": env.api_port()}),
     ];
     if options.prometheus {
-        container_env.push(json!({"name": "PROMETHEUS_URL", "value": env.prometheus_url}));
+        container_env.push(json!({"name": "PROMETHEUS_URL", "value": env.prometheus_url()}));
     }
     let deployment_patch = json!({
         "apiVersion": "apps/v1",

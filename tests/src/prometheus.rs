@@ -12,7 +12,7 @@ use crate::{Error, TestEnv};
 
 /// Evaluates `promql` now and returns the `data.result` array of the answer.
 pub async fn prometheus_query(promql: &str) -> Result<Vec<Value>, Error> {
-    let url = format!("{}/api/v1/query", TestEnv::get().prometheus_url);
+    let url = format!("{}/api/v1/query", TestEnv::get().prometheus_url());
     let failed = |source| Error::QueryPrometheus {
         promql: promql.to_owned(),
         source,
@@ -63,7 +63,7 @@ pub fn add_prometheus_target(
         .collect();
     all.insert("job".to_owned(), job.into());
     let group = json!({ "targets": [addr], "labels": all });
-    let file = TestEnv::get().prometheus_targets_file.clone();
+    let file = TestEnv::get().prometheus_targets_file().to_owned();
     update_targets(&file, |groups| groups.push(group.clone()))?;
     Ok(PrometheusTarget { file, group })
 }

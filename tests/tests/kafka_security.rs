@@ -10,7 +10,8 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use spate_consumer::security::{Credential, KafkaSecurity, SaslMechanism};
+use spate_consumer::security::SaslMechanism::{OAuthBearer, Plain, ScramSha256, ScramSha512};
+use spate_consumer::security::{Credential, KafkaSecurity};
 use spate_tests::{
     Listener, TestEnv, create_scram_user, create_topic, listener_security, loadgen_binary,
     unique_name, unique_table, wait_for_questdb_count,
@@ -33,23 +34,29 @@ async fn topic_and_table(name: &str) -> (String, String) {
     (topic, unique_table(name))
 }
 
-/// Produces through `listener`, consumes through it with secrets as files: every trade
-/// is one row, and the consumer is ready.
-async fn ingest_through(listener: Listener, name: &str) {
+/// A consumer that carried every trade of its topic, with the mount of its secrets
+/// (which it watches: dropping it would stop the consumer).
+struct Carried {
+    topic: String,
+    consumer: ConsumerProcess,
+    _mount: SecretMount,
+}
+
+/// Produces through `brokers` with `security` and consumes through them, the secrets as
+/// files: every trade is one row.
+async fn carry(name: &str, brokers: &str, security: &KafkaSecurity) -> Carried {
     TestEnv::get();
     let (topic, table) = topic_and_table(name).await;
-    let (brokers, security) = listener_security(listener);
     produce_with(
-        &brokers,
-        &security,
+        brokers,
+        security,
         &topic,
         &normalized_messages(&topic, TRADES),
     )
     .await;
-
     let mut mount = SecretMount::new(&topic);
     let mut spec = ConsumerSpec::new(&topic, &table);
-    spec.extra = listener_env(listener, &mut mount);
+    spec.extra = security_env(brokers, security, &mut mount);
     let consumer = ConsumerProcess::start(&spec);
     if let Err(e) = wait_for_questdb_count(&table, TRADES as i64, Duration::from_secs(90)).await {
         panic!("{e}\nconsumer log:\n{}", consumer.log_tail());
@@ -59,45 +66,38 @@ async fn ingest_through(listener: Listener, name: &str) {
         (TRADES as i64, TRADES as i64),
         "N rows, N distinct"
     );
-    ready(&consumer, Duration::from_secs(20)).await;
+    Carried {
+        topic,
+        consumer,
+        _mount: mount,
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scram_sha_512_over_sasl_ssl_carries_every_trade() {
-    ingest_through(
-        Listener::SaslSsl(SaslMechanism::ScramSha512),
-        "sec-scram512",
-    )
-    .await;
+/// Produces and consumes through `listener`: every trade is one row, and the consumer is
+/// ready.
+async fn ingest_through(listener: Listener, name: &str) {
+    let (brokers, security) = listener_security(listener);
+    let carried = carry(name, &brokers, &security).await;
+    ready(&carried.consumer, Duration::from_secs(20)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn scram_sha_256_over_sasl_ssl_carries_every_trade() {
-    ingest_through(
-        Listener::SaslSsl(SaslMechanism::ScramSha256),
-        "sec-scram256",
-    )
-    .await;
+/// One test a listener: `name: listener, prefix of its topic and table;`.
+macro_rules! ingest_tests {
+    ($($name:ident: $listener:expr, $prefix:literal;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            ingest_through($listener, $prefix).await;
+        }
+    )*};
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plain_over_sasl_ssl_carries_every_trade() {
-    ingest_through(Listener::SaslSsl(SaslMechanism::Plain), "sec-plain").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn oauthbearer_from_a_token_file_carries_every_trade() {
-    ingest_through(Listener::SaslSsl(SaslMechanism::OAuthBearer), "sec-oauth").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mutual_tls_carries_every_trade() {
-    ingest_through(Listener::Ssl, "sec-mtls").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plaintext_carries_every_trade() {
-    ingest_through(Listener::Plaintext, "sec-plaintext").await;
+ingest_tests! {
+    scram_sha_512_over_sasl_ssl_carries_every_trade: Listener::SaslSsl(ScramSha512), "sec-scram512";
+    scram_sha_256_over_sasl_ssl_carries_every_trade: Listener::SaslSsl(ScramSha256), "sec-scram256";
+    plain_over_sasl_ssl_carries_every_trade: Listener::SaslSsl(Plain), "sec-plain";
+    oauthbearer_from_a_token_file_carries_every_trade: Listener::SaslSsl(OAuthBearer), "sec-oauth";
+    mutual_tls_carries_every_trade: Listener::Ssl, "sec-mtls";
+    plaintext_carries_every_trade: Listener::Plaintext, "sec-plaintext";
 }
 
 /// Runs the loadgen: `count` trades to `topic`, settings from `env` and `flags`.
@@ -139,7 +139,7 @@ async fn the_loadgen_produces_through_sasl_ssl_and_through_mutual_tls() {
     // SASL_SSL through the consumer's variables; SSL through flags.
     let (topic, table) = topic_and_table("sec-loadgen").await;
     let mut mount = SecretMount::new(&topic);
-    let sasl = listener_env(Listener::SaslSsl(SaslMechanism::ScramSha512), &mut mount);
+    let sasl = listener_env(Listener::SaslSsl(ScramSha512), &mut mount);
     loadgen(&topic, TRADES, &sasl, &["--id-base", "1000000"]);
     let tls_flags = [
         "--brokers",
@@ -173,35 +173,24 @@ async fn the_loadgen_produces_through_sasl_ssl_and_through_mutual_tls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_with_every_awkward_character_works_and_no_log_shows_it() {
     TestEnv::get();
-    let (topic, table) = topic_and_table("sec-awkward").await;
     let marker = unique_name("pw");
     let first = format!("a,b;c=d \"dq\" 'sq' back\\slash {marker}");
     let second = format!("second line {marker}");
     let password = format!("{first}\n{second}");
     let user = unique_name("awkward-user");
-    create_scram_user(&user, &password, &[SaslMechanism::ScramSha512]).expect("SCRAM user");
+    create_scram_user(&user, &password, &[ScramSha512]).expect("SCRAM user");
 
-    let (brokers, tls) = listener_security(Listener::SaslSsl(SaslMechanism::ScramSha512));
+    let (brokers, tls) = listener_security(Listener::SaslSsl(ScramSha512));
     let security = KafkaSecurity {
         username: Some(Credential::value(user.clone())),
         password: Some(Credential::value(password.clone())),
         ..tls
     };
-    produce_with(
-        &brokers,
-        &security,
-        &topic,
-        &normalized_messages(&topic, TRADES),
-    )
-    .await;
-    let mut mount = SecretMount::new(&topic);
-    let mut spec = ConsumerSpec::new(&topic, &table);
-    spec.extra = security_env(&brokers, &security, &mut mount);
-    let mut consumer = ConsumerProcess::start(&spec);
-    if let Err(e) = wait_for_questdb_count(&table, TRADES as i64, Duration::from_secs(90)).await {
-        panic!("{e}\nconsumer log:\n{}", consumer.log_tail());
-    }
-    assert_eq!(counts(&table).await, (TRADES as i64, TRADES as i64));
+    let Carried {
+        topic,
+        mut consumer,
+        _mount,
+    } = carry("sec-awkward", &brokers, &security).await;
     assert!(
         consumer.terminate(Duration::from_secs(20)),
         "exits on SIGTERM"

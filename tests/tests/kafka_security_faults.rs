@@ -117,13 +117,20 @@ impl Refused {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_password_is_an_authentication_problem_until_the_secret_is_fixed() {
     let listener = Listener::SaslSsl(SaslMechanism::ScramSha512);
+    const WRONG: &str = "wrong,pa;ss=wo\"rd'";
     let mut refused = start_refused("sec-badpw", listener, |mount, _| {
-        mount.write(&[("password", b"not-the-password")]);
+        mount.write(&[("password", WRONG.as_bytes())]);
     })
     .await;
     refused
         .check_refused("kafka-authentication", "Authentication failed")
         .await;
+    assert_eq!(
+        log_lines_with(&refused.consumer, "wrong,pa;ss"),
+        0,
+        "the refused password is in the consumer's log:\n{}",
+        refused.consumer.log_tail()
+    );
     let password = listener_security(listener).1.password.expect("password");
     let password = password.secret.expose().as_bytes().to_vec();
     refused

@@ -296,6 +296,15 @@ pub async fn produce(topic: &str, messages: &[Message]) {
         .set("message.max.bytes", "1048588")
         .create()
         .expect("producer");
+    send_all(&producer, topic, messages).await;
+}
+
+/// Sends `messages` to `topic` through `producer` and waits for every acknowledgement.
+pub async fn send_all<C: rdkafka::ClientContext + 'static>(
+    producer: &FutureProducer<C>,
+    topic: &str,
+    messages: &[Message],
+) {
     let mut pending = Vec::with_capacity(messages.len());
     for m in messages {
         let record = FutureRecord::to(topic).key(&m.key).payload(&m.payload);

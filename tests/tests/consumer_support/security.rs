@@ -8,7 +8,7 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use spate_consumer::security::{KafkaSecurity, SecureContext};
 use spate_tests::{Listener, TestEnv, eventually, kafka_config, listener_security, repo_root};
@@ -158,22 +158,7 @@ pub async fn produce_with(
     let producer: FutureProducer<SecureContext> = config
         .create_with_context(SecureContext::new(security, None))
         .expect("producer");
-    let mut pending = Vec::with_capacity(messages.len());
-    for m in messages {
-        let record = FutureRecord::to(topic).key(&m.key).payload(&m.payload);
-        pending.push(
-            producer
-                .send_result(record)
-                .map_err(|(e, _)| e)
-                .expect("enqueue"),
-        );
-    }
-    for p in pending {
-        p.await
-            .expect("delivery")
-            .map_err(|(e, _)| e)
-            .expect("produce");
-    }
+    super::send_all(&producer, topic, messages).await;
 }
 
 /// The sum of the offsets `group` committed on `topic` (0 when none), read over the
