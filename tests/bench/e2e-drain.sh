@@ -25,7 +25,7 @@ case ${SPATE_BENCH_LISTENER:-plaintext} in
   plaintext)
     start_consumer "$topic" "$table" "$W" "$port" "$SPATE_LOG_DIR/e2e-drain-consumer.log" ;;
   sasl_ssl)
-    password_file=$(mktemp "$SPATE_STATE_DIR/bench-password.XXXXXX")
+    password_file=$(mktemp "${SPATE_STATE_DIR:-.spate}/bench-password.XXXXXX")
     trap 'rm -f "$password_file"; bench_cleanup' EXIT
     printf '%s' "$KAFKA_SCRAM_PASSWORD" >"$password_file"
     KAFKA_BROKERS=$KAFKA_SASL_SSL_BROKERS SPATE_KAFKA_SECURITY_PROTOCOL=SASL_SSL \
