@@ -101,6 +101,8 @@ fn load_with(p: &IngestionPipeline, case: &str, questdb: &str) -> Loaded {
         read.borrow_mut().insert(k.to_owned());
         env.get(k).cloned()
     });
+    // The configuration keeps the paths and the secrets it read; the files may go.
+    let _ = std::fs::remove_dir_all(&dir);
     Loaded {
         result,
         env,
