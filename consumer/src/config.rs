@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::control_auth::ControlAuth;
 use crate::encode::check_table_name;
 use crate::format::InputFormat;
+use crate::security::{KafkaSecurity, QuestdbAuth};
 pub use sources::Origin;
 use sources::{Setting, Sources};
 
@@ -40,6 +41,8 @@ pub struct KafkaConfig {
     pub options: Vec<(String, String)>,
     pub dead_letter_topic: String,
     pub group_protocol: GroupProtocol,
+    /// Protocol, SASL and TLS settings, shared by every Kafka client of the process.
+    pub security: KafkaSecurity,
 }
 
 /// Kafka consumer group protocol.
@@ -86,6 +89,8 @@ pub struct QuestdbConfig {
     pub stall_after: Duration,
     /// Retry interval while a schema problem holds the partitions.
     pub hold_retry: Duration,
+    /// Credentials, merged into every QuestDB client.
+    pub auth: QuestdbAuth,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,7 +242,14 @@ impl std::error::Error for ConfigErrors {}
 
 macro_rules! setting {
     ($key:literal, [$($env:literal),*], $help:literal) => {
-        Setting { key: $key, env: &[$($env),*], help: $help }
+        Setting { key: $key, env: &[$($env),*], help: $help, redact: false }
+    };
+}
+
+/// A setting whose value may hold a secret: errors never quote it.
+macro_rules! secret {
+    ($key:literal, [$($env:literal),*], $help:literal) => {
+        Setting { key: $key, env: &[$($env),*], help: $help, redact: true }
     };
 }
 
@@ -257,10 +269,10 @@ const SETTINGS: &[Setting] = &[
         ["KAFKA_TOPICS"],
         "Comma-separated topics (required)"
     ),
-    setting!(
+    secret!(
         "kafka.options",
         ["SPATE_KAFKA_OPTIONS"],
-        "Extra librdkafka properties k=v (repeatable)"
+        "Extra librdkafka properties k=v (repeatable); no secrets (they have settings of their own)"
     ),
     setting!(
         "kafka.dead_letter_topic",
@@ -273,9 +285,104 @@ const SETTINGS: &[Setting] = &[
         "consumer (KIP-848) or classic [default: consumer]"
     ),
     setting!(
+        "kafka.security_protocol",
+        ["SPATE_KAFKA_SECURITY_PROTOCOL"],
+        "PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL [default: PLAINTEXT]"
+    ),
+    setting!(
+        "kafka.sasl_mechanism",
+        ["SPATE_KAFKA_SASL_MECHANISM"],
+        "PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"
+    ),
+    secret!(
+        "kafka.sasl_username",
+        ["SPATE_KAFKA_SASL_USERNAME"],
+        "SASL user name"
+    ),
+    setting!(
+        "kafka.sasl_username_file",
+        ["SPATE_KAFKA_SASL_USERNAME_FILE"],
+        "File holding the SASL user name (its exact bytes)"
+    ),
+    secret!(
+        "kafka.sasl_password",
+        ["SPATE_KAFKA_SASL_PASSWORD"],
+        "SASL password (prefer the file)"
+    ),
+    setting!(
+        "kafka.sasl_password_file",
+        ["SPATE_KAFKA_SASL_PASSWORD_FILE"],
+        "File holding the SASL password (its exact bytes)"
+    ),
+    secret!(
+        "kafka.oauthbearer_token",
+        ["SPATE_KAFKA_OAUTHBEARER_TOKEN"],
+        "OAUTHBEARER token (prefer the file)"
+    ),
+    setting!(
+        "kafka.oauthbearer_token_file",
+        ["SPATE_KAFKA_OAUTHBEARER_TOKEN_FILE"],
+        "File holding the OAUTHBEARER token, read again at every refresh"
+    ),
+    setting!(
+        "kafka.ssl_ca_file",
+        ["SPATE_KAFKA_SSL_CA_FILE"],
+        "PEM file of the CA certificates to trust [default: the system's]"
+    ),
+    setting!(
+        "kafka.ssl_cert_file",
+        ["SPATE_KAFKA_SSL_CERT_FILE"],
+        "PEM file of the client certificate (mutual TLS)"
+    ),
+    setting!(
+        "kafka.ssl_key_file",
+        ["SPATE_KAFKA_SSL_KEY_FILE"],
+        "PEM file of the client certificate's key"
+    ),
+    setting!(
+        "kafka.ssl_verify_hostname",
+        ["SPATE_KAFKA_SSL_VERIFY_HOSTNAME"],
+        "Check that the broker's certificate names its host [default: true]"
+    ),
+    setting!(
+        "kafka.allow_plaintext_password",
+        ["SPATE_KAFKA_ALLOW_PLAINTEXT_PASSWORD"],
+        "Accept PLAIN over SASL_PLAINTEXT, which sends the password in cleartext [default: false]"
+    ),
+    secret!(
         "questdb.client_conf",
         ["QDB_CLIENT_CONF"],
-        "questdb-rs client configuration string"
+        "questdb-rs client configuration string; no credentials (see questdb.username and questdb.token)"
+    ),
+    secret!(
+        "questdb.username",
+        ["SPATE_QDB_USERNAME"],
+        "QuestDB user (HTTP basic authentication)"
+    ),
+    setting!(
+        "questdb.username_file",
+        ["SPATE_QDB_USERNAME_FILE"],
+        "File holding the QuestDB user"
+    ),
+    secret!(
+        "questdb.password",
+        ["SPATE_QDB_PASSWORD"],
+        "QuestDB password (prefer the file)"
+    ),
+    setting!(
+        "questdb.password_file",
+        ["SPATE_QDB_PASSWORD_FILE"],
+        "File holding the QuestDB password"
+    ),
+    secret!(
+        "questdb.token",
+        ["SPATE_QDB_TOKEN"],
+        "QuestDB bearer token (Enterprise; prefer the file)"
+    ),
+    setting!(
+        "questdb.token_file",
+        ["SPATE_QDB_TOKEN_FILE"],
+        "File holding the QuestDB token"
     ),
     setting!(
         "questdb.host",
@@ -514,3 +621,6 @@ fn check_table(name: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod security_tests;

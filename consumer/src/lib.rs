@@ -12,6 +12,7 @@ pub mod loadgen;
 pub mod metrics;
 pub mod record;
 pub mod runtime;
+pub mod security;
 pub mod server;
 pub mod trade;
 pub mod validate;

@@ -1,7 +1,9 @@
-//! `spate-consumer`: loads the configuration, starts the runtime and the HTTP server, and
-//! shuts down in order on SIGTERM or SIGINT.
+//! `spate-consumer`: loads the configuration, starts the HTTP server and the runtime, and
+//! shuts down in order on SIGTERM or SIGINT, or when a credential file changes (exit 0:
+//! the kubelet restarts the container, which reads the new credentials).
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -9,8 +11,10 @@ use spate_consumer::config::{Config, LogFormat};
 use spate_consumer::metrics::Metrics;
 use spate_consumer::record::RecordCodec;
 use spate_consumer::runtime::health::Health;
+use spate_consumer::runtime::pool::{OutOfRange, WorkerPool, WorkersState};
 use spate_consumer::runtime::{Runtime, Settings, ddl};
-use spate_consumer::server::{self, AppState};
+use spate_consumer::security::FileWatch;
+use spate_consumer::server::{self, AppState, WorkersApi};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
@@ -61,15 +65,17 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listen on {}", settings.listen))?;
-    let runtime = Runtime::start(settings.clone(), codec, metrics.clone(), health.clone())
-        .await
-        .context("start consumer")?;
-
+    // The endpoints answer while the runtime starts: `/readyz` then says what it waits
+    // for (QuestDB refusing the credentials, a broker refusing them).
+    let workers = Arc::new(PendingWorkers::new(
+        settings.workers_initial,
+        settings.workers_max,
+    ));
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let state = AppState {
-        metrics,
+        metrics: metrics.clone(),
         health: health.clone(),
-        workers: Arc::new(runtime.pool()),
+        workers: workers.clone(),
         control: Arc::new(settings.control.clone()),
     };
     let mut server_stop = stop_rx.clone();
@@ -81,22 +87,128 @@ async fn run(config: Config) -> anyhow::Result<()> {
         health.clone(),
         stop_rx.clone(),
     ));
+    let (reason_tx, mut reason) = watch::channel(None);
+    tokio::spawn(stop_reason(settings.credential_files(), reason_tx));
 
-    let reason = tokio::select! {
-        signal = shutdown_signal() => signal,
-        _ = watch_poll_thread(&runtime) => "poll thread stopped",
+    let started = tokio::select! {
+        runtime = Runtime::start(settings.clone(), codec, metrics, health.clone()) => {
+            Some(runtime.context("start consumer")?)
+        }
+        _ = reason.wait_for(Option::is_some) => None,
     };
-    info!(reason, "stopping");
-    let report = tokio::task::spawn_blocking(move || runtime.shutdown())
-        .await
-        .context("shutdown task")?;
+    let reason = match started {
+        None => {
+            info!(reason = ?*reason.borrow(), "stopping before the consumer started");
+            None
+        }
+        Some(runtime) => {
+            workers.attach(runtime.pool());
+            let reason = tokio::select! {
+                r = reason.wait_for(Option::is_some) => r.ok().and_then(|r| *r),
+                _ = watch_poll_thread(&runtime) => Some("poll thread stopped"),
+            };
+            info!(reason, "stopping");
+            let report = tokio::task::spawn_blocking(move || runtime.shutdown())
+                .await
+                .context("shutdown task")?;
+            if !report.committed || !report.closed {
+                warn!(?report, "shutdown was not clean");
+            }
+            reason
+        }
+    };
     let _ = stop_tx.send(true);
     let _ = stop_rx.changed().await;
     let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
-    if !report.committed || !report.closed {
-        warn!(?report, "shutdown was not clean");
+    if reason == Some(CREDENTIALS_CHANGED) {
+        info!("exiting so that the new credentials are read at the next start");
     }
     Ok(())
+}
+
+const CREDENTIALS_CHANGED: &str = "credentials changed";
+
+/// Sends why the process must stop: a signal, or a changed credential file.
+async fn stop_reason(files: FileWatch, tx: watch::Sender<Option<&'static str>>) {
+    let reason = tokio::select! {
+        signal = shutdown_signal() => signal,
+        _ = credentials_changed(&files) => CREDENTIALS_CHANGED,
+    };
+    let _ = tx.send(Some(reason));
+}
+
+/// Returns once a credential or certificate file holds something new (the kubelet
+/// updates mounted Secrets in place); never when there is none.
+async fn credentials_changed(files: &FileWatch) {
+    if files.is_empty() {
+        return std::future::pending().await;
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let changed = files.changed();
+        if !changed.is_empty() {
+            info!(
+                settings = ?changed,
+                "credentials changed: draining and committing as on SIGTERM, then exiting 0 so that the restart reads them"
+            );
+            return;
+        }
+    }
+}
+
+/// The control endpoint's view of the workers: the configured count until the runtime
+/// has started (a count set meanwhile is applied then), the pool after.
+struct PendingWorkers {
+    pool: OnceLock<WorkerPool>,
+    requested: AtomicUsize,
+    max: usize,
+}
+
+impl PendingWorkers {
+    fn new(initial: usize, max: usize) -> Self {
+        PendingWorkers {
+            pool: OnceLock::new(),
+            requested: AtomicUsize::new(initial),
+            max,
+        }
+    }
+
+    fn attach(&self, pool: WorkerPool) {
+        let requested = self.requested.load(Ordering::Acquire);
+        if pool.state().workers != requested
+            && let Err(error) = pool.set_workers(requested)
+        {
+            warn!(%error, "the worker count set while starting was not applied");
+        }
+        let _ = self.pool.set(pool);
+    }
+}
+
+impl WorkersApi for PendingWorkers {
+    fn state(&self) -> WorkersState {
+        match self.pool.get() {
+            Some(pool) => pool.state(),
+            None => WorkersState {
+                workers: self.requested.load(Ordering::Acquire),
+                max: self.max,
+                active: 0,
+            },
+        }
+    }
+
+    fn set_workers(&self, n: usize) -> Result<WorkersState, OutOfRange> {
+        if let Some(pool) = self.pool.get() {
+            return pool.set_workers(n);
+        }
+        if !(1..=self.max).contains(&n) {
+            return Err(OutOfRange {
+                requested: n,
+                max: self.max,
+            });
+        }
+        self.requested.store(n, Ordering::Release);
+        Ok(self.state())
+    }
 }
 
 async fn watch_poll_thread(runtime: &Runtime) {
@@ -112,7 +224,8 @@ async fn ping_questdb(url: String, health: Arc<Health>, mut stop: watch::Receive
         .build()
         .unwrap_or_default();
     loop {
-        health.set_questdb(ddl::ping(&client, &url).await);
+        let reachable = ddl::ping(&client, &url).await;
+        health.set_questdb_reachable(reachable, || format!("QuestDB does not answer {url}/ping"));
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = stop.wait_for(|s| *s) => return,

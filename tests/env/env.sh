@@ -95,6 +95,8 @@ write_env_file() {
     done
     echo "SPATE_LOG_DIR=$SPATE_LOG_DIR"
   } >"$ENV_FILE.tmp"
+  # It holds the local Kafka users' passwords.
+  chmod 600 "$ENV_FILE.tmp"
   mv "$ENV_FILE.tmp" "$ENV_FILE"
 }
 
@@ -104,7 +106,8 @@ summary() {
   for c in "${COMPONENTS[@]}"; do
     printf '  %-11s %s\n' "$c" "$(component "$c" version 2>/dev/null || echo 'up')" >&2
   done
-  sed 's/^/  /' "$ENV_FILE" >&2
+  # Passwords stay in the env file, out of the terminal and the logs.
+  sed -e 's/^\([A-Z_]*PASSWORD\)=.*/\1=(in the env file)/' -e 's/^/  /' "$ENV_FILE" >&2
 }
 
 # ------------------------------------------------------------------------------ install

@@ -26,10 +26,11 @@ pub struct TestEnv {
     /// started without Kubernetes (`SPATE_ENV_COMPONENTS` without `k8s`), which only
     /// suites that never reach Kubernetes accept (see [`TestEnv::kubeconfig`]).
     pub kubeconfig_path: Option<PathBuf>,
-    /// Prometheus base URL.
-    pub prometheus_url: String,
+    /// Prometheus base URL; `None` when the environment was started without Prometheus
+    /// (see [`TestEnv::prometheus_url`]).
+    pub prometheus_url_opt: Option<String>,
     /// The file_sd JSON file Prometheus watches; see [`crate::add_prometheus_target`].
-    pub prometheus_targets_file: PathBuf,
+    pub prometheus_targets_file_opt: Option<PathBuf>,
     /// Where this run's server logs are.
     pub log_dir: PathBuf,
     /// Every variable of the env file, including the ones above.
@@ -37,6 +38,14 @@ pub struct TestEnv {
 }
 
 static ENV: OnceLock<TestEnv> = OnceLock::new();
+
+/// Why a suite cannot run: the environment was started without `server`.
+fn without(server: &str, key: &str) -> String {
+    format!(
+        "this suite needs {server}, but the environment was started without it (no {key} in \
+         its env file; unset SPATE_ENV_COMPONENTS and run `make env-up`)"
+    )
+}
 
 impl TestEnv {
     /// The environment of this test process: `$SPATE_ENV_FILE` when set (used as is,
@@ -93,8 +102,8 @@ impl TestEnv {
             questdb_ilp_tcp: get("QUESTDB_ILP_TCP")?,
             questdb_pg: get("QUESTDB_PG")?,
             kubeconfig_path: vars.get("KUBECONFIG").map(PathBuf::from),
-            prometheus_url: get("PROMETHEUS_URL")?,
-            prometheus_targets_file: get("PROMETHEUS_TARGETS_FILE")?.into(),
+            prometheus_url_opt: vars.get("PROMETHEUS_URL").cloned(),
+            prometheus_targets_file_opt: vars.get("PROMETHEUS_TARGETS_FILE").map(PathBuf::from),
             log_dir: get("SPATE_LOG_DIR")?.into(),
             vars,
         })
@@ -106,11 +115,34 @@ impl TestEnv {
         let first_broker = self.kafka_brokers.split(',').next().unwrap_or_default();
         connect("Kafka", first_broker)?;
         connect("QuestDB", &authority(&self.questdb_http))?;
-        connect("Prometheus", &authority(&self.prometheus_url))?;
+        if let Some(url) = &self.prometheus_url_opt {
+            connect("Prometheus", &authority(url))?;
+        }
         if let Some(path) = &self.kubeconfig_path {
             connect("the Kubernetes API server", &kube_api_authority(path)?)?;
         }
         Ok(())
+    }
+
+    /// Prometheus' base URL, for suites that use it.
+    ///
+    /// # Panics
+    /// When the environment runs without Prometheus (`SPATE_ENV_COMPONENTS` without
+    /// `prometheus`): such a suite must fail, not pass without its server.
+    pub fn prometheus_url(&self) -> &str {
+        self.prometheus_url_opt
+            .as_deref()
+            .unwrap_or_else(|| panic!("{}", without("Prometheus", "PROMETHEUS_URL")))
+    }
+
+    /// The file_sd JSON file Prometheus watches.
+    ///
+    /// # Panics
+    /// Like [`TestEnv::prometheus_url`].
+    pub fn prometheus_targets_file(&self) -> &Path {
+        self.prometheus_targets_file_opt
+            .as_deref()
+            .unwrap_or_else(|| panic!("{}", without("Prometheus", "PROMETHEUS_TARGETS_FILE")))
     }
 
     /// The admin kubeconfig, for suites that use Kubernetes.
@@ -119,12 +151,9 @@ impl TestEnv {
     /// When the environment runs without Kubernetes: such a suite must fail, not pass
     /// without its server.
     pub fn kubeconfig(&self) -> &Path {
-        self.kubeconfig_path.as_deref().unwrap_or_else(|| {
-            panic!(
-                "this suite needs Kubernetes, but the environment was started without it \
-                 (no KUBECONFIG in its env file; unset SPATE_ENV_COMPONENTS and run `make env-up`)"
-            )
-        })
+        self.kubeconfig_path
+            .as_deref()
+            .unwrap_or_else(|| panic!("{}", without("Kubernetes", "KUBECONFIG")))
     }
 
     /// The API server's address as pods reach it (there is no kube-proxy, so the
@@ -151,6 +180,19 @@ impl TestEnv {
     /// The pod bridge's host address, where the servers listen.
     pub fn host_ip(&self) -> &str {
         self.cluster_var("SPATE_HOST_IP")
+    }
+
+    /// A variable the local Kafka records (its secured listeners, TLS files, users).
+    ///
+    /// # Panics
+    /// When the env file lacks it: an environment started before Kafka had them.
+    pub fn kafka_var(&self, key: &str) -> &str {
+        self.vars.get(key).map(String::as_str).unwrap_or_else(|| {
+            panic!(
+                "the environment's env file has no {key}: it was started before Kafka had its \
+                 secured listeners; restart it (`make env-down`, then `make env-up`)"
+            )
+        })
     }
 
     /// # Panics
@@ -296,7 +338,7 @@ EXTRA=a=b
         let env = TestEnv::from_vars(parse_env_file(SAMPLE), Path::new("env")).expect("complete");
         assert_eq!(env.kafka_brokers, "10.88.0.1:9092");
         assert_eq!(env.questdb_pg, "10.88.0.1:8812");
-        assert_eq!(env.prometheus_url, "http://127.0.0.1:9090");
+        assert_eq!(env.prometheus_url(), "http://127.0.0.1:9090");
         assert_eq!(env.kubeconfig(), Path::new("/tmp/admin.kubeconfig"));
         assert_eq!((env.api_host(), env.api_port()), ("10.88.0.1", "6443"));
         assert_eq!(env.node_name(), "spate-node");

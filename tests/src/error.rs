@@ -55,6 +55,8 @@ pub enum Error {
     QuestdbRejected { sql: String, message: String },
     #[error("create topic {topic}: {reason}")]
     CreateTopic { topic: String, reason: String },
+    #[error("create SCRAM user {user}: {reason}")]
+    CreateScramUser { user: String, reason: String },
     #[error("query Prometheus `{promql}`: {source}")]
     QueryPrometheus {
         promql: String,

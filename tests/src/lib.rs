@@ -19,12 +19,14 @@ mod prometheus;
 mod questdb;
 mod tools;
 
-pub use binaries::consumer_binary;
+pub use binaries::{consumer_binary, loadgen_binary};
 pub use env::{TestEnv, parse_env_file, repo_root};
 pub use error::Error;
 pub use images::Images;
 pub use k8s::{create_namespace, kube_client};
-pub use kafka::{create_topic, kafka_config};
+pub use kafka::{
+    Listener, create_scram_user, create_topic, kafka_config, kafka_config_for, listener_security,
+};
 pub use kubectl::{KubectlOutput, kubectl, kubectl_apply, kubectl_ok, kubectl_with_input};
 pub use names::{unique_name, unique_table};
 pub use poll::eventually;

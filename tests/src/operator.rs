@@ -191,7 +191,7 @@ fn write_overlay(dir: &Path, namespace: &str, options: &OperatorOptions) -> Resu
         json!({"name": "KUBERNETES_SERVICE_PORT", "value": env.api_port()}),
     ];
     if options.prometheus {
-        container_env.push(json!({"name": "PROMETHEUS_URL", "value": env.prometheus_url}));
+        container_env.push(json!({"name": "PROMETHEUS_URL", "value": env.prometheus_url()}));
         // The local Prometheus scrapes every second (tests/env/prometheus/prometheus.yml.in).
         container_env
             .push(json!({"name": "SPATE_PROMETHEUS_SCRAPE_INTERVAL_SECONDS", "value": "1"}));

@@ -51,7 +51,7 @@ fn result_of(promql: &str, data: Value) -> Result<Vec<Value>, Error> {
 
 /// `GET <prometheus><path>?<params>`; the answer's `data` when its status is success.
 pub async fn prometheus_api(path: &str, params: &[(&str, &str)]) -> Result<Value, Error> {
-    let base = format!("{}{path}", TestEnv::get().prometheus_url);
+    let base = format!("{}{path}", TestEnv::get().prometheus_url());
     let url = reqwest::Url::parse_with_params(&base, params)
         .map(String::from)
         .unwrap_or(base);
@@ -104,7 +104,7 @@ pub fn add_prometheus_target(
         .collect();
     all.insert("job".to_owned(), job.into());
     let group = json!({ "targets": [addr], "labels": all });
-    let file = TestEnv::get().prometheus_targets_file.clone();
+    let file = TestEnv::get().prometheus_targets_file().to_owned();
     update_targets(&file, |groups| groups.push(group.clone()))?;
     Ok(PrometheusTarget { file, group })
 }
@@ -217,7 +217,7 @@ pub async fn prometheus_alerts() -> Result<Vec<Value>, Error> {
 
 /// Makes Prometheus re-read its configuration and rule files (`--web.enable-lifecycle`).
 async fn reload() -> Result<(), Error> {
-    let url = format!("{}/-/reload", TestEnv::get().prometheus_url);
+    let url = format!("{}/-/reload", TestEnv::get().prometheus_url());
     let failed = |source| Error::QueryPrometheus {
         promql: "POST /-/reload".to_owned(),
         source,

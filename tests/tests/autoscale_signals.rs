@@ -193,7 +193,7 @@ async fn consumer_signals_are_read_through_the_prometheus_http_api() {
         .expect("add the target");
     let reader = PrometheusReader::new(
         reqwest::Client::new(),
-        &TestEnv::get().prometheus_url,
+        TestEnv::get().prometheus_url(),
         "10s",
         Duration::from_secs(30),
     );

@@ -8,6 +8,7 @@ mod support;
 use std::time::Duration;
 
 use spate_consumer::runtime::ddl::{DdlError, ensure_table};
+use spate_consumer::security::QuestdbAuth;
 use spate_tests::{TestEnv, questdb_query, unique_name, unique_table};
 use support::{ConsumerProcess, ConsumerSpec};
 
@@ -24,7 +25,13 @@ async fn create(table: &str, columns: &str, tail: &str) {
 }
 
 async fn check(table: &str, allow_extra: bool) -> Result<(), DdlError> {
-    ensure_table(&TestEnv::get().questdb_http, table, allow_extra).await
+    ensure_table(
+        &TestEnv::get().questdb_http,
+        &QuestdbAuth::default(),
+        table,
+        allow_extra,
+    )
+    .await
 }
 
 fn refusal(result: Result<(), DdlError>) -> String {

@@ -23,7 +23,7 @@ async fn single_value(promql: String) -> Result<String, String> {
 #[tokio::test]
 async fn prometheus_reports_its_own_target_up() {
     // Its own address: a series of an earlier run on another port may still be in range.
-    let url = &spate_tests::TestEnv::get().prometheus_url;
+    let url = spate_tests::TestEnv::get().prometheus_url();
     let instance = url.trim_start_matches("http://").trim_end_matches('/');
     let up = eventually(
         "Prometheus to scrape itself",

@@ -1,19 +1,23 @@
 //! spate-loadgen: produces realistic trades to Kafka in every supported format at a
 //! target rate profile, prints progress to stderr and a JSON summary to stdout.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
 use rdkafka::ClientContext;
-use rdkafka::config::ClientConfig;
+use rdkafka::client::OAuthToken;
+use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use spate_consumer::format::time::format_rfc3339;
 use spate_consumer::loadgen::{
     Market, OutputFormat, Pacer, PoisonKind, Profile, Renderer, Summary,
+};
+use spate_consumer::security::{
+    ClientErrorKind, ClientProblems, KafkaSecurityArgs, ProblemSink, SecureContext,
 };
 use spate_consumer::validate::now_ns;
 
@@ -63,9 +67,12 @@ struct Args {
     /// Partition count [default: from the topic's metadata].
     #[arg(long)]
     partitions: Option<i32>,
-    /// Extra librdkafka producer property (repeatable).
+    /// Extra librdkafka producer property (repeatable); no secrets (they have flags of
+    /// their own).
     #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
     kafka_options: Vec<String>,
+    #[command(flatten)]
+    security: KafkaSecurityArgs,
 }
 
 #[derive(Default)]
@@ -74,27 +81,73 @@ struct Counters {
     failed: AtomicU64,
 }
 
-struct Context(Arc<Counters>);
+struct Context {
+    counters: Arc<Counters>,
+    secure: SecureContext,
+}
 
-impl ClientContext for Context {}
+impl ClientContext for Context {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.secure.on_log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !self.secure.on_error(&error, reason) {
+            eprintln!("spate-loadgen: {error}: {reason}");
+        }
+    }
+
+    fn generate_oauth_token(
+        &self,
+        _oauthbearer_config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.secure.oauth_token()
+    }
+}
+
+/// Connection problems, printed once per change.
+#[derive(Default)]
+struct StderrProblems(Mutex<ClientProblems>);
+
+impl ProblemSink for StderrProblems {
+    fn report(&self, kind: ClientErrorKind, reason: &str) {
+        let mut problems = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if problems.report(kind, reason) {
+            for line in problems.lines() {
+                eprintln!("spate-loadgen: {line}");
+            }
+        }
+    }
+
+    fn connected(&self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
 
 impl ProducerContext for Context {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         let counter = if result.is_ok() {
-            &self.0.delivered
+            &self.counters.delivered
         } else {
-            &self.0.failed
+            &self.counters.failed
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 fn producer(args: &Args, counters: Arc<Counters>) -> anyhow::Result<ThreadedProducer<Context>> {
-    let mut config = ClientConfig::new();
+    let security = args.security.resolve().map_err(|errors| {
+        anyhow::anyhow!(
+            "invalid Kafka security settings:\n  {}",
+            errors.join("\n  ")
+        )
+    })?;
+    let mut config = security.client_config(&args.brokers);
     config
-        .set("bootstrap.servers", &args.brokers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
@@ -109,14 +162,20 @@ fn producer(args: &Args, counters: Arc<Counters>) -> anyhow::Result<ThreadedProd
                 .to_string(),
         );
     for kv in &args.kafka_options {
-        let (k, v) = kv
-            .split_once('=')
-            .with_context(|| format!("--kafka-option {kv:?} is not KEY=VALUE"))?;
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("a --kafka-option is not KEY=VALUE");
+        };
+        if spate_consumer::security::kafka::is_secret_option(k) {
+            bail!("--kafka-option {k} is a secret: use its own flag (see --help)");
+        }
         config.set(k, v);
     }
-    config
-        .create_with_context(Context(counters))
-        .context("create Kafka producer")
+    let sink: Arc<dyn ProblemSink> = Arc::new(StderrProblems::default());
+    let context = Context {
+        counters,
+        secure: SecureContext::new(&security, Some(sink)),
+    };
+    ThreadedProducer::from_config_and_context(&config, context).context("create Kafka producer")
 }
 
 fn partition_count(args: &Args, producer: &ThreadedProducer<Context>) -> anyhow::Result<i32> {

@@ -1,5 +1,7 @@
 //! Turns raw setting texts into the typed [`Config`], recording every problem.
 
+mod security;
+
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
@@ -7,6 +9,8 @@ use std::time::Duration;
 use super::sources::{Origin, Sources};
 use super::*;
 use crate::control_auth::TokenPolicy;
+use crate::security::kafka::is_secret_option;
+use crate::security::questdb::secret_conf_keys;
 
 struct Resolver<'s, E> {
     sources: &'s Sources<E>,
@@ -21,15 +25,18 @@ impl<E: Fn(&str) -> Option<String>> Resolver<'_, E> {
     }
 
     fn opt<T>(&mut self, key: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
-        let (origin, text) = self.sources.raw(setting(key))?;
+        let s = setting(key);
+        let (origin, text) = self.sources.raw(s)?;
         match parse(text.trim()) {
             Ok(v) => Some(v),
             Err(reason) => {
-                self.errors.push(ConfigError::new(
-                    key,
-                    origin,
-                    format!("{reason} (got {text:?})"),
-                ));
+                // A value that may hold a secret is never quoted.
+                let reason = if s.redact {
+                    reason
+                } else {
+                    format!("{reason} (got {text:?})")
+                };
+                self.errors.push(ConfigError::new(key, origin, reason));
                 None
             }
         }
@@ -104,15 +111,36 @@ fn list(s: &str) -> Result<Vec<String>, String> {
     }
 }
 
+/// `k=v,k=v` librdkafka properties. Errors name keys, never values, and properties that
+/// carry secrets are refused: each has a setting of its own.
 fn options(s: &str) -> Result<Vec<(String, String)>, String> {
-    s.split(',')
+    let items: Vec<&str> = s
+        .split(',')
         .map(str::trim)
         .filter(|kv| !kv.is_empty())
-        .map(|kv| match kv.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
-            _ => Err(format!("{kv:?} is not key=value")),
-        })
-        .collect()
+        .collect();
+    let mut out = Vec::with_capacity(items.len());
+    for (i, kv) in items.iter().enumerate() {
+        match kv.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => {
+                out.push((k.trim().to_owned(), v.trim().to_owned()))
+            }
+            _ => {
+                return Err(format!(
+                    "item {} of {} is not key=value (items are separated by commas)",
+                    i + 1,
+                    items.len()
+                ));
+            }
+        }
+    }
+    if let Some((k, _)) = out.iter().find(|(k, _)| is_secret_option(k)) {
+        return Err(format!(
+            "holds {k}, a secret: give it in its own setting (kafka.sasl_username, kafka.sasl_password, \
+             kafka.oauthbearer_token, kafka.ssl_key_file; each also as a file)"
+        ));
+    }
+    Ok(out)
 }
 
 fn one_of<T: Copy>(choices: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
@@ -130,6 +158,19 @@ fn one_of<T: Copy>(choices: &'static [(&'static str, T)]) -> impl Fn(&str) -> Re
 
 /// The scheme and `addr` of a questdb-rs configuration string, checked by questdb-rs.
 fn client_conf(s: &str) -> Result<(Transport, bool, String), String> {
+    // Never quote the text: it may hold a password.
+    questdb_confstr::parse_conf_str(s).map_err(|e| {
+        format!(
+            "is not a configuration string such as http::addr=host:9000; (error at byte {})",
+            e.position()
+        )
+    })?;
+    if let Some(key) = secret_conf_keys(s).first() {
+        let name = key.to_ascii_uppercase();
+        return Err(format!(
+            "holds {key}=, a secret: give it in SPATE_QDB_{name} or SPATE_QDB_{name}_FILE instead"
+        ));
+    }
     questdb::ingress::SenderBuilder::from_conf(s).map_err(|e| e.msg().to_owned())?;
     let (scheme, params) = s
         .split_once("::")
@@ -186,11 +227,13 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
             "must differ from every input topic",
         );
     }
+    let kafka_options = r.get("kafka.options", Vec::new(), options);
     let kafka = KafkaConfig {
         brokers: brokers.unwrap_or_default(),
         group_id: r.get("kafka.group_id", "spate".to_owned(), nonempty),
         topics,
-        options: r.get("kafka.options", Vec::new(), options),
+        security: security::kafka_security(&mut r, &kafka_options),
+        options: kafka_options,
         dead_letter_topic,
         group_protocol: r.get(
             "kafka.group_protocol",
@@ -266,6 +309,7 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         table_allow_extra: r.get("questdb.table_allow_extra", false, boolean),
         stall_after: r.get("questdb.stall_secs", Duration::from_secs(120), secs(1)),
         hold_retry: r.get("questdb.hold_retry_secs", Duration::from_secs(30), secs(1)),
+        auth: security::questdb_auth(&mut r),
     };
 
     // Batching, workers, backpressure.

@@ -15,6 +15,8 @@ pub(crate) struct Setting {
     pub key: &'static str,
     pub env: &'static [&'static str],
     pub help: &'static str,
+    /// The value may hold a secret: errors never quote it.
+    pub redact: bool,
 }
 
 impl Setting {

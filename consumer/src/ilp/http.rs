@@ -117,6 +117,15 @@ impl HttpConf {
         })
     }
 
+    /// This configuration with the `Authorization` header value `auth` (credentials
+    /// given outside the configuration string).
+    pub fn with_auth(mut self, auth: Option<&crate::security::Secret>) -> Self {
+        if let Some(auth) = auth {
+            self.auth = Some(auth.expose().to_owned());
+        }
+        self
+    }
+
     /// The time allowed for a request carrying `body` bytes.
     fn allowance(&self, body: usize) -> Duration {
         let extra = match self.min_throughput {

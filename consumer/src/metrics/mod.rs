@@ -9,6 +9,7 @@ pub use histogram::{BatchHistogram, LocalBatchHistogram};
 
 use crate::record::RejectReason;
 use crate::runtime::dlq::REASON_QUESTDB_REJECTED;
+use crate::security::ClientErrorKind;
 use prometheus::local::LocalHistogram;
 use prometheus::{
     Counter, Encoder, Gauge, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge,
@@ -111,6 +112,7 @@ pub struct Metrics {
     pub worker_panics: IntCounter,
     pub holding_workers: IntGauge,
     holds: Vec<IntCounter>,
+    kafka_client_errors: Vec<IntCounter>,
     pub batch_size: IntGauge,
     pub flush_latency: Histogram,
     pub flushed_rows: IntCounter,
@@ -183,6 +185,20 @@ impl Metrics {
         {
             dead_letter.with_label_values(&[reason]);
         }
+        let client_errors_vec = reg(
+            r,
+            IntCounterVec::new(
+                Opts::new(
+                    "spate_kafka_client_errors_total",
+                    "Kafka client failures by kind: authentication, TLS, unreachable brokers",
+                ),
+                &["kind"],
+            )?,
+        )?;
+        let kafka_client_errors = ClientErrorKind::ALL
+            .iter()
+            .map(|k| client_errors_vec.with_label_values(&[k.as_str()]))
+            .collect();
         Ok(Self {
             inflight_bytes: reg(
                 r,
@@ -206,6 +222,7 @@ impl Metrics {
                 )?,
             )?,
             holds,
+            kafka_client_errors,
             trades_processed: reg(
                 r,
                 IntCounter::new(
@@ -385,6 +402,11 @@ impl Metrics {
     /// The counter of one hold kind.
     pub fn hold(&self, kind: HoldKind) -> &IntCounter {
         &self.holds[kind as usize]
+    }
+
+    /// The counter of Kafka client failures of `kind`.
+    pub fn kafka_client_error(&self, kind: ClientErrorKind) -> &IntCounter {
+        &self.kafka_client_errors[kind as usize]
     }
 
     /// Prometheus text exposition of every metric.

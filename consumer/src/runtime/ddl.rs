@@ -8,8 +8,10 @@ use reqwest::{Client, Url};
 use serde_json::Value;
 use tracing::info;
 
+use super::health::QuestdbProblem;
 use super::table_check::{ColumnInfo, TableSchema, check_schema};
 use crate::encode::trades_table_ddl;
+use crate::security::QuestdbAuth;
 
 /// The table could not be made ready.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,24 @@ pub enum DdlError {
     ReadTable { table: String, reason: String },
     #[error("table {table} does not fit spate's rows: {problems}")]
     CheckTable { table: String, problems: String },
+    #[error("the QuestDB credentials cannot be sent: {0}")]
+    EncodeCredentials(String),
+}
+
+impl DdlError {
+    /// What keeps QuestDB from answering when waiting may help (an outage, refused
+    /// credentials that may be fixed); `None` when the table itself must be fixed.
+    pub fn problem(&self) -> Option<QuestdbProblem> {
+        match self {
+            DdlError::ExecDdl { .. } => Some(QuestdbProblem::Unreachable),
+            DdlError::RejectDdl { status, .. } => match status {
+                401 | 403 => Some(QuestdbProblem::Authentication),
+                500.. => Some(QuestdbProblem::Unreachable),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
 }
 
 fn exec_url(base: &str, query: &str) -> Result<Url, DdlError> {
@@ -44,6 +64,23 @@ fn exec_url(base: &str, query: &str) -> Result<Url, DdlError> {
         })?;
     url.query_pairs_mut().append_pair("query", query);
     Ok(url)
+}
+
+/// The HTTP client of `/exec`, sending `auth`'s credentials with every request.
+pub fn exec_client(auth: &QuestdbAuth, timeout: Duration) -> Result<Client, DdlError> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(secret) = auth.header() {
+        let mut value = reqwest::header::HeaderValue::from_str(secret.expose()).map_err(|_| {
+            DdlError::EncodeCredentials("they hold a character an HTTP header cannot carry".into())
+        })?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Client::builder()
+        .timeout(timeout)
+        .default_headers(headers)
+        .build()
+        .map_err(|e| DdlError::EncodeCredentials(e.to_string()))
 }
 
 async fn exec(client: &Client, base: &str, query: &str) -> Result<Value, DdlError> {
@@ -126,14 +163,13 @@ fn parse_schema(table: &str, tables: &Value, columns: &Value) -> Option<TableSch
 
 /// Creates `table` if missing, then checks that it fits spate's rows; `allow_extra`
 /// accepts columns and upsert keys beyond spate's.
-pub async fn ensure_table(http_url: &str, table: &str, allow_extra: bool) -> Result<(), DdlError> {
-    let client = Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .map_err(|source| DdlError::ExecDdl {
-            url: http_url.to_string(),
-            source,
-        })?;
+pub async fn ensure_table(
+    http_url: &str,
+    auth: &QuestdbAuth,
+    table: &str,
+    allow_extra: bool,
+) -> Result<(), DdlError> {
+    let client = exec_client(auth, Duration::from_secs(30))?;
     exec(&client, http_url, &trades_table_ddl(table)).await?;
     // Names are checked identifiers (no quote can occur); QuestDB compares them
     // without case, and so does `parse_schema`.
@@ -193,6 +229,23 @@ pub async fn ping(client: &Client, http_url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_credentials_and_outages_are_waited_out_and_a_bad_table_is_not() {
+        let reject = |status| DdlError::RejectDdl {
+            status,
+            body: String::new(),
+        };
+        assert_eq!(reject(401).problem(), Some(QuestdbProblem::Authentication));
+        assert_eq!(reject(403).problem(), Some(QuestdbProblem::Authentication));
+        assert_eq!(reject(503).problem(), Some(QuestdbProblem::Unreachable));
+        assert_eq!(reject(400).problem(), None);
+        let misfit = DdlError::CheckTable {
+            table: "t".into(),
+            problems: "p".into(),
+        };
+        assert_eq!(misfit.problem(), None);
+    }
 
     #[test]
     fn the_query_is_url_encoded_under_exec() {

@@ -5,9 +5,8 @@
 use std::time::Duration;
 
 use futures::executor::block_on;
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
@@ -15,6 +14,8 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use super::chunk::PartitionId;
 use super::retry::{Backoff, sleep_unless};
+use crate::security::kafka::SaslMechanism;
+use crate::security::{KafkaSecurity, SecureContext};
 
 /// Header names of a dead letter.
 pub const HEADER_REASON: &str = "spate-reason";
@@ -101,7 +102,7 @@ pub enum DeadLetterError {
 
 /// Producer of the dead-letter topic, shared by the workers.
 pub struct DeadLetters {
-    producer: FutureProducer,
+    producer: FutureProducer<SecureContext>,
     topic: String,
 }
 
@@ -114,15 +115,17 @@ impl std::fmt::Debug for DeadLetters {
 }
 
 impl DeadLetters {
-    /// An idempotent, fully acknowledged producer for `topic`.
+    /// An idempotent, fully acknowledged producer for `topic`, connecting as the
+    /// consumer does (`security`, then the shared `options`) with `context`.
     pub fn new(
         brokers: &str,
+        security: &KafkaSecurity,
         options: &[(String, String)],
         topic: &str,
+        context: SecureContext,
     ) -> Result<Self, DeadLetterError> {
-        let mut config = ClientConfig::new();
+        let mut config = security.client_config(brokers);
         config
-            .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "5")
@@ -133,7 +136,8 @@ impl DeadLetters {
         for (k, v) in options.iter().filter(|(k, _)| is_shared_option(k)) {
             config.set(k, v);
         }
-        let producer = config.create().map_err(DeadLetterError::CreateProducer)?;
+        let producer = FutureProducer::from_config_and_context(&config, context)
+            .map_err(DeadLetterError::CreateProducer)?;
         Ok(Self {
             producer,
             topic: topic.to_string(),
@@ -225,13 +229,24 @@ pub enum TopicCheck {
 /// Makes sure the dead-letter topic exists, creating it (one partition, the broker's
 /// default replication) when missing, so a broker without topic auto-creation does not
 /// leave refused records retrying forever.
-pub async fn ensure_topic(brokers: &str, options: &[(String, String)], topic: &str) -> TopicCheck {
-    let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers);
+pub async fn ensure_topic(
+    brokers: &str,
+    security: &KafkaSecurity,
+    options: &[(String, String)],
+    topic: &str,
+) -> TopicCheck {
+    if security.token_source().is_some() || security.mechanism == Some(SaslMechanism::OAuthBearer) {
+        // rdkafka's admin client serves no OAUTHBEARER token refresh.
+        return TopicCheck::NotCreated(
+            "the admin client cannot authenticate with OAUTHBEARER; create the topic beforehand"
+                .into(),
+        );
+    }
+    let mut config = security.client_config(brokers);
     for (k, v) in options.iter().filter(|(k, _)| is_shared_option(k)) {
         config.set(k, v);
     }
-    let admin: AdminClient<DefaultClientContext> = match config.create() {
+    let admin = match AdminClient::from_config_and_context(&config, SecureContext::default()) {
         Ok(a) => a,
         Err(e) => return TopicCheck::NotCreated(e.to_string()),
     };

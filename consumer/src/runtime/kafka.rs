@@ -5,21 +5,26 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use rdkafka::client::OAuthToken;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::{ClientConfig, ClientContext};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::chunk::PartitionId;
 use super::dispatch::Dispatcher;
 use super::settings::{GroupProtocol, Settings};
 use crate::metrics::{ErrorKind, Metrics};
+use crate::security::SecureContext;
 
 /// The consumer type of the runtime.
 pub type KafkaConsumer = BaseConsumer<SpateContext>;
 
-/// librdkafka properties of the consumer; `Settings::kafka_options` come last and win.
+/// librdkafka properties of the consumer, secrets left out (see [`client_config`]);
+/// `Settings::kafka_options` come last and win.
 pub fn consumer_properties(s: &Settings) -> Vec<(String, String)> {
     let mut props: Vec<(String, String)> = vec![
         ("bootstrap.servers".into(), s.brokers.clone()),
@@ -54,6 +59,12 @@ pub fn consumer_properties(s: &Settings) -> Vec<(String, String)> {
         // Larger fetches per partition: fewer round trips while draining a backlog.
         ("max.partition.fetch.bytes".into(), "4194304".into()),
     ];
+    props.extend(
+        s.kafka_security
+            .properties()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v)),
+    );
     match s.group_protocol {
         GroupProtocol::Consumer => props.push(("group.protocol".into(), "consumer".into())),
         GroupProtocol::Classic => {
@@ -76,12 +87,13 @@ pub fn consumer_properties(s: &Settings) -> Vec<(String, String)> {
     props
 }
 
-/// Builds the librdkafka configuration.
+/// Builds the librdkafka configuration, secrets included.
 pub fn client_config(s: &Settings) -> ClientConfig {
     let mut config = ClientConfig::new();
     for (k, v) in consumer_properties(s) {
         config.set(k, v);
     }
+    s.kafka_security.apply_secrets(&mut config);
     config
 }
 
@@ -89,17 +101,30 @@ pub fn client_config(s: &Settings) -> ClientConfig {
 pub struct SpateContext {
     dispatcher: Arc<Dispatcher>,
     metrics: Metrics,
+    /// Tokens and connection problems, as in every spate client.
+    secure: SecureContext,
     /// How long a revoke waits for the partition's in-flight batch, in milliseconds.
     revoke_wait_ms: AtomicU64,
 }
 
 impl SpateContext {
-    pub fn new(dispatcher: Arc<Dispatcher>, metrics: Metrics, revoke_wait: Duration) -> Self {
+    pub fn new(
+        dispatcher: Arc<Dispatcher>,
+        metrics: Metrics,
+        secure: SecureContext,
+        revoke_wait: Duration,
+    ) -> Self {
         Self {
             dispatcher,
             metrics,
+            secure,
             revoke_wait_ms: AtomicU64::new(revoke_wait.as_millis() as u64),
         }
+    }
+
+    /// Whether a poll error was already reported as a connection problem.
+    pub fn reported(&self, error: &KafkaError) -> bool {
+        self.secure.reported(error)
     }
 
     /// Changes how long a revoke waits for in-flight batches (short when closing).
@@ -127,7 +152,27 @@ pub fn offsets_list(offsets: &[(PartitionId, i64)]) -> TopicPartitionList {
 }
 
 impl ClientContext for SpateContext {
+    const ENABLE_REFRESH_OAUTH_TOKEN: bool = true;
+
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        self.secure.on_log(level, fac, log_message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !self.secure.on_error(&error, reason) {
+            error!("librdkafka: {error}: {reason}");
+        }
+    }
+
+    fn generate_oauth_token(
+        &self,
+        _oauthbearer_config: Option<&str>,
+    ) -> Result<OAuthToken, Box<dyn std::error::Error>> {
+        self.secure.oauth_token()
+    }
+
     fn stats(&self, stats: Statistics) {
+        self.secure.on_stats(&stats);
         let assigned = self.dispatcher.leases();
         for (topic, t) in &stats.topics {
             for (&partition, p) in &t.partitions {
@@ -186,6 +231,8 @@ impl ConsumerContext for SpateContext {
 
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Assign(tpl) = rebalance {
+            // The group coordinator answered: a broker accepted the consumer.
+            self.secure.on_connected();
             self.metrics.rebalances.inc();
             let parts = partitions(tpl);
             info!(partitions = ?parts, "partitions assigned");
@@ -210,7 +257,9 @@ mod tests {
             kafka_options: vec![],
             dead_letter_topic: "trades.dlq".into(),
             group_protocol: GroupProtocol::Consumer,
+            kafka_security: crate::security::KafkaSecurity::default(),
             questdb_conf: "http::addr=127.0.0.1:9000;".into(),
+            questdb_auth: crate::security::QuestdbAuth::default(),
             questdb_http: true,
             questdb_client_only: false,
             questdb_http_url: "http://127.0.0.1:9000".into(),
@@ -269,6 +318,25 @@ mod tests {
         let props = consumer_properties(&s);
         assert_eq!(get(&props, "queued.max.messages.kbytes"), Some("6144"));
         assert_eq!(get(&props, "fetch.max.bytes"), Some("12582912"));
+    }
+
+    #[test]
+    fn security_properties_come_before_the_options_and_secrets_stay_out() {
+        use crate::security::{Credential, KafkaSecurity, SaslMechanism, SecurityProtocol};
+        let mut s = settings();
+        s.kafka_security = KafkaSecurity {
+            protocol: SecurityProtocol::SaslSsl,
+            mechanism: Some(SaslMechanism::ScramSha256),
+            username: Some(Credential::value("u")),
+            password: Some(Credential::value("secret")),
+            ..KafkaSecurity::default()
+        };
+        s.kafka_options = vec![("ssl.ca.location".into(), "/etc/ca.pem".into())];
+        let props = consumer_properties(&s);
+        assert_eq!(get(&props, "security.protocol"), Some("SASL_SSL"));
+        assert_eq!(get(&props, "ssl.ca.location"), Some("/etc/ca.pem"));
+        assert!(props.iter().all(|(_, v)| v != "secret"));
+        assert_eq!(client_config(&s).get("sasl.password"), Some("secret"));
     }
 
     #[test]

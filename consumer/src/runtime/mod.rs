@@ -6,6 +6,7 @@ pub mod backpressure;
 pub mod batch;
 pub mod bisect;
 pub mod chunk;
+pub mod client_health;
 pub mod ddl;
 pub mod dispatch;
 pub mod dlq;

@@ -96,7 +96,10 @@ pub fn run(
                 Ok(msg) => msg,
                 Err(error) => {
                     metrics.error(ErrorKind::KafkaPoll).inc();
-                    warn!(%error, "kafka poll error");
+                    // Connection failures were reported (once per change) by the context.
+                    if !consumer.context().reported(&error) {
+                        warn!(%error, "kafka poll error");
+                    }
                     continue;
                 }
             };

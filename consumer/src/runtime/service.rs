@@ -10,6 +10,10 @@ use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaError;
 use tracing::{info, warn};
 
+use super::client_health::ClientHealth;
+use super::retry::Backoff;
+use crate::security::{ProblemSink, SecureContext};
+
 use super::backpressure::Watermarks;
 use super::ddl::{DdlError, ensure_table};
 use super::dispatch::Dispatcher;
@@ -40,6 +44,66 @@ pub enum RuntimeError {
     DeadLetters(#[from] DeadLetterError),
     #[error("spawn poll thread: {0}")]
     SpawnPollThread(#[source] std::io::Error),
+}
+
+/// Creates and checks the table, waiting while QuestDB is unreachable or refuses the
+/// credentials (unready with the reason, logged once per change); a table that does not
+/// fit is an error.
+async fn prepare_table(settings: &Settings, health: &Health) -> Result<(), RuntimeError> {
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
+    let mut last = String::new();
+    loop {
+        match ensure_table(
+            &settings.questdb_http_url,
+            &settings.questdb_auth,
+            &settings.table,
+            settings.table_allow_extra,
+        )
+        .await
+        {
+            Ok(()) => {
+                health.set_questdb_ok();
+                return Ok(());
+            }
+            Err(e) => match e.problem() {
+                Some(problem) => {
+                    let detail = e.to_string();
+                    if detail != last {
+                        warn!(code = problem.as_str(), %detail, "{}: {detail} (retrying)", problem.as_str());
+                        last.clone_from(&detail);
+                    }
+                    health.set_questdb_problem(problem, detail);
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+                None => return Err(e.into()),
+            },
+        }
+    }
+}
+
+/// Makes sure the dead-letter topic exists; an answer from the broker shows that it
+/// accepted the credentials.
+async fn check_dead_letter_topic(settings: Settings, sink: Arc<ClientHealth>) {
+    let topic = &settings.dead_letter_topic;
+    match ensure_topic(
+        &settings.brokers,
+        &settings.kafka_security,
+        &settings.kafka_options,
+        topic,
+    )
+    .await
+    {
+        TopicCheck::Existed => sink.connected(),
+        TopicCheck::Created => {
+            sink.connected();
+            info!(%topic, "created the dead-letter topic");
+        }
+        TopicCheck::NotCreated(reason) => warn!(
+            %topic,
+            %reason,
+            "could not create the dead-letter topic; dead letters wait until it exists"
+        ),
+    }
 }
 
 /// How the shutdown went.
@@ -81,39 +145,31 @@ impl Runtime {
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Result<Self, RuntimeError> {
-        ensure_table(
-            &settings.questdb_http_url,
-            &settings.table,
-            settings.table_allow_extra,
-        )
-        .await?;
-        health.set_questdb(true);
+        prepare_table(&settings, &health).await?;
 
-        match ensure_topic(
-            &settings.brokers,
-            &settings.kafka_options,
-            &settings.dead_letter_topic,
-        )
-        .await
-        {
-            TopicCheck::Existed => {}
-            TopicCheck::Created => {
-                info!(topic = %settings.dead_letter_topic, "created the dead-letter topic")
-            }
-            TopicCheck::NotCreated(reason) => warn!(
-                topic = %settings.dead_letter_topic,
-                %reason,
-                "could not create the dead-letter topic; dead letters wait until it exists"
-            ),
-        }
+        let sink = ClientHealth::new(health.clone(), metrics.clone());
+        // In the background: a broker that refuses the credentials makes it wait for
+        // its timeout, and dead letters wait for the topic anyway.
+        tokio::spawn(check_dead_letter_topic(settings.clone(), sink.clone()));
+        let secure = |sink: &Arc<ClientHealth>| {
+            let sink: Arc<dyn ProblemSink> = sink.clone();
+            SecureContext::new(&settings.kafka_security, Some(sink))
+        };
         let dead_letters = Arc::new(DeadLetters::new(
             &settings.brokers,
+            &settings.kafka_security,
             &settings.kafka_options,
             &settings.dead_letter_topic,
+            secure(&sink),
         )?);
         let dispatcher = Arc::new(Dispatcher::new());
         let revoke_wait = settings.shutdown_grace.min(Duration::from_secs(15));
-        let context = SpateContext::new(dispatcher.clone(), metrics.clone(), revoke_wait);
+        let context = SpateContext::new(
+            dispatcher.clone(),
+            metrics.clone(),
+            secure(&sink),
+            revoke_wait,
+        );
         let consumer: KafkaConsumer = client_config(&settings)
             .create_with_context(context)
             .map_err(RuntimeError::CreateConsumer)?;
@@ -134,6 +190,7 @@ impl Runtime {
             dispatcher: dispatcher.clone(),
             codec,
             questdb_conf: settings.questdb_conf.clone(),
+            questdb_auth: settings.questdb_auth.clone(),
             questdb_http: settings.questdb_http,
             questdb_client_only: settings.questdb_client_only,
             dead_letters,

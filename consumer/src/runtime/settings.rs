@@ -7,6 +7,7 @@ use super::memory::{ByteBudget, cgroup_memory_limit};
 pub use crate::config::GroupProtocol;
 use crate::config::{Config, IlpWriter, Transport};
 use crate::control_auth::ControlAuth;
+use crate::security::{FileWatch, KafkaSecurity, QuestdbAuth};
 
 /// Runtime settings.
 #[derive(Debug, Clone)]
@@ -17,8 +18,12 @@ pub struct Settings {
     pub kafka_options: Vec<(String, String)>,
     pub dead_letter_topic: String,
     pub group_protocol: GroupProtocol,
+    /// How every Kafka client of the process connects.
+    pub kafka_security: KafkaSecurity,
     /// questdb-rs client configuration string.
     pub questdb_conf: String,
+    /// QuestDB credentials, merged into every QuestDB client.
+    pub questdb_auth: QuestdbAuth,
     /// ILP over HTTP (acknowledged) rather than TCP.
     pub questdb_http: bool,
     /// Use questdb-rs even where spate's own ILP writer could carry the rows.
@@ -52,6 +57,13 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// A watch on every file a credential or certificate was read from.
+    pub fn credential_files(&self) -> FileWatch {
+        let mut files = self.kafka_security.files();
+        files.extend(self.questdb_auth.files());
+        FileWatch::new(files)
+    }
+
     /// The runtime's view of a validated configuration, byte bounds derived from this
     /// process's cgroup memory limit.
     pub fn from_config(c: &Config) -> Self {
@@ -68,7 +80,9 @@ impl Settings {
             kafka_options: c.kafka.options.clone(),
             dead_letter_topic: c.kafka.dead_letter_topic.clone(),
             group_protocol: c.kafka.group_protocol,
+            kafka_security: c.kafka.security.clone(),
             questdb_conf: c.questdb.client_conf.clone(),
+            questdb_auth: c.questdb.auth.clone(),
             questdb_http: c.questdb.transport == Transport::Http,
             questdb_client_only: c.questdb.ilp_writer == IlpWriter::QuestdbRs,
             questdb_http_url: c.questdb.http_url.clone(),

@@ -5,11 +5,13 @@
 
 use std::time::{Duration, Instant};
 
-use questdb::ingress::Sender;
+use questdb::ingress::{Sender, SenderBuilder};
 use questdb::{Error as QdbError, ErrorCode};
 
+use super::health::QuestdbProblem;
 use crate::ilp::RowBuffer;
 use crate::ilp::http::{HttpConf, HttpError, HttpWriter};
+use crate::security::QuestdbAuth;
 
 /// How a failed flush must be handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +65,23 @@ impl FlushError {
         }
     }
 
+    /// What the failure says of QuestDB: refused credentials (HTTP 401 or 403, from
+    /// either writer), or no usable answer.
+    pub fn problem(&self) -> QuestdbProblem {
+        let message = match self {
+            FlushError::ConnectQuestdb { message, .. }
+            | FlushError::FlushQuestdb { message, .. } => message,
+        };
+        if message.contains("authentication error")
+            || message.contains("HTTP 401")
+            || message.contains("HTTP 403")
+        {
+            QuestdbProblem::Authentication
+        } else {
+            QuestdbProblem::Unreachable
+        }
+    }
+
     fn flush_client(e: QdbError) -> Self {
         FlushError::FlushQuestdb {
             class: classify(&e),
@@ -111,7 +130,11 @@ enum Writer {
     /// spate's own buffer and HTTP connection (plain `http::` configurations).
     Spate(HttpConf),
     /// questdb-rs's `Buffer` and `Sender` (TLS, TCP, anything else), over HTTP or not.
-    Client { conf: String, http: bool },
+    Client {
+        conf: String,
+        http: bool,
+        auth: QuestdbAuth,
+    },
 }
 
 enum Conn {
@@ -135,15 +158,18 @@ impl std::fmt::Debug for Sink {
 }
 
 impl Sink {
-    /// A sink for the questdb-rs client configuration string `conf`. Plain `http::`
-    /// configurations use spate's own ILP writer unless `client_only`; everything else
-    /// goes through questdb-rs.
-    pub fn new(conf: &str, http: bool, client_only: bool) -> Self {
+    /// A sink for the questdb-rs client configuration string `conf` with the
+    /// credentials `auth`. Plain `http::` configurations use spate's own ILP writer
+    /// unless `client_only`; everything else goes through questdb-rs.
+    pub fn new(conf: &str, auth: &QuestdbAuth, http: bool, client_only: bool) -> Self {
         let writer = match HttpConf::parse(conf) {
-            Some(Ok(parsed)) if !client_only => Writer::Spate(parsed),
+            Some(Ok(parsed)) if !client_only => {
+                Writer::Spate(parsed.with_auth(auth.header().as_ref()))
+            }
             _ => Writer::Client {
                 conf: conf.to_string(),
                 http,
+                auth: auth.clone(),
             },
         };
         Self { writer, conn: None }
@@ -156,9 +182,12 @@ impl Sink {
                 Writer::Spate(conf) => Conn::Spate(
                     HttpWriter::connect(conf.clone()).map_err(FlushError::connect_http)?,
                 ),
-                Writer::Client { conf, .. } => {
-                    Conn::Client(Sender::from_conf(conf).map_err(FlushError::connect_client)?)
-                }
+                Writer::Client { conf, auth, .. } => Conn::Client(
+                    SenderBuilder::from_conf(conf)
+                        .and_then(|b| auth.apply(b))
+                        .and_then(|b| b.build())
+                        .map_err(FlushError::connect_client)?,
+                ),
             });
         }
         Ok(())
@@ -244,5 +273,26 @@ mod tests {
             "Could not flush buffer: internal error [code: internal error]"
         ));
         assert!(!is_row_rejection("Could not connect: Connection refused"));
+    }
+
+    #[test]
+    fn refused_credentials_are_told_apart_from_outages_for_both_writers() {
+        let flush = |message: &str| FlushError::FlushQuestdb {
+            class: FlushClass::Retry,
+            message: message.into(),
+        };
+        assert_eq!(
+            flush("QuestDB answered HTTP 401: Unauthorized").problem(),
+            QuestdbProblem::Authentication
+        );
+        assert_eq!(
+            flush("Could not flush buffer: HTTP endpoint authentication error [code: 403]")
+                .problem(),
+            QuestdbProblem::Authentication
+        );
+        assert_eq!(
+            flush("connect to q:9000: Connection refused").problem(),
+            QuestdbProblem::Unreachable
+        );
     }
 }

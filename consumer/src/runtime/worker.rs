@@ -22,6 +22,7 @@ use crate::batching::BatchSizer;
 use crate::ilp::RowBuffer;
 use crate::metrics::{ErrorKind, HoldKind, Metrics, WorkerRecorder};
 use crate::record::RecordCodec;
+use crate::security::QuestdbAuth;
 use crate::validate::now_ns;
 
 /// Stores the offset of the last processed record of a partition (librdkafka).
@@ -54,6 +55,7 @@ pub struct WorkerDeps {
     pub dispatcher: Arc<Dispatcher>,
     pub codec: RecordCodec,
     pub questdb_conf: String,
+    pub questdb_auth: QuestdbAuth,
     pub questdb_http: bool,
     pub questdb_client_only: bool,
     pub dead_letters: Arc<DeadLetters>,
@@ -101,6 +103,7 @@ impl Worker {
             id,
             sink: Sink::new(
                 &deps.questdb_conf,
+                &deps.questdb_auth,
                 deps.questdb_http,
                 deps.questdb_client_only,
             ),
@@ -214,7 +217,9 @@ impl Worker {
                 Ok(buf) => self.buffer = Some(buf),
                 Err(e) => {
                     self.deps.metrics.error(ErrorKind::SenderCreate).inc();
-                    self.deps.health.set_questdb(false);
+                    self.deps
+                        .health
+                        .set_questdb_problem(e.problem(), e.to_string());
                     warn!(worker = self.id, error = %e, "cannot connect to QuestDB, retrying");
                     if !sleep_unless(backoff.next_delay(), || control.stopping()) {
                         return false;
@@ -378,7 +383,7 @@ impl Worker {
         loop {
             match self.sink.flush(buf) {
                 Ok(_) => {
-                    self.deps.health.set_questdb(true);
+                    self.deps.health.set_questdb_ok();
                     self.end_stall();
                     return Attempt::Written;
                 }
@@ -392,7 +397,9 @@ impl Worker {
                         FlushError::FlushQuestdb { .. } => ErrorKind::FlushRetryable,
                     };
                     self.deps.metrics.error(kind).inc();
-                    self.deps.health.set_questdb(false);
+                    self.deps
+                        .health
+                        .set_questdb_problem(e.problem(), e.to_string());
                     warn!(worker = self.id, error = %e, rows = buf.row_count(), "QuestDB flush failed, retrying");
                     let hold = self.deps.hold;
                     if self.stall.failed(Instant::now(), hold.stall_after) {

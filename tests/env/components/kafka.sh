@@ -4,13 +4,17 @@
 #
 #   kafka.sh install   collect kafka_2.13 and its runtime jars with Maven into
 #                      $SPATE_CACHE_DIR/kafka-<version>/libs
-#   kafka.sh start     format the storage on first start, start the broker on a free
-#                      port of the pod bridge's host address (the KRaft controller on
-#                      loopback), wait until it answers the Kafka protocol
-#   kafka.sh health    exit 0 when the broker answers ApiVersions and Metadata
+#   kafka.sh start     make the TLS material (kafka/tls.sh), format the storage on first
+#                      start, start the broker with three listeners on free ports of the
+#                      pod bridge's host address (PLAINTEXT, SASL_SSL, SSL with client
+#                      certificates; the KRaft controller on loopback), wait until it
+#                      answers the Kafka protocol and create the SCRAM users
+#   kafka.sh health    exit 0 when the broker answers ApiVersions and Metadata and the
+#                      secured listeners accept connections
 #   kafka.sh stop      stop the broker
 #
-# Exports KAFKA_BROKERS.
+# Exports KAFKA_BROKERS, KAFKA_SASL_SSL_BROKERS, KAFKA_SSL_BROKERS, the TLS files, the
+# users and their passwords (see tests/env/README.md).
 
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 
@@ -22,6 +26,9 @@ KAFKA_FILES=$SPATE_ROOT/tests/env/kafka
 KAFKA_DATA=$SPATE_DATA_DIR/kafka
 KAFKA_CONF=$SPATE_STATE_DIR/kafka
 KAFKA_HEAP=${SPATE_KAFKA_HEAP:--Xms256m -Xmx512m}
+KAFKA_TLS=$KAFKA_CONF/tls
+# shellcheck source=../kafka/tls.sh
+source "$KAFKA_FILES/tls.sh"
 
 install() {
   if [[ -f $KAFKA_HOME/.complete ]]; then
@@ -66,6 +73,28 @@ reuse_or_free_port() {
   echo "$port"
 }
 
+# ensure_users: the SASL users' names and passwords, generated once (hex, so they go
+# into server.properties as they are); kept in the state directory, mode 600.
+ensure_users() {
+  local f=$KAFKA_CONF/users.env
+  if [[ ! -f $f ]]; then
+    (
+      umask 077
+      printf '%s\n' "KAFKA_SCRAM_USER=spate-scram" "KAFKA_SCRAM_PASSWORD=$(openssl rand -hex 16)" \
+        "KAFKA_PLAIN_USER=spate-plain" "KAFKA_PLAIN_PASSWORD=$(openssl rand -hex 16)" >"$f.tmp"
+    )
+    mv "$f.tmp" "$f"
+  fi
+  # shellcheck disable=SC1090
+  source "$f"
+}
+
+# scram_user BROKERS USER PASSWORD: SCRAM-SHA-256 and -512 credentials for USER.
+scram_user() {
+  printf '%s' "$3" | java -cp "$KAFKA_HOME/libs/*" "$KAFKA_FILES/ScramUser.java" "$1" "$2" \
+    SCRAM-SHA-256,SCRAM-SHA-512 >>"$SPATE_LOG_DIR/kafka-users.log" 2>&1
+}
+
 start() {
   [[ -f $KAFKA_HOME/.complete ]] || die "kafka: not installed; run '$0 install' first"
   if daemon_alive kafka && health; then
@@ -74,15 +103,32 @@ start() {
   fi
   stop_daemon kafka
   mkdir -p "$KAFKA_DATA" "$KAFKA_CONF"
-  local broker_port controller_port
+  chmod 700 "$KAFKA_CONF"
+  ensure_tls "$KAFKA_TLS"
+  ensure_users
+  local broker_port sasl_ssl_port ssl_port controller_port
   broker_port=$(reuse_or_free_port "$KAFKA_CONF/broker.port")
+  sasl_ssl_port=$(reuse_or_free_port "$KAFKA_CONF/sasl_ssl.port")
+  ssl_port=$(reuse_or_free_port "$KAFKA_CONF/ssl.port")
   controller_port=$(reuse_or_free_port "$KAFKA_CONF/controller.port")
-  [[ $broker_port != "$controller_port" ]] || controller_port=$(free_port)
+  # Four distinct ports (a port reused from one file may be the free one of another).
+  local used=" $broker_port " p
+  for p in sasl_ssl_port ssl_port controller_port; do
+    while [[ $used == *" ${!p} "* ]]; do printf -v "$p" '%s' "$(free_port)"; done
+    used+="${!p} "
+  done
+  echo "$sasl_ssl_port" >"$KAFKA_CONF/sasl_ssl.port"
+  echo "$ssl_port" >"$KAFKA_CONF/ssl.port"
   echo "$controller_port" >"$KAFKA_CONF/controller.port"
-  sed -e "s|@BROKER_PORT@|$broker_port|g" \
-    -e "s|@CONTROLLER_PORT@|$controller_port|g" \
-    -e "s|@DATA_DIR@|$KAFKA_DATA|g" -e "s|@HOST_IP@|$SPATE_HOST_IP|g" \
-    "$KAFKA_FILES/server.properties.in" >"$KAFKA_CONF/server.properties"
+  (
+    umask 077
+    sed -e "s|@BROKER_PORT@|$broker_port|g" -e "s|@SASL_SSL_PORT@|$sasl_ssl_port|g" \
+      -e "s|@SSL_PORT@|$ssl_port|g" -e "s|@CONTROLLER_PORT@|$controller_port|g" \
+      -e "s|@DATA_DIR@|$KAFKA_DATA|g" -e "s|@HOST_IP@|$SPATE_HOST_IP|g" \
+      -e "s|@TLS_DIR@|$KAFKA_TLS|g" -e "s|@PLAIN_USER@|$KAFKA_PLAIN_USER|g" \
+      -e "s|@PLAIN_PASSWORD@|$KAFKA_PLAIN_PASSWORD|g" \
+      "$KAFKA_FILES/server.properties.in" >"$KAFKA_CONF/server.properties"
+  )
 
   if [[ ! -f $KAFKA_DATA/meta.properties ]]; then
     local cluster_id
@@ -92,20 +138,39 @@ start() {
       -t "$cluster_id" -c "$KAFKA_CONF/server.properties" >>"$SPATE_LOG_DIR/kafka-format.log" 2>&1 ||
       { tail -20 "$SPATE_LOG_DIR/kafka-format.log" >&2; die "kafka: formatting the storage failed"; }
   fi
+  oauth_token "$KAFKA_CONF/oauth.token" spate-oauth
 
-  write_component_env kafka "KAFKA_BROKERS=$SPATE_HOST_IP:$broker_port"
+  write_component_env kafka "KAFKA_BROKERS=$SPATE_HOST_IP:$broker_port" \
+    "KAFKA_SASL_SSL_BROKERS=$SPATE_HOST_IP:$sasl_ssl_port" \
+    "KAFKA_SSL_BROKERS=$SPATE_HOST_IP:$ssl_port" \
+    "KAFKA_LIBS=$KAFKA_HOME/libs" \
+    "KAFKA_TLS_DIR=$KAFKA_TLS" \
+    "KAFKA_CA_FILE=$KAFKA_TLS/ca.crt" \
+    "KAFKA_CLIENT_CERT_FILE=$KAFKA_TLS/client.crt" \
+    "KAFKA_CLIENT_KEY_FILE=$KAFKA_TLS/client.key" \
+    "KAFKA_EXPIRED_CERT_FILE=$KAFKA_TLS/expired.crt" \
+    "KAFKA_EXPIRED_KEY_FILE=$KAFKA_TLS/expired.key" \
+    "KAFKA_OTHER_CA_FILE=$KAFKA_TLS/other-ca.crt" \
+    "KAFKA_SCRAM_USER=$KAFKA_SCRAM_USER" "KAFKA_SCRAM_PASSWORD=$KAFKA_SCRAM_PASSWORD" \
+    "KAFKA_PLAIN_USER=$KAFKA_PLAIN_USER" "KAFKA_PLAIN_PASSWORD=$KAFKA_PLAIN_PASSWORD" \
+    "KAFKA_OAUTH_TOKEN_FILE=$KAFKA_CONF/oauth.token"
+  chmod 600 "$SPATE_STATE_DIR/kafka.env"
   start_daemon kafka "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_CONF/server.properties"
   if ! wait_daemon_healthy kafka 90 health; then
     tail -25 "$SPATE_LOG_DIR/kafka.log" >&2 || true
     die "kafka: did not become healthy (log $SPATE_LOG_DIR/kafka.log)"
   fi
-  log "kafka: $KAFKA_VERSION ready on $SPATE_HOST_IP:$broker_port"
+  scram_user "$SPATE_HOST_IP:$broker_port" "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" ||
+    die "kafka: creating the SCRAM user failed (log $SPATE_LOG_DIR/kafka-users.log)"
+  log "kafka: $KAFKA_VERSION ready on $SPATE_HOST_IP: PLAINTEXT $broker_port, SASL_SSL $sasl_ssl_port, SSL $ssl_port"
 }
 
 health() {
   daemon_alive kafka || return 1
   read_component_env kafka || return 1
-  python3 "$KAFKA_FILES/probe.py" "$KAFKA_BROKERS"
+  python3 "$KAFKA_FILES/probe.py" "$KAFKA_BROKERS" &&
+    port_open "${KAFKA_SASL_SSL_BROKERS%:*}" "${KAFKA_SASL_SSL_BROKERS##*:}" &&
+    port_open "${KAFKA_SSL_BROKERS%:*}" "${KAFKA_SSL_BROKERS##*:}"
 }
 
 stop() {

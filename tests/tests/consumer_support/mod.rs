@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod security;
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::net::TcpListener;
@@ -294,6 +296,15 @@ pub async fn produce(topic: &str, messages: &[Message]) {
         .set("message.max.bytes", "1048588")
         .create()
         .expect("producer");
+    send_all(&producer, topic, messages).await;
+}
+
+/// Sends `messages` to `topic` through `producer` and waits for every acknowledgement.
+pub async fn send_all<C: rdkafka::ClientContext + 'static>(
+    producer: &FutureProducer<C>,
+    topic: &str,
+    messages: &[Message],
+) {
     let mut pending = Vec::with_capacity(messages.len());
     for m in messages {
         let record = FutureRecord::to(topic).key(&m.key).payload(&m.payload);
@@ -335,6 +346,8 @@ pub struct DedicatedQuestdb {
     root: PathBuf,
     jar: PathBuf,
     child: Option<Child>,
+    /// HTTP basic credentials the server demands (see [`DedicatedQuestdb::require_password`]).
+    basic: Option<(String, String)>,
 }
 
 impl DedicatedQuestdb {
@@ -386,6 +399,31 @@ impl DedicatedQuestdb {
             root,
             jar: Self::find_jar(),
             child: None,
+            basic: None,
+        }
+    }
+
+    /// Makes the server demand HTTP basic authentication (the open-source server's
+    /// `http.user` / `http.password`) from its next start; this helper's own queries send
+    /// the credentials. `password` must not hold a backslash (a properties escape).
+    pub fn require_password(&mut self, user: &str, password: &str) {
+        let path = self.root.join("conf/server.conf");
+        let mut conf = std::fs::read_to_string(&path).expect("server.conf");
+        conf.push_str(&format!("\nhttp.user={user}\nhttp.password={password}\n"));
+        std::fs::write(&path, conf).expect("server.conf");
+        self.basic = Some((user.to_owned(), password.to_owned()));
+    }
+
+    /// A GET of `url` with the server's credentials, if it demands them.
+    fn get(&self, url: reqwest::Url) -> reqwest::RequestBuilder {
+        let request = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client")
+            .get(url);
+        match &self.basic {
+            Some((user, password)) => request.basic_auth(user, Some(password)),
+            None => request,
         }
     }
 
@@ -417,18 +455,15 @@ impl DedicatedQuestdb {
             .spawn()
             .expect("start QuestDB");
         self.child = Some(child);
-        let url = format!("{}/exec?query=select%201", self.http_url());
+        let url = reqwest::Url::parse(&format!("{}/exec?query=select%201", self.http_url()))
+            .expect("url");
         spate_tests::eventually(
             "dedicated QuestDB answers",
             Duration::from_secs(120),
             || {
-                let url = url.clone();
+                let request = self.get(url.clone());
                 async move {
-                    let body = reqwest::Client::builder()
-                        .no_proxy()
-                        .build()
-                        .map_err(|e| e.to_string())?
-                        .get(url)
+                    let body = request
                         .send()
                         .await
                         .map_err(|e| e.to_string())?
@@ -471,17 +506,7 @@ impl DedicatedQuestdb {
             &[("query", sql)],
         )
         .ok()?;
-        let body: serde_json::Value = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .ok()?
-            .get(url)
-            .send()
-            .await
-            .ok()?
-            .json()
-            .await
-            .ok()?;
+        let body: serde_json::Value = self.get(url).send().await.ok()?.json().await.ok()?;
         body.pointer("/dataset/0/0")
             .and_then(serde_json::Value::as_i64)
     }
@@ -595,10 +620,7 @@ impl DedicatedQuestdb {
             &[("query", sql)],
         )
         .expect("url");
-        let answer: serde_json::Value = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client")
+        let answer: serde_json::Value = self
             .get(url)
             .send()
             .await
