@@ -34,7 +34,7 @@ test-unit: ## unit tests only (no servers)
 	$(CARGO) test --workspace --lib --bins --locked
 
 test: lint env-up images ## everything: lint, the environment, the images, unit, integration and end-to-end tests
-	$(CARGO) test --workspace --locked -- --test-threads=2
+	$(CARGO) test --workspace --locked --no-fail-fast -- --test-threads=2
 
 demo: env-up images ## the autoscaling demo: a spike of trades, the operator scaling workers then pods, a summary and a plot
 	$(CARGO) build --release --locked -p spate-tests --bin spate-demo

@@ -278,3 +278,95 @@ async fn consumer_signals_are_scraped_from_the_pods_without_prometheus() {
     );
     server.abort();
 }
+
+/// The example pipeline reading `topic` through `brokers` with `edit` applied to its source.
+fn pipeline_with_source(
+    brokers: &str,
+    topic: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> spate_operator::crd::IngestionPipeline {
+    let path = spate_tests::repo_root().join("manifests/examples/pipeline.yaml");
+    let text = std::fs::read_to_string(path).expect("the example pipeline");
+    let mut doc: serde_json::Value = serde_yaml::from_str(&text).expect("YAML");
+    doc["spec"]["source"]["bootstrapServers"] = brokers.into();
+    doc["spec"]["source"]["topics"] = serde_json::json!([topic]);
+    edit(&mut doc["spec"]["source"]);
+    serde_json::from_value(doc).expect("an IngestionPipeline")
+}
+
+/// The lag through `brokers` with the options the operator's lag reader takes from `p` and
+/// what it was given of its Secrets.
+async fn read_lag_as_operator(
+    p: &spate_operator::crd::IngestionPipeline,
+    material: &spate_operator::autoscale::controller::lag_source::Material,
+) -> Result<GroupLag, String> {
+    let options = spate_operator::autoscale::controller::lag_source::reader_options(p, material);
+    let brokers = p.spec.source.bootstrap_servers.clone();
+    let topics = p.spec.source.topics.clone();
+    tokio::task::spawn_blocking(move || {
+        let reader = GroupLagReader::new(&brokers, "lag-reader", &options, Duration::from_secs(8))
+            .map_err(|e| e.to_string())?;
+        reader.read(&topics).map_err(|e| e.to_string())
+    })
+    .await
+    .expect("the blocking read finished")
+}
+
+#[tokio::test]
+async fn the_operators_lag_reader_reads_through_the_sasl_ssl_and_mtls_listeners() {
+    let env = TestEnv::get();
+    let var = |k: &str| env.kafka_var(k).to_owned();
+    let read = |k: &str| std::fs::read_to_string(var(k)).expect("a PEM file");
+    let topic = unique_name("lag-secure");
+    create_topic(&topic, 2).await.expect("topic");
+    produce(&topic, &[(0, 30), (1, 12)]);
+
+    // SASL_SSL with SCRAM-SHA-512, the CA and the credentials shared with the operator.
+    let scram = pipeline_with_source(&var("KAFKA_SASL_SSL_BROKERS"), &topic, |s| {
+        s["credentials"] = serde_json::json!({
+            "secretRef": {"name": "kafka-user"},
+            "mechanism": "SCRAM-SHA-512",
+            "securityProtocol": "SASL_SSL",
+        });
+        s["tls"] = serde_json::json!({"ca": {"secretName": "kafka-ca"}});
+        s["shareCredentialsWithOperator"] = true.into();
+    });
+    let ca = Some(read("KAFKA_CA_FILE"));
+    let shared = spate_operator::autoscale::controller::lag_source::Material {
+        ca_pem: ca.clone(),
+        sasl: Some((var("KAFKA_SCRAM_USER"), var("KAFKA_SCRAM_PASSWORD"))),
+        ..Default::default()
+    };
+    let lag = read_lag_as_operator(&scram, &shared)
+        .await
+        .expect("lag over SASL_SSL");
+    assert_eq!(lag.total(), 42, "{lag:?}");
+
+    // The same pipeline without its credentials: an authentication error, never zero lag.
+    let withheld = spate_operator::autoscale::controller::lag_source::Material {
+        ca_pem: ca.clone(),
+        ..Default::default()
+    };
+    let refused = read_lag_as_operator(&scram, &withheld).await;
+    assert!(refused.is_err(), "read {refused:?} without credentials");
+
+    // mTLS with the environment's client certificate.
+    let mtls = pipeline_with_source(&var("KAFKA_SSL_BROKERS"), &topic, |s| {
+        s["tls"] = serde_json::json!({
+            "ca": {"secretName": "kafka-ca"},
+            "clientCertificate": {"secretName": "kafka-client"},
+        });
+    });
+    let client = spate_operator::autoscale::controller::lag_source::Material {
+        ca_pem: ca,
+        client_pem: Some((
+            read("KAFKA_CLIENT_CERT_FILE"),
+            read("KAFKA_CLIENT_KEY_FILE"),
+        )),
+        ..Default::default()
+    };
+    let lag = read_lag_as_operator(&mtls, &client)
+        .await
+        .expect("lag over mTLS");
+    assert_eq!(lag.total(), 42, "{lag:?}");
+}

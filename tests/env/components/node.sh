@@ -223,6 +223,11 @@ stop() {
   stop_daemon containerd 20
   # Shims outlive containerd only if their tasks did; none may be left.
   pkill -KILL -f "containerd-shim-runc-v2 -namespace k8s.io -address $SOCKET" 2>/dev/null || true
+  # A shim killed (by us, or by a machine that went down with the node) leaves its socket
+  # in the fixed /run/containerd/s; with no shim left on this machine, none is in use.
+  if ! pgrep -f containerd-shim >/dev/null 2>&1; then
+    find /run/containerd/s -maxdepth 1 -type s -delete 2>/dev/null || true
+  fi
   # Mounts left under our directories (pod volumes, network namespaces, rootfs), deepest first.
   findmnt -rn -o TARGET | awk -v a="$NODE_DATA/" -v b="$NODE_STATE/" 'index($0, a) == 1 || index($0, b) == 1' |
     sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
