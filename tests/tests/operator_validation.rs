@@ -120,7 +120,7 @@ async fn invalid_pipelines_are_refused_with_readable_messages() -> Result<()> {
                 "topics: [trades]}",
                 "topics: [trades], clientOptions: {sasl.password: x}}",
             ),
-            &["secrets cannot be given in clientOptions"],
+            &["secrets and security settings cannot be given in clientOptions"],
         ),
         ("headroom out of range", variant("h", "", ""), &[]),
     ];
