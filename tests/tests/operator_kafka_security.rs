@@ -63,18 +63,6 @@ async fn degraded(pipelines: &Api<IngestionPipeline>, want: Option<&str>) -> Res
     .await?)
 }
 
-async fn ready(pipelines: &Api<IngestionPipeline>) -> Result<()> {
-    eventually("the pipeline Ready", SETTLE, || async {
-        let p = pipelines.get(EXAMPLE).await.map_err(|e| e.to_string())?;
-        match condition(&p, "Ready") {
-            Some((s, _, _)) if s == "True" => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await?;
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_over_sasl_ssl_writes_every_trade_and_a_wrong_password_degrades_it_until_fixed()
 -> Result<()> {
@@ -146,7 +134,7 @@ async fn scenario(cluster: &Cluster) -> Result<()> {
         ],
         &[],
     )?;
-    ready(&pipelines).await?;
+    wait_condition(&pipelines, EXAMPLE, "Ready", "True").await?;
     degraded(&pipelines, None).await?;
     let schedule = Schedule(vec![Phase {
         rate: 2_000.0,

@@ -118,14 +118,7 @@ async fn a_permission_the_operator_lacks_shows_on_the_pipeline_not_as_a_crash_lo
             "spate.dev/touched=rbac",
         ])?;
         deployment_replicas(&deployments, EXAMPLE, 1).await?;
-        eventually("Degraded to clear", SETTLE, || async {
-            let p = pipelines.get(EXAMPLE).await.map_err(|e| e.to_string())?;
-            match condition(&p, "Degraded") {
-                Some((s, _, _)) if s == "False" => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        })
-        .await?;
+        wait_condition(&pipelines, EXAMPLE, "Degraded", "False").await?;
         Ok(())
     }
     .await;

@@ -178,6 +178,24 @@ pub fn condition(p: &IngestionPipeline, type_: &str) -> Option<(String, String, 
         .map(|c| (c.status.clone(), c.reason.clone(), c.message.clone()))
 }
 
+/// Waits until the pipeline `name`'s condition `type_` has `status` ("True" or "False").
+pub async fn wait_condition(
+    pipelines: &Api<IngestionPipeline>,
+    name: &str,
+    type_: &str,
+    status: &str,
+) -> Result<()> {
+    eventually(&format!("{type_} {status}"), SETTLE, || async {
+        let p = pipelines.get(name).await.map_err(|e| e.to_string())?;
+        match condition(&p, type_) {
+            Some((s, _, _)) if s == status => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await?;
+    Ok(())
+}
+
 /// `kubectl apply -n namespace -f -` of `yaml`, successful or not: (success, stdout+stderr).
 pub fn kubectl_apply_yaml(namespace: &str, yaml: &str) -> Result<(bool, String)> {
     let out = spate_tests::kubectl_with_input(&["apply", "-n", namespace, "-f", "-"], Some(yaml))?;
