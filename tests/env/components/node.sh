@@ -194,7 +194,9 @@ health() {
 
 import() {
   daemon_alive containerd || die "node: not running (make env-up)"
-  import_missing "$@"
+  # The sandbox image too: containerd 1.6 does not pin it, so the kubelet's image
+  # collection under disk pressure can remove it, and no registry can bring it back.
+  import_missing "$PAUSE_HOME/pause.tar" "$@"
 }
 
 # ------------------------------------------------------------------------------- stop
