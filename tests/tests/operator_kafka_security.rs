@@ -9,8 +9,7 @@ mod operator_support;
 use std::time::Duration;
 
 use anyhow::{Result, ensure};
-use k8s_openapi::api::events::v1::Event;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use operator_support::*;
 use spate_consumer::loadgen::OutputFormat;
 use spate_operator::crd::IngestionPipeline;
@@ -110,17 +109,10 @@ async fn scenario(cluster: &Cluster) -> Result<()> {
     let p = pipelines.get(EXAMPLE).await?;
     let status = serde_json::to_string(&p.status)?;
     ensure!(!status.contains(wrong), "the password is in the status");
-    let events: Api<Event> = cluster.api();
-    let warned = events
-        .list(&ListParams::default())
+    let warned = warnings(cluster, "KafkaAuthenticationFailed")
         .await?
-        .items
         .iter()
-        .any(|e| {
-            e.type_.as_deref() == Some("Warning")
-                && e.reason.as_deref() == Some("KafkaAuthenticationFailed")
-                && !e.note.as_deref().unwrap_or_default().contains(wrong)
-        });
+        .any(|e| !e.note.as_deref().unwrap_or_default().contains(wrong));
     ensure!(warned, "no Warning Event KafkaAuthenticationFailed");
 
     // Fixed: the kubelet updates the mounted file, the consumer restarts itself and reads

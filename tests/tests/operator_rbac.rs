@@ -8,9 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Result, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use operator_support::*;
 use spate_operator::crd::IngestionPipeline;
 use spate_tests::node::restart_count;
@@ -74,15 +73,7 @@ async fn a_permission_the_operator_lacks_shows_on_the_pipeline_not_as_a_crash_lo
             message.contains("poddisruptionbudgets") && message.contains("forbidden"),
             "the message names what was refused: {message}"
         );
-        let events: Api<Event> = cluster.api();
-        let warned = events
-            .list(&ListParams::default())
-            .await?
-            .items
-            .iter()
-            .any(|e| {
-                e.type_.as_deref() == Some("Warning") && e.reason.as_deref() == Some("Forbidden")
-            });
+        let warned = !warnings(&cluster, "Forbidden").await?.is_empty();
         ensure!(warned, "no Warning Event with reason Forbidden");
         let deployments: Api<Deployment> = cluster.api();
         ensure!(

@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, CustomResourceExt};
 use spate_operator::crd::IngestionPipeline;
@@ -194,6 +195,18 @@ pub async fn wait_condition(
     })
     .await?;
     Ok(())
+}
+
+/// The Warning Events with `reason` in the cluster's namespace.
+pub async fn warnings(cluster: &Cluster, reason: &str) -> Result<Vec<Event>> {
+    let events: Api<Event> = cluster.api();
+    Ok(events
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning") && e.reason.as_deref() == Some(reason))
+        .collect())
 }
 
 /// `kubectl apply -n namespace -f -` of `yaml`, successful or not: (success, stdout+stderr).

@@ -39,8 +39,7 @@ pub async fn run(
     key: String,
     pipeline: watch::Receiver<Arc<IngestionPipeline>>,
 ) {
-    let first = pipeline.borrow().clone();
-    let mut round = Round::new(&shared, key.clone(), &first);
+    let mut round = Round::new(&shared, key.clone());
     let mut tick = tokio::time::interval(shared.config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The policy's clock: the Unix time at start, advanced by a monotonic clock, so times
@@ -90,8 +89,9 @@ struct Round {
 }
 
 impl Round {
-    fn new(shared: &Shared, key: String, p: &IngestionPipeline) -> Self {
-        let size = sizing(&p.spec, p.status.as_ref());
+    /// A loop with nothing recalled yet: [`Round::recall`] takes up the pipeline's status
+    /// before the first round it leads.
+    fn new(shared: &Shared, key: String) -> Self {
         let interval = shared.config.interval;
         Self {
             key,
@@ -100,8 +100,8 @@ impl Round {
                 Duration::from_secs(30).max(interval * 10),
             ),
             policy: PolicyState::default(),
-            asked: (size.replicas.max(0) as u32, size.workers.max(0) as u32),
-            status: ScaleStatus::of(p),
+            asked: (0, 0),
+            status: ScaleStatus::default(),
             status_written: None,
             reader: None,
             scraper: PodScraper::new(shared.http.clone()),
