@@ -35,11 +35,14 @@ pub enum ErrorKind {
     Commit,
     /// Pausing or resuming partitions failed.
     PauseResume,
+    /// A partition fetched nothing while records waited on the broker, and was
+    /// re-sought to its own position.
+    FetchStall,
 }
 
 impl ErrorKind {
     /// Every kind, in label order.
-    pub const ALL: [ErrorKind; 8] = [
+    pub const ALL: [ErrorKind; 9] = [
         ErrorKind::FlushRetryable,
         ErrorKind::FlushRejected,
         ErrorKind::SenderCreate,
@@ -48,6 +51,7 @@ impl ErrorKind {
         ErrorKind::StoreOffset,
         ErrorKind::Commit,
         ErrorKind::PauseResume,
+        ErrorKind::FetchStall,
     ];
 
     /// The `kind` label value.
@@ -61,6 +65,7 @@ impl ErrorKind {
             ErrorKind::StoreOffset => "store_offset",
             ErrorKind::Commit => "commit",
             ErrorKind::PauseResume => "pause_resume",
+            ErrorKind::FetchStall => "fetch_stall",
         }
     }
 

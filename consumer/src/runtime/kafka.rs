@@ -1,9 +1,9 @@
 //! The one Kafka consumer of the process: its configuration, and the context that
 //! drains and commits revoked partitions and turns librdkafka statistics into lag.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rdkafka::client::OAuthToken;
 use rdkafka::config::RDKafkaLogLevel;
@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 
 use super::chunk::PartitionId;
 use super::dispatch::Dispatcher;
+use super::fetch_watch::{FETCH_STALL_AFTER, FetchWatch, PartitionView, Stalled};
 use super::settings::{GroupProtocol, Settings};
 use crate::metrics::{ErrorKind, Metrics};
 use crate::security::SecureContext;
@@ -105,6 +106,10 @@ pub struct SpateContext {
     secure: SecureContext,
     /// How long a revoke waits for the partition's in-flight batch, in milliseconds.
     revoke_wait_ms: AtomicU64,
+    /// Assigned partitions whose fetching stopped, from the statistics.
+    fetch_watch: Mutex<FetchWatch>,
+    /// Stalled partitions for the poll thread to seek back to their position.
+    stalled: Mutex<Vec<Stalled>>,
 }
 
 impl SpateContext {
@@ -119,7 +124,14 @@ impl SpateContext {
             metrics,
             secure,
             revoke_wait_ms: AtomicU64::new(revoke_wait.as_millis() as u64),
+            fetch_watch: Mutex::new(FetchWatch::new(FETCH_STALL_AFTER)),
+            stalled: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Stalled partitions found since the last call (see [`FetchWatch`]).
+    pub fn take_stalled(&self) -> Vec<Stalled> {
+        std::mem::take(&mut *self.stalled.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Whether a poll error was already reported as a connection problem.
@@ -173,23 +185,58 @@ impl ClientContext for SpateContext {
 
     fn stats(&self, stats: Statistics) {
         self.secure.on_stats(&stats);
-        let assigned = self.dispatcher.leases();
+        let load = self.dispatcher.load();
+        let mut views = Vec::with_capacity(load.partitions.len());
         for (topic, t) in &stats.topics {
             for (&partition, p) in &t.partitions {
                 if partition < 0 {
                     continue;
                 }
                 let id = PartitionId::new(topic, partition);
-                if assigned.iter().any(|(a, _)| *a == id) {
-                    self.metrics.set_partition(
-                        topic,
-                        partition,
-                        p.consumer_lag,
-                        p.hi_offset,
-                        p.committed_offset,
-                    );
-                }
+                let Some(ours) = load.partitions.iter().find(|l| l.id == id) else {
+                    continue;
+                };
+                self.metrics.set_partition(
+                    topic,
+                    partition,
+                    p.consumer_lag,
+                    p.hi_offset,
+                    p.committed_offset,
+                );
+                views.push(PartitionView {
+                    id,
+                    fetch_state: p.fetch_state.clone(),
+                    next_offset: p.next_offset,
+                    app_offset: p.app_offset,
+                    hi_offset: p.hi_offset,
+                    fetchq_cnt: p.fetchq_cnt,
+                    paused: ours.paused,
+                });
             }
+        }
+        let stalled = self
+            .fetch_watch
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .observe(Instant::now(), &views);
+        if !stalled.is_empty() {
+            let cgrp = stats.cgrp.as_ref();
+            for s in &stalled {
+                warn!(
+                    topic = %s.id.topic,
+                    partition = s.id.partition,
+                    fetch_state = %s.fetch_state,
+                    behind = s.behind,
+                    idle_secs = s.for_secs,
+                    group_state = cgrp.map_or("", |c| c.state.as_str()),
+                    join_state = cgrp.map_or("", |c| c.join_state.as_str()),
+                    "partition fetched nothing for the whole stall window (records waiting, fetch state stuck or no fetch answered); seeking it to its own position"
+                );
+            }
+            self.stalled
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(stalled);
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod client_health;
 pub mod ddl;
 pub mod dispatch;
 pub mod dlq;
+pub mod fetch_watch;
 pub mod health;
 pub mod hold;
 pub mod kafka;

@@ -83,6 +83,7 @@ pub fn run(
     let mut chunks: Vec<Chunk> = Vec::new();
     while !control.stop.load(Ordering::Acquire) {
         seek_abandoned(consumer, dispatcher, metrics);
+        seek_stalled(consumer, metrics);
         let started = Instant::now();
         let (mut records, mut bytes) = (0, 0);
         let mut current: Option<Chunk> = None;
@@ -178,6 +179,42 @@ fn seek_abandoned(consumer: &KafkaConsumer, dispatcher: &Dispatcher, metrics: &M
             Err(error) => {
                 metrics.error(ErrorKind::KafkaPoll).inc();
                 warn!(topic = %seek.id.topic, partition = seek.id.partition, %error, "seek failed, retrying");
+            }
+        }
+    }
+}
+
+/// Seeks each stalled partition (see `fetch_watch`) to its own fetch position: the
+/// fetch restarts there, nothing skipped or repeated.
+fn seek_stalled(consumer: &KafkaConsumer, metrics: &Metrics) {
+    let stalled = consumer.context().take_stalled();
+    if stalled.is_empty() {
+        return;
+    }
+    // Records may have arrived since the statistics were taken: a partition that moved
+    // is not stalled, and seeking it back would deliver records twice.
+    let positions = consumer.position().ok();
+    for stalled in stalled {
+        let now_at = positions.as_ref().and_then(|tpl| {
+            tpl.find_partition(&stalled.id.topic, stalled.id.partition)
+                .and_then(|e| e.offset().to_raw())
+        });
+        if now_at.is_some_and(|at| at >= 0 && at != stalled.offset) {
+            debug!(topic = %stalled.id.topic, partition = stalled.id.partition, ?now_at, "stalled partition moved meanwhile; not sought");
+            continue;
+        }
+        metrics.error(ErrorKind::FetchStall).inc();
+        match consumer.seek(
+            &stalled.id.topic,
+            stalled.id.partition,
+            Offset::Offset(stalled.offset),
+            Duration::from_secs(5),
+        ) {
+            Ok(()) => {
+                info!(topic = %stalled.id.topic, partition = stalled.id.partition, offset = stalled.offset, "stalled partition sought to its position")
+            }
+            Err(error) => {
+                warn!(topic = %stalled.id.topic, partition = stalled.id.partition, %error, "seek of a stalled partition failed; the watch reports it again if it stays stalled")
             }
         }
     }
