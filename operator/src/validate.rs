@@ -6,7 +6,7 @@
 use kube::ResourceExt;
 
 use crate::build::questdb_conf;
-use crate::crd::{IngestionPipeline, SaslMechanism, SecurityProtocol};
+use crate::crd::{BatchBounds, ConsumerTuning, IngestionPipeline, SaslMechanism, SecurityProtocol};
 
 /// Every problem of a spec, each a sentence naming the field.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -35,6 +35,7 @@ pub fn validate(pipeline: &IngestionPipeline) -> Result<(), InvalidSpec> {
             spec.replicas.min, spec.replicas.max
         ));
     }
+    problems.extend(tuning_problems(&spec.tuning));
     if spec.source.bootstrap_servers.trim().is_empty() {
         problems.push("source.bootstrapServers is empty".into());
     }
@@ -85,6 +86,38 @@ pub fn validate(pipeline: &IngestionPipeline) -> Result<(), InvalidSpec> {
     } else {
         Err(InvalidSpec(problems))
     }
+}
+
+/// The tuning's ranges (as in the CRD's schema) and the consumer's batch check: a
+/// tuning the consumer would refuse is refused here, so its pods never crash-loop.
+fn tuning_problems(t: &ConsumerTuning) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut range = |field: &str, value: Option<i32>, lo: i32, hi: i32| {
+        if let Some(v) = value
+            && !(lo..=hi).contains(&v)
+        {
+            problems.push(format!("tuning.{field} {v} is outside [{lo}, {hi}]"));
+        }
+    };
+    range("batchInitial", t.batch_initial, 1, 10_000_000);
+    range("batchMin", t.batch_min, 1, 10_000_000);
+    range("batchMax", t.batch_max, 1, 10_000_000);
+    range("lingerMs", t.linger_ms, 1, 60_000);
+    range(
+        "shutdownGraceSeconds",
+        Some(t.shutdown_grace_seconds),
+        1,
+        3600,
+    );
+    let b = t.batch_bounds();
+    if !b.ordered() {
+        let d = BatchBounds::consumer_defaults();
+        problems.push(format!(
+            "tuning must satisfy batchMin ({}) <= batchInitial ({}) <= batchMax ({}), an unset field taking the consumer's default (batchMin {}, batchInitial {}, batchMax {})",
+            b.min, b.initial, b.max, d.min, d.initial, d.max
+        ));
+    }
+    problems
 }
 
 #[cfg(test)]

@@ -31,8 +31,9 @@ pub use kubectl::{KubectlOutput, kubectl, kubectl_apply, kubectl_ok, kubectl_wit
 pub use names::{unique_name, unique_table};
 pub use poll::eventually;
 pub use prometheus::{
-    PrometheusRules, PrometheusTarget, add_prometheus_target, load_prometheus_rules,
-    prometheus_alerts, prometheus_api, prometheus_query, prometheus_query_range,
+    PrometheusRules, PrometheusTarget, add_prometheus_target, as_grafana_sends_it,
+    dashboard_queries, load_prometheus_rules, prometheus_alerts, prometheus_api, prometheus_query,
+    prometheus_query_range,
 };
 pub use questdb::{
     questdb_count, questdb_distinct_trades, questdb_ilp_http_conf, questdb_query,

@@ -232,3 +232,41 @@ async fn reload() -> Result<(), Error> {
         })
     }
 }
+
+/// Every `expr` of the shipped dashboard (panels and annotations), as written.
+pub fn dashboard_queries() -> Result<Vec<String>, Error> {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("expr", Value::String(e)) => out.push(e.clone()),
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let path = crate::repo_root().join("manifests/monitoring/dashboards/spate.json");
+    let text = std::fs::read_to_string(&path).map_err(|source| Error::ReadFile {
+        path: path.clone(),
+        source,
+    })?;
+    let dashboard: Value = serde_json::from_str(&text).map_err(|e| Error::ReadFile {
+        path: path.clone(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+    })?;
+    let mut out = Vec::new();
+    walk(&dashboard, &mut out);
+    Ok(out)
+}
+
+/// A dashboard query as Grafana sends it for the pipeline `namespace/pipeline`.
+pub fn as_grafana_sends_it(expr: &str, namespace: &str, pipeline: &str) -> String {
+    expr.replace("$namespace", namespace)
+        .replace("$pipeline", pipeline)
+        .replace("$__rate_interval", "30s")
+        .replace("$__interval", "30s")
+}

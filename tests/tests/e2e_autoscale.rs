@@ -10,6 +10,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use spate_tests::demo::{Sample, Scenario, Schedule, drained_below, run};
+use spate_tests::{as_grafana_sends_it, dashboard_queries, prometheus_query_range};
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
 
 /// Seconds after the load started: ten seconds into the spike.
 const KILL_AT: f64 = 25.0;
@@ -37,9 +45,11 @@ async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_
     };
     let mut progress = |s: &Sample| println!("{}", s.line());
     let mut note = |m: &str| println!("• {m}");
+    let started = unix_now();
     let report = run(&scenario, &mut progress, &mut note)
         .await
         .expect("the scenario runs");
+    let ended = unix_now();
     let s = &report.summary;
     println!("\n{}\nplot: {}", s.table(), report.plot.display());
 
@@ -108,6 +118,35 @@ async fn a_spike_is_absorbed_by_scaling_workers_then_pods_and_every_trade_lands_
     assert!(
         reversal.is_none(),
         "the new leader scaled down before the backlog drained: {reversal:?}"
+    );
+    // The dashboard's panels and annotations of the operator's series (Prometheus
+    // scraped the operator pods through their annotations) had data during the run.
+    let namespace = &report.names.0;
+    let queries: Vec<String> = dashboard_queries()
+        .expect("the dashboard")
+        .into_iter()
+        .filter(|q| q.contains("spate_operator_"))
+        .collect();
+    assert!(
+        queries.len() >= 5,
+        "only {} operator queries",
+        queries.len()
+    );
+    let mut empty = Vec::new();
+    for expr in &queries {
+        let promql = as_grafana_sends_it(expr, namespace, "trades");
+        let result = prometheus_query_range(&promql, started, ended, 5.0)
+            .await
+            .unwrap_or_else(|e| panic!("dashboard query {promql}: {e}"));
+        if result.is_empty() {
+            empty.push(promql);
+        } else {
+            println!("returned data during the run: {promql}");
+        }
+    }
+    assert!(
+        empty.is_empty(),
+        "dashboard queries of the operator with no data during the run: {empty:#?}"
     );
     assert_eq!(s.failed, 0, "Kafka refused trades");
     assert_eq!(

@@ -11,11 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use serde_json::Value;
 use spate_tests::{
-    PrometheusTarget, TestEnv, add_prometheus_target, create_topic, eventually,
-    load_prometheus_rules, prometheus_alerts, prometheus_api, prometheus_query, repo_root,
-    unique_name, unique_table,
+    PrometheusTarget, TestEnv, add_prometheus_target, as_grafana_sends_it, create_topic,
+    dashboard_queries, eventually, load_prometheus_rules, prometheus_alerts, prometheus_api,
+    prometheus_query, repo_root, unique_name, unique_table,
 };
 use support::{ConsumerProcess, ConsumerSpec, DedicatedQuestdb, mixed_messages, produce};
 
@@ -86,42 +85,6 @@ async fn scraped(series: &str, pipeline: &str) -> Result<()> {
     returns_data(&promql, Duration::from_secs(60)).await
 }
 
-/// Every `expr` of the dashboard (panels and annotations), as written.
-fn dashboard_queries() -> Result<Vec<String>> {
-    fn walk(value: &Value, out: &mut Vec<String>) {
-        match value {
-            Value::Object(map) => {
-                for (key, v) in map {
-                    match (key.as_str(), v) {
-                        ("expr", Value::String(e)) => out.push(e.clone()),
-                        _ => walk(v, out),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
-            _ => {}
-        }
-    }
-    let path = repo_root().join("manifests/monitoring/dashboards/spate.json");
-    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
-    let mut out = Vec::new();
-    walk(&dashboard, &mut out);
-    ensure!(
-        out.len() >= 20,
-        "only {} queries in the dashboard",
-        out.len()
-    );
-    Ok(out)
-}
-
-/// A dashboard query as Grafana sends it for `pipeline`.
-fn as_grafana_sends_it(expr: &str, pipeline: &str) -> String {
-    expr.replace("$namespace", NAMESPACE)
-        .replace("$pipeline", pipeline)
-        .replace("$__rate_interval", "30s")
-        .replace("$__interval", "30s")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_dashboard_query_of_a_consumer_series_returns_data_during_a_load() -> Result<()> {
     TestEnv::get();
@@ -156,7 +119,7 @@ async fn dashboard_returns_data(pipeline: &str) -> Result<()> {
     let selector = format!("spate_workers{{namespace=\"{NAMESPACE}\"}}");
     ensure_label_value("pipeline", &selector, pipeline).await?;
 
-    // The operator's series need its autoscaler running pods: the node suites cover them.
+    // The operator's series need its autoscaler running pods: e2e_autoscale covers them.
     let queries: Vec<String> = dashboard_queries()?
         .into_iter()
         .filter(|q| !q.contains("spate_operator_"))
@@ -167,7 +130,7 @@ async fn dashboard_returns_data(pipeline: &str) -> Result<()> {
         queries.len()
     );
     for expr in &queries {
-        let promql = as_grafana_sends_it(expr, pipeline);
+        let promql = as_grafana_sends_it(expr, NAMESPACE, pipeline);
         returns_data(&promql, Duration::from_secs(90))
             .await
             .with_context(|| format!("dashboard query {expr}"))?;

@@ -298,3 +298,126 @@ fn a_questdb_password_with_a_newline_is_refused_naming_its_file_setting() {
     );
     assert!(!errors.to_string().contains("p,a;s=s"), "{errors}");
 }
+
+/// The `minimum`/`maximum` of `spec.<path>` in the CRD the operator installs.
+fn schema_range(path: &[&str]) -> (i64, i64) {
+    use kube::CustomResourceExt;
+    let crd = serde_json::to_value(IngestionPipeline::crd()).expect("crd as json");
+    let mut node = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+    for part in path {
+        node = &node["properties"][part];
+    }
+    let bound = |k: &str| {
+        node[k]
+            .as_f64()
+            .unwrap_or_else(|| panic!("spec.{} has no {k} in the CRD", path.join(".")))
+            as i64
+    };
+    (bound("minimum"), bound("maximum"))
+}
+
+/// Values worth trying for an integer field: its bounds, next to them, next to the
+/// consumer's defaults and relations, and unset.
+fn candidates(path: &[&str], around: &[i64]) -> Vec<Option<i64>> {
+    let (lo, hi) = schema_range(path);
+    let mut values: BTreeSet<i64> = [lo, lo + 1, hi - 1, hi].into_iter().collect();
+    for a in around {
+        values.extend([a - 1, *a, a + 1]);
+    }
+    let mut out: Vec<Option<i64>> = values
+        .into_iter()
+        .filter(|v| (lo..=hi).contains(v))
+        .map(Some)
+        .collect();
+    out.push(None);
+    out
+}
+
+fn with_tuning(batch: [Option<i64>; 3], linger: Option<i64>, grace: i64) -> IngestionPipeline {
+    let mut p = pipeline("", "");
+    let t = &mut p.spec.tuning;
+    let narrow = |v: Option<i64>| v.map(|v| i32::try_from(v).expect("fits the CRD's i32"));
+    t.batch_initial = narrow(batch[0]);
+    t.batch_min = narrow(batch[1]);
+    t.batch_max = narrow(batch[2]);
+    t.linger_ms = narrow(linger);
+    t.shutdown_grace_seconds = i32::try_from(grace).unwrap();
+    p
+}
+
+/// Every tuning within the CRD's ranges: the operator accepts it exactly when the
+/// consumer accepts the environment built from it. A tuning the operator accepts and
+/// the consumer refuses crash-loops the pods; one the operator refuses and the
+/// consumer would accept is a needless refusal.
+#[test]
+fn the_operator_accepts_exactly_the_tunings_the_consumer_accepts() {
+    use spate_operator::validate::validate;
+    let around = [50, 100, 1000, 2000, 50_000];
+    let initial = candidates(&["tuning", "batchInitial"], &around);
+    let min = candidates(&["tuning", "batchMin"], &around);
+    let max = candidates(&["tuning", "batchMax"], &around);
+    let linger = candidates(&["tuning", "lingerMs"], &[20]);
+    let (grace_lo, grace_hi) = schema_range(&["tuning", "shutdownGraceSeconds"]);
+    let mut checked = 0;
+    let mut mismatches = Vec::new();
+    for (i, b_initial) in initial.iter().enumerate() {
+        for b_min in &min {
+            for b_max in &max {
+                // Linger and grace vary along the batch fields rather than across them.
+                let l = linger[(i + checked) % linger.len()];
+                let grace = [grace_lo, 25, grace_hi][checked % 3];
+                let p = with_tuning([*b_initial, *b_min, *b_max], l, grace);
+                let operator = validate(&p).map_err(|e| e.0.join("; "));
+                let consumer = load(&p, "tuning").result.map_err(|e| e.to_string());
+                if operator.is_ok() != consumer.is_ok() {
+                    mismatches.push(format!(
+                        "batchInitial {b_initial:?}, batchMin {b_min:?}, batchMax {b_max:?}, lingerMs {l:?}, grace {grace}: operator {operator:?}, consumer {consumer:?}"
+                    ));
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} tunings generated");
+    assert!(
+        mismatches.is_empty(),
+        "{} of {checked} tunings disagree, e.g.:\n{}",
+        mismatches.len(),
+        mismatches[..mismatches.len().min(8)].join("\n")
+    );
+}
+
+/// Worker bounds and targets the CRD admits (its rules keep `min <= initial <= max`):
+/// the consumer accepts every environment the operator accepts.
+#[test]
+fn every_worker_bound_and_target_the_operator_accepts_loads_in_the_consumer() {
+    use spate_operator::validate::validate;
+    let (w_lo, w_hi) = schema_range(&["workers", "min"]);
+    let counts = [w_lo, w_lo + 1, 8, w_hi - 1, w_hi];
+    let mut checked = 0;
+    for min in counts {
+        for max in counts.iter().copied().filter(|m| *m >= min) {
+            for initial in [None, Some(min), Some(max), Some((min + max) / 2)] {
+                for (latency, lag) in [(1.0, 0.1), (250.0, 10.0), (3_600_000.0, 86_400.0)] {
+                    let mut p = pipeline("", "");
+                    p.spec.workers.min = min as i32;
+                    p.spec.workers.max = max as i32;
+                    p.spec.workers.initial = initial.map(|v| v as i32);
+                    p.spec.autoscaling.targets.latency_ms = latency;
+                    p.spec.autoscaling.targets.lag_seconds = lag;
+                    if validate(&p).is_ok() {
+                        let loaded = load(&p, "workers");
+                        if let Err(e) = &loaded.result {
+                            panic!(
+                                "workers {min}..{max} (initial {initial:?}), latency {latency} ms, lag {lag} s: the consumer refused: {e}"
+                            );
+                        }
+                        loaded.assert_every_variable_is_read();
+                        checked += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 50, "only {checked} accepted specs checked");
+}

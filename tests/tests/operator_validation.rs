@@ -159,3 +159,70 @@ async fn invalid_pipelines_are_refused_with_readable_messages() -> Result<()> {
     ensure!(failures.is_empty(), "{failures:#?}");
     Ok(())
 }
+
+/// A sample of tunings, each field alone and mixed, at the edges of the CRD's ranges
+/// and around the consumer's defaults: the API server (schema and CEL rules) admits
+/// exactly those the operator's own validation accepts. Together with the contract
+/// test (the operator accepts exactly what the consumer accepts), a tuning that passes
+/// `kubectl apply` never crash-loops the consumer.
+#[tokio::test]
+async fn the_api_server_admits_exactly_the_tunings_the_operator_accepts() -> Result<()> {
+    use kube::api::{Api, PostParams};
+    use spate_operator::crd::IngestionPipeline;
+    let client = client_with_crd().await?;
+    let ns = namespace(&client, "op-tuning").await?;
+    let api: Api<IngestionPipeline> = Api::namespaced(client.clone(), &ns);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let values = [0, 1, 49, 50, 99, 100, 101, 999, 1000, 1001, 50_000, 50_001];
+    let fields = ["batchInitial", "batchMin", "batchMax", "lingerMs"];
+    let mut tunings: Vec<String> = Vec::new();
+    for field in fields {
+        for v in values {
+            tunings.push(format!("{field}: {v}"));
+        }
+    }
+    // Mixed: a small deterministic walk over the same values.
+    let mut x: usize = 7;
+    for _ in 0..24 {
+        let mut parts = Vec::new();
+        for field in fields {
+            x = (x * 31 + 17) % 101;
+            if !x.is_multiple_of(3) {
+                parts.push(format!("{field}: {}", values[x % values.len()]));
+            }
+        }
+        tunings.push(parts.join(", "));
+    }
+    let mut disagreements = Vec::new();
+    for (i, tuning) in tunings.iter().enumerate() {
+        let yaml = variant(&format!("t{i}"), "", "").replace(
+            "replicas: {min: 1, max: 3}",
+            &format!("replicas: {{min: 1, max: 3}}\n  tuning: {{{tuning}}}"),
+        );
+        let pipeline: IngestionPipeline = serde_yaml::from_str(&yaml)?;
+        let operator = spate_operator::validate::validate(&pipeline).map_err(|e| e.0.join("; "));
+        let server = api.create(&dry_run, &pipeline).await.map(|_| ());
+        let server = match server {
+            Ok(()) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 422 => Err(status.message),
+            Err(e) => return Err(e.into()),
+        };
+        if operator.is_ok() != server.is_ok() {
+            disagreements.push(format!(
+                "{{{tuning}}}: operator {operator:?}, API server {server:?}"
+            ));
+        }
+    }
+    delete_namespace(&client, &ns).await?;
+    ensure!(
+        disagreements.is_empty(),
+        "{} of {} tunings disagree:\n{}",
+        disagreements.len(),
+        tunings.len(),
+        disagreements.join("\n")
+    );
+    Ok(())
+}

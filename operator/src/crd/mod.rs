@@ -15,7 +15,9 @@ pub use status::{
     AutoscalerMemory, AutoscalerStatus, IngestionPipelineStatus, RememberedRate, RememberedScaleUp,
     RememberedWorkers,
 };
-pub use workload::{ConsumerTuning, ImagePullPolicy, ReplicaBounds, SchedulingSpec, WorkerBounds};
+pub use workload::{
+    BatchBounds, ConsumerTuning, ImagePullPolicy, ReplicaBounds, SchedulingSpec, WorkerBounds,
+};
 pub use yaml::{CRD_PATH, crd_yaml};
 
 use k8s_openapi::api::core::v1::ResourceRequirements;

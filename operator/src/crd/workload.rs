@@ -1,6 +1,7 @@
 //! Sizing, scheduling and tuning of a pipeline's consumer pods.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::{Affinity, Toleration};
 use kube::KubeSchema;
@@ -121,7 +122,7 @@ pub struct SchedulingSpec {
 /// Consumer settings beyond source and sink.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new("!has(self.batchMin) || !has(self.batchMax) || self.batchMin <= self.batchMax").message("tuning.batchMin must be less than or equal to tuning.batchMax"))]
+#[x_kube(validation = kube::core::Rule::new(batch_order_rule()).message(kube::core::Message::Message(batch_order_message())))]
 pub struct ConsumerTuning {
     /// Rows per QuestDB flush the consumer starts with (`BATCH_SIZE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -140,7 +141,7 @@ pub struct ConsumerTuning {
 
     /// How long a partial batch may wait, in milliseconds (`SPATE_LINGER_MS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 0, max = 60000))]
+    #[schemars(range(min = 1, max = 60000))]
     pub linger_ms: Option<i32>,
 
     /// Seconds the consumer has to flush and commit on shutdown; the pod's termination
@@ -154,6 +155,75 @@ pub struct ConsumerTuning {
     #[schemars(length(max = 8))]
     #[x_kube(validation = kube::core::Rule::new("self == 'json' || self == 'text'").message("tuning.logFormat must be json or text"))]
     pub log_format: String,
+}
+
+/// The consumer's batch bounds, `min <= initial <= max`; a field left unset takes the
+/// consumer's default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchBounds {
+    pub min: i64,
+    pub initial: i64,
+    pub max: i64,
+}
+
+impl BatchBounds {
+    /// The consumer's own defaults, as its configuration loads them when no batch
+    /// setting is given.
+    pub fn consumer_defaults() -> Self {
+        static DEFAULTS: OnceLock<BatchBounds> = OnceLock::new();
+        *DEFAULTS.get_or_init(|| {
+            let required = |key: &str| match key {
+                "KAFKA_BROKERS" => Some("kafka:9092".to_owned()),
+                "KAFKA_TOPICS" => Some("trades".to_owned()),
+                _ => None,
+            };
+            let config = spate_consumer::config::Config::load(["spate-consumer".into()], required)
+                .expect("the consumer's configuration loads with its defaults");
+            let b = &config.batch;
+            BatchBounds {
+                min: b.min as i64,
+                initial: b.initial as i64,
+                max: b.max as i64,
+            }
+        })
+    }
+
+    /// Whether the consumer accepts these bounds.
+    pub fn ordered(&self) -> bool {
+        self.min <= self.initial && self.initial <= self.max
+    }
+}
+
+impl ConsumerTuning {
+    /// The batch bounds the consumer runs with.
+    pub fn batch_bounds(&self) -> BatchBounds {
+        let d = BatchBounds::consumer_defaults();
+        BatchBounds {
+            min: self.batch_min.map_or(d.min, i64::from),
+            initial: self.batch_initial.map_or(d.initial, i64::from),
+            max: self.batch_max.map_or(d.max, i64::from),
+        }
+    }
+}
+
+/// The CEL rule the consumer's batch check amounts to, unset fields at its defaults.
+fn batch_order_rule() -> String {
+    let d = BatchBounds::consumer_defaults();
+    let min = format!("(has(self.batchMin) ? self.batchMin : {})", d.min);
+    let initial = format!(
+        "(has(self.batchInitial) ? self.batchInitial : {})",
+        d.initial
+    );
+    let max = format!("(has(self.batchMax) ? self.batchMax : {})", d.max);
+    format!("{min} <= {initial} && {initial} <= {max}")
+}
+
+fn batch_order_message() -> String {
+    let d = BatchBounds::consumer_defaults();
+    format!(
+        "tuning must satisfy batchMin <= batchInitial <= batchMax, an unset field taking the consumer's default (batchMin {}, batchInitial {}, batchMax {})",
+        d.min, d.initial, d.max
+    )
 }
 
 fn default_grace() -> i32 {
