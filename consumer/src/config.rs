@@ -9,9 +9,9 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::codec::encode::check_table_name;
+use crate::codec::format::InputFormat;
 use crate::control_auth::ControlAuth;
-use crate::encode::check_table_name;
-use crate::format::InputFormat;
 use crate::security::{KafkaSecurity, QuestdbAuth};
 pub use sources::Origin;
 use sources::{Setting, Sources};

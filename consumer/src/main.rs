@@ -7,9 +7,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use spate_consumer::codec::validate::Validator;
+use spate_consumer::codec::{CodecError, RecordCodec};
 use spate_consumer::config::{Config, LogFormat};
 use spate_consumer::metrics::Metrics;
-use spate_consumer::record::RecordCodec;
 use spate_consumer::runtime::health::Health;
 use spate_consumer::runtime::pool::{OutOfRange, WorkerPool, WorkersState};
 use spate_consumer::runtime::{Runtime, Settings, ddl};
@@ -54,7 +55,7 @@ fn init_tracing(format: LogFormat) {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let settings = Settings::from_config(&config);
-    let codec = RecordCodec::from_config(&config).context("build record codec")?;
+    let codec = record_codec(&config).context("build record codec")?;
     let metrics = Metrics::new().context("register metrics")?;
     metrics
         .target_latency
@@ -124,6 +125,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
         info!("exiting so that the new credentials are read at the next start");
     }
     Ok(())
+}
+
+/// The codec the validated configuration describes.
+fn record_codec(config: &Config) -> Result<RecordCodec, CodecError> {
+    let v = &config.validation;
+    RecordCodec::new(
+        config.input_format,
+        &config.questdb.table,
+        Validator::new(v.max_past, v.max_future, v.max_message_bytes),
+    )
 }
 
 const CREDENTIALS_CHANGED: &str = "credentials changed";

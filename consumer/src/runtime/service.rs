@@ -24,8 +24,8 @@ use super::poller::{self, PollControl, commit_sync};
 use super::pool::WorkerPool;
 use super::settings::Settings;
 use super::worker::{BatchParams, HoldParams, OffsetStore, WorkerDeps};
+use crate::codec::RecordCodec;
 use crate::metrics::{ErrorKind, Metrics};
-use crate::record::RecordCodec;
 
 /// Starting the runtime failed.
 #[derive(Debug, thiserror::Error)]

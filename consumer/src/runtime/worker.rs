@@ -10,20 +10,21 @@ use std::time::{Duration, Instant};
 use tracing::{debug, error, info, warn};
 
 use super::batch::{Batch, Refused};
+use super::batching::BatchSizer;
 use super::bisect::{Attempt, isolate_rejected};
 use super::chunk::PartitionId;
 use super::dispatch::{Dispatcher, Done, Lease, Limit};
-use super::dlq::{DeadLetter, DeadLetters, REASON_QUESTDB_REJECTED};
+use super::dlq::{DeadLetter, DeadLetters};
 use super::health::Health;
 use super::hold::{RefusalRun, Stall};
 use super::retry::{Backoff, sleep_unless};
 use super::sink::{FlushClass, FlushError, Sink};
-use crate::batching::BatchSizer;
+use crate::codec::RecordCodec;
+use crate::codec::reject::REASON_QUESTDB_REJECTED;
+use crate::codec::validate::now_ns;
 use crate::ilp::RowBuffer;
 use crate::metrics::{ErrorKind, HoldKind, Metrics, WorkerRecorder};
-use crate::record::RecordCodec;
 use crate::security::QuestdbAuth;
-use crate::validate::now_ns;
 
 /// Stores the offset of the last processed record of a partition (librdkafka).
 pub type OffsetStore =
