@@ -25,12 +25,12 @@ use chrono::{DateTime, Utc};
 use criterion::{Criterion, Throughput, criterion_group};
 use questdb::ingress::{Buffer, ProtocolVersion, TimestampNanos};
 use serde::Deserialize;
-use spate_consumer::encode::TradeEncoder;
-use spate_consumer::format::InputFormat;
-use spate_consumer::format::time::format_rfc3339;
+use spate_consumer::codec::RecordCodec;
+use spate_consumer::codec::encode::TradeEncoder;
+use spate_consumer::codec::format::InputFormat;
+use spate_consumer::codec::format::time::format_rfc3339;
+use spate_consumer::codec::validate::{Validator, now_ns};
 use spate_consumer::ilp::{IlpBuffer, IlpVersion};
-use spate_consumer::record::RecordCodec;
-use spate_consumer::validate::{Validator, now_ns};
 
 const BATCH: usize = 1024;
 
@@ -136,7 +136,7 @@ fn decode_validate(payload: &[u8], validator: &Validator, now: i64) -> bool {
     let Ok(text) = validator.check_payload(payload) else {
         return false;
     };
-    spate_consumer::format::decode(text, InputFormat::Auto, |t| {
+    spate_consumer::codec::format::decode(text, InputFormat::Auto, |t| {
         validator.check_trade(&t, now)?;
         black_box(&t);
         Ok(())
@@ -168,7 +168,7 @@ fn fixed_work(variant: &str, records: usize) {
     let encoder = TradeEncoder::new("trades").expect("encoder");
     let sample_text = std::str::from_utf8(&payloads[0]).expect("utf-8");
     let mut sample = None;
-    spate_consumer::format::decode(sample_text, InputFormat::Normalized, |t| {
+    spate_consumer::codec::format::decode(sample_text, InputFormat::Normalized, |t| {
         sample = Some(t);
         Ok(())
     })

@@ -6,13 +6,14 @@ use std::borrow::Cow;
 
 use questdb::ingress::{Buffer, ProtocolVersion};
 
-use crate::encode::TradeEncoder;
-use crate::format::time::{format_rfc3339, parse_epoch, parse_rfc3339, parse_usual};
-use crate::format::{InputFormat, decode, decode_generic, fast};
+use crate::codec::RecordCodec;
+use crate::codec::encode::TradeEncoder;
+use crate::codec::format::time::{format_rfc3339, parse_epoch, parse_rfc3339, parse_usual};
+use crate::codec::format::{InputFormat, decode, decode_generic, fast};
+use crate::codec::reject::RejectReason;
+use crate::codec::trade::{Side, Trade};
+use crate::codec::validate::Validator;
 use crate::ilp::{IlpBuffer, IlpVersion};
-use crate::record::{RecordCodec, RejectReason};
-use crate::trade::{Side, Trade};
-use crate::validate::Validator;
 
 /// The instant validation runs against in the targets (2025-06-12).
 pub(crate) const NOW: i64 = 1_749_690_123_000_000_000;

@@ -7,9 +7,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use spate_consumer::codec::validate::Validator;
+use spate_consumer::codec::{CodecError, RecordCodec};
 use spate_consumer::config::{Config, LogFormat};
 use spate_consumer::metrics::Metrics;
-use spate_consumer::record::RecordCodec;
 use spate_consumer::runtime::health::Health;
 use spate_consumer::runtime::pool::{OutOfRange, WorkerPool, WorkersState};
 use spate_consumer::runtime::{Runtime, Settings, ddl};
@@ -53,8 +54,9 @@ fn init_tracing(format: LogFormat) {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let settings = Settings::from_config(&config);
-    let codec = RecordCodec::from_config(&config).context("build record codec")?;
+    let codec = record_codec(&config).context("build record codec")?;
+    let settings = Settings::from_config(config);
+    let config = &settings.config;
     let metrics = Metrics::new().context("register metrics")?;
     metrics
         .target_latency
@@ -62,28 +64,28 @@ async fn run(config: Config) -> anyhow::Result<()> {
     metrics.target_lag.set(config.targets.lag.as_secs_f64());
     let health = Arc::new(Health::new());
 
-    let listener = tokio::net::TcpListener::bind(settings.listen)
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
-        .with_context(|| format!("listen on {}", settings.listen))?;
+        .with_context(|| format!("listen on {}", config.server.listen))?;
     // The endpoints answer while the runtime starts: `/readyz` then says what it waits
     // for (QuestDB refusing the credentials, a broker refusing them).
     let workers = Arc::new(PendingWorkers::new(
-        settings.workers_initial,
-        settings.workers_max,
+        config.workers.initial,
+        config.workers.max,
     ));
     let (stop_tx, mut stop_rx) = watch::channel(false);
     let state = AppState {
         metrics: metrics.clone(),
         health: health.clone(),
         workers: workers.clone(),
-        control: Arc::new(settings.control.clone()),
+        control: Arc::new(config.server.control.clone()),
     };
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(server::serve(listener, state, async move {
         let _ = server_stop.wait_for(|s| *s).await;
     }));
     tokio::spawn(ping_questdb(
-        settings.questdb_http_url.clone(),
+        config.questdb.http_url.clone(),
         health.clone(),
         stop_rx.clone(),
     ));
@@ -124,6 +126,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
         info!("exiting so that the new credentials are read at the next start");
     }
     Ok(())
+}
+
+/// The codec the validated configuration describes.
+fn record_codec(config: &Config) -> Result<RecordCodec, CodecError> {
+    let v = &config.validation;
+    RecordCodec::new(
+        config.input_format,
+        &config.questdb.table,
+        Validator::new(v.max_past, v.max_future, v.max_message_bytes),
+    )
 }
 
 const CREDENTIALS_CHANGED: &str = "credentials changed";

@@ -129,7 +129,7 @@ fn big_message(prefix: &str, n: usize, ts: &str, pad: &str) -> (Vec<u8>, usize) 
 }
 
 fn rfc3339_now() -> String {
-    spate_consumer::format::time::format_rfc3339(now_ns(), 6)
+    spate_consumer::codec::format::time::format_rfc3339(now_ns(), 6)
 }
 
 /// `/proc/<pid>/status` field in KiB.

@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use spate_consumer::encode::{TradeEncoder, trades_table_ddl};
+use spate_consumer::codec::encode::{TradeEncoder, trades_table_ddl};
+use spate_consumer::codec::trade::{Side, Trade};
 use spate_consumer::ilp::IlpVersion;
 use spate_consumer::ilp::http::{HttpConf, HttpError, HttpWriter};
-use spate_consumer::trade::{Side, Trade};
 use spate_tests::{questdb_ilp_http_conf, questdb_query, unique_table, wait_for_questdb_count};
 
 const ROWS: usize = 2_000;

@@ -12,14 +12,14 @@ use rdkafka::client::OAuthToken;
 use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use spate_consumer::format::time::format_rfc3339;
+use spate_consumer::codec::format::time::format_rfc3339;
+use spate_consumer::codec::validate::now_ns;
 use spate_consumer::loadgen::{
     Market, OutputFormat, Pacer, PoisonKind, Profile, Renderer, Summary,
 };
 use spate_consumer::security::{
     ClientErrorKind, ClientProblems, KafkaSecurityArgs, ProblemSink, SecureContext,
 };
-use spate_consumer::validate::now_ns;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -18,10 +18,41 @@ struct Resolver<'s, E> {
 }
 
 impl<E: Fn(&str) -> Option<String>> Resolver<'_, E> {
-    /// The parsed value, or `default` when absent; a parse error is recorded (and
-    /// `default` returned so resolution can go on and find the other errors).
-    fn get<T>(&mut self, key: &str, default: T, parse: impl Fn(&str) -> Result<T, String>) -> T {
-        self.opt(key, parse).unwrap_or(default)
+    /// The parsed value, or the table's default when absent; a parse error is recorded
+    /// (and the default returned so resolution can go on and find the other errors).
+    fn get<T>(&mut self, key: &str, parse: impl Fn(&str) -> Result<T, String>) -> T {
+        match self.opt(key, &parse) {
+            Some(v) => v,
+            None => default(key, parse),
+        }
+    }
+
+    /// A count of at least the table's minimum.
+    fn count(&mut self, key: &str) -> usize {
+        self.get(key, count(min(key) as usize))
+    }
+
+    /// As [`Self::count`], `None` when absent (a default derived elsewhere).
+    fn count_opt(&mut self, key: &str) -> Option<usize> {
+        self.opt(key, count(min(key) as usize))
+    }
+
+    /// Seconds, at least the table's minimum.
+    fn secs(&mut self, key: &str) -> Duration {
+        self.get(key, secs(min(key)))
+    }
+
+    /// Milliseconds, at least the table's minimum.
+    fn millis(&mut self, key: &str) -> Duration {
+        self.get(key, millis(min(key)))
+    }
+
+    /// Records that a required setting is missing.
+    fn require(&mut self, key: &str) {
+        let s = setting(key);
+        if self.sources.raw(s).is_none() {
+            self.fail(key, format!("required (set {} or --{})", s.env, s.flag()));
+        }
     }
 
     fn opt<T>(&mut self, key: &str, parse: impl Fn(&str) -> Result<T, String>) -> Option<T> {
@@ -53,6 +84,20 @@ impl<E: Fn(&str) -> Option<String>> Resolver<'_, E> {
         self.errors
             .push(ConfigError::new(key, origin, reason.into()));
     }
+}
+
+/// The table's default of `key`, parsed.
+fn default<T>(key: &str, parse: impl Fn(&str) -> Result<T, String>) -> T {
+    let text = setting(key)
+        .default
+        .value()
+        .unwrap_or_else(|| unreachable!("{key} has no default value"));
+    parse(text).unwrap_or_else(|e| unreachable!("the default of {key} is invalid: {e}"))
+}
+
+/// The table's minimum of `key` (0 when it has none).
+fn min(key: &str) -> u64 {
+    setting(key).min.unwrap_or(0)
 }
 
 fn nonempty(s: &str) -> Result<String, String> {
@@ -202,42 +247,33 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
 
     // Kafka.
     let brokers = r.opt("kafka.brokers", nonempty);
-    if brokers.is_none() && r.sources.raw(setting("kafka.brokers")).is_none() {
-        r.fail(
-            "kafka.brokers",
-            "required (set KAFKA_BROKERS or --kafka-brokers)",
-        );
-    }
+    r.require("kafka.brokers");
     let topics = r.opt("kafka.topics", list);
-    if topics.is_none() && r.sources.raw(setting("kafka.topics")).is_none() {
-        r.fail(
-            "kafka.topics",
-            "required (set KAFKA_TOPICS or --kafka-topics)",
-        );
-    }
+    r.require("kafka.topics");
     let topics = topics.unwrap_or_default();
     let default_dlq = topics
         .first()
         .map(|t| format!("{t}.dlq"))
         .unwrap_or_default();
-    let dead_letter_topic = r.get("kafka.dead_letter_topic", default_dlq, nonempty);
+    let dead_letter_topic = r
+        .opt("kafka.dead_letter_topic", nonempty)
+        .unwrap_or(default_dlq);
     if topics.contains(&dead_letter_topic) {
         r.fail(
             "kafka.dead_letter_topic",
             "must differ from every input topic",
         );
     }
-    let kafka_options = r.get("kafka.options", Vec::new(), options);
+    let kafka_options = r.opt("kafka.options", options).unwrap_or_default();
     let kafka = KafkaConfig {
         brokers: brokers.unwrap_or_default(),
-        group_id: r.get("kafka.group_id", "spate".to_owned(), nonempty),
+        group_id: r.get("kafka.group_id", nonempty),
         topics,
         security: security::kafka_security(&mut r, &kafka_options),
         options: kafka_options,
         dead_letter_topic,
         group_protocol: r.get(
             "kafka.group_protocol",
-            GroupProtocol::Consumer,
             one_of(&[
                 ("consumer", GroupProtocol::Consumer),
                 ("classic", GroupProtocol::Classic),
@@ -246,11 +282,11 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
     };
 
     // QuestDB.
-    let host = r.get("questdb.host", "127.0.0.1".to_owned(), nonempty);
-    let port = r.get("questdb.ilp_port", 9000u16, |s| {
+    let host = r.get("questdb.host", nonempty);
+    let port = r.get("questdb.ilp_port", |s| {
         s.parse::<u16>()
             .ok()
-            .filter(|p| *p > 0)
+            .filter(|p| u64::from(*p) >= min("questdb.ilp_port"))
             .ok_or_else(|| "must be a port number 1-65535".to_owned())
     });
     let (client_conf, (transport, tls, addr)) = r
@@ -263,10 +299,9 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
                 (Transport::Http, false, format!("{host}:{port}")),
             )
         });
-    let allow_lossy_tcp = r.get("questdb.allow_lossy_tcp", false, boolean);
+    let allow_lossy_tcp = r.get("questdb.allow_lossy_tcp", boolean);
     let ilp_writer = r.get(
         "questdb.ilp_writer",
-        IlpWriter::Spate,
         one_of(&[
             ("spate", IlpWriter::Spate),
             ("questdb-rs", IlpWriter::QuestdbRs),
@@ -305,20 +340,20 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         allow_lossy_tcp,
         ilp_writer,
         http_url,
-        table: r.get("questdb.table", "trades".to_owned(), check_table),
-        table_allow_extra: r.get("questdb.table_allow_extra", false, boolean),
-        stall_after: r.get("questdb.stall_secs", Duration::from_secs(120), secs(1)),
-        hold_retry: r.get("questdb.hold_retry_secs", Duration::from_secs(30), secs(1)),
+        table: r.get("questdb.table", check_table),
+        table_allow_extra: r.get("questdb.table_allow_extra", boolean),
+        stall_after: r.secs("questdb.stall_secs"),
+        hold_retry: r.secs("questdb.hold_retry_secs"),
         auth: security::questdb_auth(&mut r),
     };
 
     // Batching, workers, backpressure.
     let batch = BatchConfig {
-        initial: r.get("batch.initial", 1000, count(1)),
-        min: r.get("batch.min", 100, count(1)),
-        max: r.get("batch.max", 50_000, count(1)),
-        linger: r.get("batch.linger_ms", Duration::from_millis(20), millis(1)),
-        max_bytes: r.opt("batch.max_bytes", count(1024)),
+        initial: r.count("batch.initial"),
+        min: r.count("batch.min"),
+        max: r.count("batch.max"),
+        linger: r.millis("batch.linger_ms"),
+        max_bytes: r.count_opt("batch.max_bytes"),
     };
     if !(batch.min <= batch.initial && batch.initial <= batch.max) {
         r.fail(
@@ -330,8 +365,8 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         );
     }
     let workers = WorkersConfig {
-        initial: r.get("workers.initial", 2, count(1)),
-        max: r.get("workers.max", 16, count(1)),
+        initial: r.count("workers.initial"),
+        max: r.count("workers.max"),
     };
     if workers.initial > workers.max {
         r.fail(
@@ -343,12 +378,12 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         );
     }
     let backpressure = BackpressureConfig {
-        high_watermark: r.get("backpressure.high_watermark", 200_000, count(1)),
-        low_watermark: r.get("backpressure.low_watermark", 50_000, count(0)),
-        queue_capacity: r.get("backpressure.queue_capacity", 20_000, count(1)),
-        high_watermark_bytes: r.opt("backpressure.high_watermark_bytes", count(1)),
-        low_watermark_bytes: r.opt("backpressure.low_watermark_bytes", count(0)),
-        queue_capacity_bytes: r.opt("backpressure.queue_capacity_bytes", count(1)),
+        high_watermark: r.count("backpressure.high_watermark"),
+        low_watermark: r.count("backpressure.low_watermark"),
+        queue_capacity: r.count("backpressure.queue_capacity"),
+        high_watermark_bytes: r.count_opt("backpressure.high_watermark_bytes"),
+        low_watermark_bytes: r.count_opt("backpressure.low_watermark_bytes"),
+        queue_capacity_bytes: r.count_opt("backpressure.queue_capacity_bytes"),
     };
     if let (Some(high), Some(low)) = (
         backpressure.high_watermark_bytes,
@@ -370,32 +405,20 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         );
     }
 
-    let input_format = r.get("input_format", InputFormat::Auto, |s| {
+    let input_format = r.get("input_format", |s| {
         InputFormat::from_str(s).map_err(|e| e.to_string())
     });
     let validation = ValidationConfig {
-        max_past: r.get(
-            "validation.max_past_secs",
-            Duration::from_secs(30 * 86_400),
-            secs(1),
-        ),
-        max_future: r.get(
-            "validation.max_future_secs",
-            Duration::from_secs(300),
-            secs(0),
-        ),
-        max_message_bytes: r.get("validation.max_message_bytes", 1 << 20, count(1)),
+        max_past: r.secs("validation.max_past_secs"),
+        max_future: r.secs("validation.max_future_secs"),
+        max_message_bytes: r.count("validation.max_message_bytes"),
     };
 
     // Server.
-    let listen = r.get(
-        "server.listen",
-        SocketAddr::from(([0, 0, 0, 0], 9464)),
-        |s| {
-            s.parse::<SocketAddr>()
-                .map_err(|_| "must be an address such as 0.0.0.0:9464".to_owned())
-        },
-    );
+    let listen = r.get("server.listen", |s| {
+        s.parse::<SocketAddr>()
+            .map_err(|_| "must be an address such as 0.0.0.0:9464".to_owned())
+    });
     let token = r.opt("server.control_token", nonempty);
     let token_file = r.opt("server.control_token_file", |path| {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
@@ -419,11 +442,7 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         }
         (None, Some(jwks)) => {
             let issuer = r.opt("server.control_issuer", nonempty);
-            let audience = r.get(
-                "server.control_audience",
-                "spate.dev/control".to_owned(),
-                nonempty,
-            );
+            let audience = r.get("server.control_audience", nonempty);
             let subjects = r.opt("server.control_subjects", |s| {
                 let all: Vec<String> = s
                     .split(',')
@@ -460,16 +479,8 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
     let server = ServerConfig { listen, control };
 
     let targets = TargetsConfig {
-        latency: r.get(
-            "targets.latency_ms",
-            Duration::from_secs(2),
-            positive(1000.0),
-        ),
-        lag: r.get(
-            "targets.lag_seconds",
-            Duration::from_secs(10),
-            positive(1.0),
-        ),
+        latency: r.get("targets.latency_ms", positive(1000.0)),
+        lag: r.get("targets.lag_seconds", positive(1.0)),
     };
 
     Config {
@@ -482,11 +493,10 @@ pub(super) fn resolve<E: Fn(&str) -> Option<String>>(
         validation,
         server,
         targets,
-        shutdown_grace: r.get("shutdown_grace_secs", Duration::from_secs(25), secs(0)),
-        commit_interval: r.get("commit_interval_ms", Duration::from_millis(1000), millis(1)),
+        shutdown_grace: r.secs("shutdown_grace_secs"),
+        commit_interval: r.millis("commit_interval_ms"),
         log_format: r.get(
             "log_format",
-            LogFormat::Text,
             one_of(&[("text", LogFormat::Text), ("json", LogFormat::Json)]),
         ),
     }

@@ -7,26 +7,7 @@ use std::fmt;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
-use super::ConfigError;
-
-/// One setting: its dotted file key (`batch.min`), its environment variables (first
-/// set wins) and a help line. Its flag is the key with `.`/`_` turned into `-`.
-pub(crate) struct Setting {
-    pub key: &'static str,
-    pub env: &'static [&'static str],
-    pub help: &'static str,
-    /// The value may hold a secret: errors never quote it.
-    pub redact: bool,
-}
-
-impl Setting {
-    pub(crate) fn flag(&self) -> String {
-        if self.key == "kafka.options" {
-            return "kafka-option".to_owned();
-        }
-        self.key.replace(['.', '_'], "-")
-    }
-}
+use super::{ConfigError, Setting};
 
 /// Where a value came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +46,10 @@ pub(crate) fn command(settings: &[Setting]) -> Command {
                 .help("TOML configuration file [env SPATE_CONFIG]"),
         );
     for s in settings {
-        let help = format!("{} [env {}]", s.help, s.env.join(", "));
         let mut arg = Arg::new(s.key)
             .long(s.flag())
             .value_name("VALUE")
-            .help(help);
+            .help(s.help_line());
         if s.key == "kafka.options" {
             arg = arg.action(ArgAction::Append).value_name("KEY=VALUE");
         }
@@ -116,10 +96,8 @@ impl<E: Fn(&str) -> Option<String>> Sources<E> {
             let joined = values.cloned().collect::<Vec<_>>().join(",");
             return Some((Origin::Flag(s.flag()), joined));
         }
-        for name in s.env {
-            if let Some(v) = (self.env)(name) {
-                return Some((Origin::Env(name), v));
-            }
+        if let Some(v) = (self.env)(s.env) {
+            return Some((Origin::Env(s.env), v));
         }
         let (path, table) = self.file.as_ref()?;
         let value = lookup(table, s.key)?;

@@ -417,3 +417,83 @@ fn help_and_unknown_flags_come_from_clap() {
     assert!(!bad.is_informational());
     assert_eq!(bad.exit_code(), 2);
 }
+
+#[test]
+fn every_default_of_the_table_is_the_value_an_unset_setting_takes() {
+    let unset = load(&[], BASE).unwrap();
+    for s in SETTINGS {
+        let Some(text) = s.default.value() else {
+            continue;
+        };
+        let given =
+            load(&[], &with(&[(s.env, text)])).unwrap_or_else(|e| panic!("{}={text}: {e}", s.env));
+        assert_eq!(given, unset, "{}={text}", s.env);
+    }
+}
+
+#[test]
+fn a_value_below_a_settings_minimum_is_refused_by_name() {
+    for s in SETTINGS {
+        let Some(min) = s.min.filter(|m| *m > 0) else {
+            continue;
+        };
+        let below = (min - 1).to_string();
+        let env: Vec<(&str, &str)> = BASE
+            .iter()
+            .copied()
+            .chain([(s.env, below.as_str())])
+            .collect();
+        assert!(
+            errors(&[], &env).contains(&s.key.to_owned()),
+            "{}={below}",
+            s.env
+        );
+        // At the minimum it is accepted, unless a relation to others rules it out.
+        let related = SETTINGS
+            .iter()
+            .any(|o| o.valid.is_some_and(|v| v.contains(s.key)));
+        if !related {
+            let at = min.to_string();
+            let env: Vec<(&str, &str)> =
+                BASE.iter().copied().chain([(s.env, at.as_str())]).collect();
+            assert!(load(&[], &env).is_ok(), "{}={at}", s.env);
+        }
+    }
+}
+
+#[test]
+fn the_help_shows_each_settings_default_and_variable() {
+    let help = Config::help();
+    for s in SETTINGS {
+        assert!(help.contains(s.env), "{}", s.env);
+    }
+    assert!(help.contains("Initial batch size in rows [default: 1000] [env BATCH_SIZE]"));
+    assert!(help.contains("Kafka bootstrap servers (required) [env KAFKA_BROKERS]"));
+}
+
+/// `consumer/README.md`'s settings table, one row per setting: key, variable, default.
+#[test]
+fn the_readme_lists_every_setting_with_its_variable_and_default() {
+    let readme = include_str!("../../README.md");
+    let table = readme
+        .split_once("| setting | env | default | notes |\n|---|---|---|---|\n")
+        .expect("the settings table of consumer/README.md")
+        .1;
+    let mut rows = Vec::new();
+    for line in table.lines().take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [_, key, env, default, ..] = cells[..] else {
+            panic!("not a row of four cells: {line}");
+        };
+        rows.push((
+            key.trim_matches('`').to_owned(),
+            env.trim_matches('`').to_owned(),
+            default.to_owned(),
+        ));
+    }
+    let table: Vec<(String, String, String)> = SETTINGS
+        .iter()
+        .map(|s| (s.key.to_owned(), s.env.to_owned(), s.default.to_string()))
+        .collect();
+    assert_eq!(rows, table);
+}

@@ -81,7 +81,7 @@ impl IlpBuffer {
         self.marker = None;
     }
 
-    /// The byte vector, for the row writer in [`crate::encode`].
+    /// The byte vector, for the row writer in [`crate::codec::encode`].
     pub(crate) fn bytes_mut(&mut self) -> &mut Vec<u8> {
         &mut self.bytes
     }

@@ -4,7 +4,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::trade::Side;
+use crate::codec::trade::Side;
 
 /// Well-known symbols with a plausible starting price; more are synthesised.
 const KNOWN: [(&str, f64); 16] = [

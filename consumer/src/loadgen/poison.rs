@@ -1,7 +1,7 @@
 //! Poison records: payloads the consumer must dead-letter, each with the reason it
 //! should give.
 
-use crate::record::RejectReason;
+use crate::codec::reject::RejectReason;
 
 /// One kind of bad record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -83,10 +83,10 @@ mod tests {
     use questdb::ingress::{Buffer, ProtocolVersion};
 
     use super::*;
-    use crate::format::InputFormat;
-    use crate::format::time::format_rfc3339;
-    use crate::record::RecordCodec;
-    use crate::validate::Validator;
+    use crate::codec::RecordCodec;
+    use crate::codec::format::InputFormat;
+    use crate::codec::format::time::format_rfc3339;
+    use crate::codec::validate::Validator;
 
     #[test]
     fn each_poison_is_rejected_with_its_reason() {

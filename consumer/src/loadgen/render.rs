@@ -7,7 +7,7 @@ use std::str::FromStr;
 use rand::Rng;
 
 use super::market::Market;
-use crate::format::time::format_rfc3339;
+use crate::codec::format::time::format_rfc3339;
 
 /// What the generator writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -175,7 +175,7 @@ impl Renderer {
                 m.symbol(symbol),
                 t.price,
                 t.size,
-                if t.side == crate::trade::Side::Buy {
+                if t.side == crate::codec::trade::Side::Buy {
                     "BUY"
                 } else {
                     "SELL"
@@ -231,9 +231,9 @@ mod tests {
     use questdb::ingress::{Buffer, ProtocolVersion};
 
     use super::*;
-    use crate::format::{InputFormat, decode};
-    use crate::record::RecordCodec;
-    use crate::validate::Validator;
+    use crate::codec::RecordCodec;
+    use crate::codec::format::{InputFormat, decode};
+    use crate::codec::validate::Validator;
 
     const NOW: i64 = 1_750_000_000_123_456_789;
 

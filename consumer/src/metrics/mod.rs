@@ -7,8 +7,8 @@ use std::time::Duration;
 
 pub use histogram::{BatchHistogram, LocalBatchHistogram};
 
-use crate::record::RejectReason;
-use crate::runtime::dlq::REASON_QUESTDB_REJECTED;
+use crate::codec::reject::REASON_QUESTDB_REJECTED;
+use crate::codec::reject::RejectReason;
 use crate::security::ClientErrorKind;
 use prometheus::local::LocalHistogram;
 use prometheus::{

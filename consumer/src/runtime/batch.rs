@@ -5,9 +5,9 @@
 use std::ops::Range;
 
 use super::chunk::Chunk;
-use super::dlq::REASON_QUESTDB_REJECTED;
+use crate::codec::RecordCodec;
+use crate::codec::reject::REASON_QUESTDB_REJECTED;
 use crate::ilp::RowBuffer;
-use crate::record::RecordCodec;
 
 /// A record the codec or QuestDB refused, by flat index in the batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,9 +144,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::format::InputFormat;
+    use crate::codec::format::InputFormat;
+    use crate::codec::validate::{Validator, now_ns};
     use crate::ilp::{IlpBuffer, IlpVersion};
-    use crate::validate::{Validator, now_ns};
 
     const HOUR: i64 = 3_600_000_000_000;
 

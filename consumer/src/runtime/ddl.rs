@@ -10,7 +10,7 @@ use tracing::info;
 
 use super::health::QuestdbProblem;
 use super::table_check::{ColumnInfo, TableSchema, check_schema};
-use crate::encode::trades_table_ddl;
+use crate::codec::encode::trades_table_ddl;
 use crate::security::QuestdbAuth;
 
 /// The table could not be made ready.

@@ -24,9 +24,6 @@ pub const HEADER_ORIGIN_TOPIC: &str = "spate-origin-topic";
 pub const HEADER_ORIGIN_PARTITION: &str = "spate-origin-partition";
 pub const HEADER_ORIGIN_OFFSET: &str = "spate-origin-offset";
 
-/// The reason given for records QuestDB itself refused.
-pub const REASON_QUESTDB_REJECTED: &str = "questdb_rejected";
-
 /// Set when the payload was cut to fit the dead-letter topic: the original length.
 pub const HEADER_TRUNCATED_FROM: &str = "spate-truncated-from";
 

@@ -17,7 +17,8 @@ use tracing::{error, info, warn};
 use super::chunk::PartitionId;
 use super::dispatch::Dispatcher;
 use super::fetch_watch::{FETCH_STALL_AFTER, FetchWatch, PartitionView, Stalled};
-use super::settings::{GroupProtocol, Settings};
+use super::settings::Settings;
+use crate::config::GroupProtocol;
 use crate::metrics::{ErrorKind, Metrics};
 use crate::security::SecureContext;
 
@@ -25,18 +26,19 @@ use crate::security::SecureContext;
 pub type KafkaConsumer = BaseConsumer<SpateContext>;
 
 /// librdkafka properties of the consumer, secrets left out (see [`client_config`]);
-/// `Settings::kafka_options` come last and win.
+/// `kafka.options` come last and win.
 pub fn consumer_properties(s: &Settings) -> Vec<(String, String)> {
+    let kafka = &s.config.kafka;
     let mut props: Vec<(String, String)> = vec![
-        ("bootstrap.servers".into(), s.brokers.clone()),
-        ("group.id".into(), s.group_id.clone()),
+        ("bootstrap.servers".into(), kafka.brokers.clone()),
+        ("group.id".into(), kafka.group_id.clone()),
         // Offsets are stored only once QuestDB (or the dead-letter topic) has the
         // records; what is stored is committed in the background.
         ("enable.auto.offset.store".into(), "false".into()),
         ("enable.auto.commit".into(), "true".into()),
         (
             "auto.commit.interval.ms".into(),
-            s.commit_interval.as_millis().max(1).to_string(),
+            s.config.commit_interval.as_millis().max(1).to_string(),
         ),
         ("auto.offset.reset".into(), "earliest".into()),
         ("enable.partition.eof".into(), "false".into()),
@@ -61,12 +63,13 @@ pub fn consumer_properties(s: &Settings) -> Vec<(String, String)> {
         ("max.partition.fetch.bytes".into(), "4194304".into()),
     ];
     props.extend(
-        s.kafka_security
+        kafka
+            .security
             .properties()
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v)),
     );
-    match s.group_protocol {
+    match kafka.group_protocol {
         GroupProtocol::Consumer => props.push(("group.protocol".into(), "consumer".into())),
         GroupProtocol::Classic => {
             props.push(("group.protocol".into(), "classic".into()));
@@ -77,8 +80,8 @@ pub fn consumer_properties(s: &Settings) -> Vec<(String, String)> {
         }
     }
     // Storing offsets by hand is what makes the consumer lose nothing: not overridable.
-    for (k, v) in s
-        .kafka_options
+    for (k, v) in kafka
+        .options
         .iter()
         .filter(|(k, _)| k != "enable.auto.offset.store")
     {
@@ -94,7 +97,7 @@ pub fn client_config(s: &Settings) -> ClientConfig {
     for (k, v) in consumer_properties(s) {
         config.set(k, v);
     }
-    s.kafka_security.apply_secrets(&mut config);
+    s.config.kafka.security.apply_secrets(&mut config);
     config
 }
 
@@ -294,42 +297,16 @@ impl ConsumerContext for SpateContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::SocketAddr;
 
+    /// The settings of a configuration with only the required values given.
     pub(crate) fn settings() -> Settings {
-        Settings {
-            brokers: "127.0.0.1:9092".into(),
-            group_id: "spate".into(),
-            topics: vec!["trades".into()],
-            kafka_options: vec![],
-            dead_letter_topic: "trades.dlq".into(),
-            group_protocol: GroupProtocol::Consumer,
-            kafka_security: crate::security::KafkaSecurity::default(),
-            questdb_conf: "http::addr=127.0.0.1:9000;".into(),
-            questdb_auth: crate::security::QuestdbAuth::default(),
-            questdb_http: true,
-            questdb_client_only: false,
-            questdb_http_url: "http://127.0.0.1:9000".into(),
-            table: "trades".into(),
-            table_allow_extra: false,
-            stall_after: Duration::from_secs(120),
-            hold_retry: Duration::from_secs(30),
-            batch_min: 100,
-            batch_max: 50_000,
-            batch_initial: 1000,
-            linger: Duration::from_millis(50),
-            workers_initial: 2,
-            workers_max: 16,
-            high_watermark: 200_000,
-            low_watermark: 50_000,
-            queue_capacity: 100_000,
-            bytes: crate::runtime::memory::ByteBudget::derive(None, None, None, None, None, 16),
-            memory_limit: None,
-            shutdown_grace: Duration::from_secs(25),
-            commit_interval: Duration::from_secs(1),
-            listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
-            control: crate::control_auth::ControlAuth::Closed,
-        }
+        let env = |k: &str| match k {
+            "KAFKA_BROKERS" => Some("127.0.0.1:9092".to_owned()),
+            "KAFKA_TOPICS" => Some("trades".to_owned()),
+            _ => None,
+        };
+        let config = crate::config::Config::load(["spate-consumer".into()], env).expect("config");
+        Settings::with_memory_limit(config, None)
     }
 
     fn get<'a>(props: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -371,14 +348,14 @@ mod tests {
     fn security_properties_come_before_the_options_and_secrets_stay_out() {
         use crate::security::{Credential, KafkaSecurity, SaslMechanism, SecurityProtocol};
         let mut s = settings();
-        s.kafka_security = KafkaSecurity {
+        s.config.kafka.security = KafkaSecurity {
             protocol: SecurityProtocol::SaslSsl,
             mechanism: Some(SaslMechanism::ScramSha256),
             username: Some(Credential::value("u")),
             password: Some(Credential::value("secret")),
             ..KafkaSecurity::default()
         };
-        s.kafka_options = vec![("ssl.ca.location".into(), "/etc/ca.pem".into())];
+        s.config.kafka.options = vec![("ssl.ca.location".into(), "/etc/ca.pem".into())];
         let props = consumer_properties(&s);
         assert_eq!(get(&props, "security.protocol"), Some("SASL_SSL"));
         assert_eq!(get(&props, "ssl.ca.location"), Some("/etc/ca.pem"));
@@ -389,7 +366,7 @@ mod tests {
     #[test]
     fn the_classic_protocol_uses_cooperative_sticky() {
         let mut s = settings();
-        s.group_protocol = GroupProtocol::Classic;
+        s.config.kafka.group_protocol = GroupProtocol::Classic;
         let props = consumer_properties(&s);
         assert_eq!(get(&props, "group.protocol"), Some("classic"));
         assert_eq!(
@@ -401,7 +378,7 @@ mod tests {
     #[test]
     fn extra_options_override_defaults() {
         let mut s = settings();
-        s.kafka_options = vec![
+        s.config.kafka.options = vec![
             ("statistics.interval.ms".into(), "1000".into()),
             ("enable.auto.offset.store".into(), "true".into()),
         ];

@@ -119,7 +119,7 @@ mod tests {
         let root = std::env::temp_dir().join(format!(
             "spate-memory-{}-{}",
             std::process::id(),
-            crate::validate::now_ns()
+            crate::codec::validate::now_ns()
         ));
         for (path, text) in files {
             let file = root.join(path);

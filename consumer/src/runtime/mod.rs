@@ -4,6 +4,7 @@
 pub mod ages;
 pub mod backpressure;
 pub mod batch;
+pub mod batching;
 pub mod bisect;
 pub mod chunk;
 pub mod client_health;

@@ -23,9 +23,10 @@ use super::kafka::{KafkaConsumer, SpateContext, client_config};
 use super::poller::{self, PollControl, commit_sync};
 use super::pool::WorkerPool;
 use super::settings::Settings;
-use super::worker::{BatchParams, HoldParams, OffsetStore, WorkerDeps};
+use super::worker::{OffsetStore, WorkerDeps};
+use crate::codec::RecordCodec;
+use crate::config::{KafkaConfig, QuestdbConfig};
 use crate::metrics::{ErrorKind, Metrics};
-use crate::record::RecordCodec;
 
 /// Starting the runtime failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,15 +50,15 @@ pub enum RuntimeError {
 /// Creates and checks the table, waiting while QuestDB is unreachable or refuses the
 /// credentials (unready with the reason, logged once per change); a table that does not
 /// fit is an error.
-async fn prepare_table(settings: &Settings, health: &Health) -> Result<(), RuntimeError> {
+async fn prepare_table(questdb: &QuestdbConfig, health: &Health) -> Result<(), RuntimeError> {
     let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(10));
     let mut last = String::new();
     loop {
         match ensure_table(
-            &settings.questdb_http_url,
-            &settings.questdb_auth,
-            &settings.table,
-            settings.table_allow_extra,
+            &questdb.http_url,
+            &questdb.auth,
+            &questdb.table,
+            questdb.table_allow_extra,
         )
         .await
         {
@@ -83,16 +84,9 @@ async fn prepare_table(settings: &Settings, health: &Health) -> Result<(), Runti
 
 /// Makes sure the dead-letter topic exists; an answer from the broker shows that it
 /// accepted the credentials.
-async fn check_dead_letter_topic(settings: Settings, sink: Arc<ClientHealth>) {
-    let topic = &settings.dead_letter_topic;
-    match ensure_topic(
-        &settings.brokers,
-        &settings.kafka_security,
-        &settings.kafka_options,
-        topic,
-    )
-    .await
-    {
+async fn check_dead_letter_topic(kafka: KafkaConfig, sink: Arc<ClientHealth>) {
+    let topic = &kafka.dead_letter_topic;
+    match ensure_topic(&kafka.brokers, &kafka.security, &kafka.options, topic).await {
         TopicCheck::Existed => sink.connected(),
         TopicCheck::Created => {
             sink.connected();
@@ -145,25 +139,26 @@ impl Runtime {
         metrics: Metrics,
         health: Arc<Health>,
     ) -> Result<Self, RuntimeError> {
-        prepare_table(&settings, &health).await?;
+        let config = &settings.config;
+        prepare_table(&config.questdb, &health).await?;
 
         let sink = ClientHealth::new(health.clone(), metrics.clone());
         // In the background: a broker that refuses the credentials makes it wait for
         // its timeout, and dead letters wait for the topic anyway.
-        tokio::spawn(check_dead_letter_topic(settings.clone(), sink.clone()));
+        tokio::spawn(check_dead_letter_topic(config.kafka.clone(), sink.clone()));
         let secure = |sink: &Arc<ClientHealth>| {
             let sink: Arc<dyn ProblemSink> = sink.clone();
-            SecureContext::new(&settings.kafka_security, Some(sink))
+            SecureContext::new(&config.kafka.security, Some(sink))
         };
         let dead_letters = Arc::new(DeadLetters::new(
-            &settings.brokers,
-            &settings.kafka_security,
-            &settings.kafka_options,
-            &settings.dead_letter_topic,
+            &config.kafka.brokers,
+            &config.kafka.security,
+            &config.kafka.options,
+            &config.kafka.dead_letter_topic,
             secure(&sink),
         )?);
         let dispatcher = Arc::new(Dispatcher::new());
-        let revoke_wait = settings.shutdown_grace.min(Duration::from_secs(15));
+        let revoke_wait = config.shutdown_grace.min(Duration::from_secs(15));
         let context = SpateContext::new(
             dispatcher.clone(),
             metrics.clone(),
@@ -174,11 +169,11 @@ impl Runtime {
             .create_with_context(context)
             .map_err(RuntimeError::CreateConsumer)?;
         let consumer = Arc::new(consumer);
-        let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+        let topics: Vec<&str> = config.kafka.topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&topics)
             .map_err(|source| RuntimeError::Subscribe {
-                topics: settings.topics.clone(),
+                topics: config.kafka.topics.clone(),
                 source,
             })?;
 
@@ -189,34 +184,22 @@ impl Runtime {
         let deps = WorkerDeps {
             dispatcher: dispatcher.clone(),
             codec,
-            questdb_conf: settings.questdb_conf.clone(),
-            questdb_auth: settings.questdb_auth.clone(),
-            questdb_http: settings.questdb_http,
-            questdb_client_only: settings.questdb_client_only,
+            questdb: config.questdb.clone(),
             dead_letters,
             store,
             metrics: metrics.clone(),
-            batch: BatchParams {
-                min: settings.batch_min,
-                max: settings.batch_max,
-                initial: settings.batch_initial,
-                linger: settings.linger,
-                max_bytes: settings.bytes.batch,
-            },
-            hold: HoldParams {
-                stall_after: settings.stall_after,
-                retry: settings.hold_retry,
-            },
+            batch: config.batch,
+            batch_max_bytes: settings.bytes.batch,
             health: health.clone(),
         };
-        metrics.batch_size.set(settings.batch_initial as i64);
-        let pool = WorkerPool::start(deps, settings.workers_initial, settings.workers_max);
+        metrics.batch_size.set(config.batch.initial as i64);
+        let pool = WorkerPool::start(deps, config.workers.initial, config.workers.max);
 
         let poll = Arc::new(PollControl::default());
         let watermarks = Watermarks::new(
-            settings.high_watermark,
-            settings.low_watermark,
-            settings.queue_capacity,
+            config.backpressure.high_watermark,
+            config.backpressure.low_watermark,
+            config.backpressure.queue_capacity,
             &settings.bytes,
         );
         let poll_thread = {
@@ -236,9 +219,9 @@ impl Runtime {
             memory_limit = ?settings.memory_limit,
             high_watermark_bytes = settings.bytes.high,
             batch_max_bytes = settings.bytes.batch,
-            topics = ?settings.topics,
-            group = %settings.group_id,
-            workers = settings.workers_initial,
+            topics = ?config.kafka.topics,
+            group = %config.kafka.group_id,
+            workers = config.workers.initial,
             "consumer started"
         );
         Ok(Self {
@@ -267,7 +250,7 @@ impl Runtime {
     /// was polled, stop them, commit the stored offsets synchronously and leave the
     /// group. Blocking.
     pub fn shutdown(self) -> ShutdownReport {
-        let grace = self.settings.shutdown_grace;
+        let grace = self.settings.config.shutdown_grace;
         let started = Instant::now();
         let deadline = started + grace;
         let reserve = (grace / 4).min(Duration::from_secs(5));

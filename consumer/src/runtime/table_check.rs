@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::encode::columns;
+use crate::codec::encode::columns;
 
 /// What QuestDB reports about a table (`tables()` and `table_columns()`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

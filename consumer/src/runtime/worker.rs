@@ -10,59 +10,40 @@ use std::time::{Duration, Instant};
 use tracing::{debug, error, info, warn};
 
 use super::batch::{Batch, Refused};
+use super::batching::BatchSizer;
 use super::bisect::{Attempt, isolate_rejected};
 use super::chunk::PartitionId;
 use super::dispatch::{Dispatcher, Done, Lease, Limit};
-use super::dlq::{DeadLetter, DeadLetters, REASON_QUESTDB_REJECTED};
+use super::dlq::{DeadLetter, DeadLetters};
 use super::health::Health;
 use super::hold::{RefusalRun, Stall};
 use super::retry::{Backoff, sleep_unless};
 use super::sink::{FlushClass, FlushError, Sink};
-use crate::batching::BatchSizer;
+use crate::codec::RecordCodec;
+use crate::codec::reject::REASON_QUESTDB_REJECTED;
+use crate::codec::validate::now_ns;
+use crate::config::{BatchConfig, IlpWriter, QuestdbConfig, Transport};
 use crate::ilp::RowBuffer;
 use crate::metrics::{ErrorKind, HoldKind, Metrics, WorkerRecorder};
-use crate::record::RecordCodec;
-use crate::security::QuestdbAuth;
-use crate::validate::now_ns;
 
 /// Stores the offset of the last processed record of a partition (librdkafka).
 pub type OffsetStore =
     Arc<dyn Fn(&PartitionId, i64) -> Result<(), rdkafka::error::KafkaError> + Send + Sync>;
-
-/// Batch size bounds of a worker.
-#[derive(Debug, Clone, Copy)]
-pub struct BatchParams {
-    pub min: usize,
-    pub max: usize,
-    pub initial: usize,
-    pub linger: Duration,
-    /// Most payload bytes in one batch.
-    pub max_bytes: usize,
-}
-
-/// When a worker holds its partitions.
-#[derive(Debug, Clone, Copy)]
-pub struct HoldParams {
-    /// A flush failing this long makes the worker hold (unready, slow retries).
-    pub stall_after: Duration,
-    /// The retry interval while holding.
-    pub retry: Duration,
-}
 
 /// What every worker shares.
 #[derive(Clone)]
 pub struct WorkerDeps {
     pub dispatcher: Arc<Dispatcher>,
     pub codec: RecordCodec,
-    pub questdb_conf: String,
-    pub questdb_auth: QuestdbAuth,
-    pub questdb_http: bool,
-    pub questdb_client_only: bool,
+    /// Where and how rows are written, and when a worker holds its partitions.
+    pub questdb: QuestdbConfig,
     pub dead_letters: Arc<DeadLetters>,
     pub store: OffsetStore,
     pub metrics: Metrics,
-    pub batch: BatchParams,
-    pub hold: HoldParams,
+    /// The batch size bounds and linger.
+    pub batch: BatchConfig,
+    /// Most payload bytes in one batch (derived, see [`super::memory::ByteBudget`]).
+    pub batch_max_bytes: usize,
     pub health: Arc<Health>,
 }
 
@@ -98,17 +79,17 @@ pub struct Worker {
 
 impl Worker {
     pub fn new(id: usize, deps: WorkerDeps) -> Self {
-        let b = deps.batch;
+        let q = &deps.questdb;
         Self {
             id,
             sink: Sink::new(
-                &deps.questdb_conf,
-                &deps.questdb_auth,
-                deps.questdb_http,
-                deps.questdb_client_only,
+                &q.client_conf,
+                &q.auth,
+                q.transport == Transport::Http,
+                q.ilp_writer == IlpWriter::QuestdbRs,
             ),
             buffer: None,
-            sizer: BatchSizer::new(b.min, b.max, b.initial, b.linger),
+            sizer: BatchSizer::from(&deps.batch),
             recorder: deps.metrics.worker_recorder(),
             leases: Vec::new(),
             last_flush: Instant::now(),
@@ -134,7 +115,7 @@ impl Worker {
 
     fn run_batch(&mut self, control: &dyn WorkerControl) -> Outcome {
         let target = self.sizer.target();
-        let max_bytes = self.deps.batch.max_bytes;
+        let max_bytes = self.deps.batch_max_bytes;
         let dispatcher = self.deps.dispatcher.clone();
         let limit = Limit {
             records: target,
@@ -337,7 +318,7 @@ impl Worker {
         }
         // The retry goes over a new connection, which sees the table as it is now.
         self.sink.reset();
-        sleep_unless(self.deps.hold.retry, || control.stopping())
+        sleep_unless(self.deps.questdb.hold_retry, || control.stopping())
     }
 
     fn end_schema_hold(&mut self) {
@@ -401,19 +382,20 @@ impl Worker {
                         .health
                         .set_questdb_problem(e.problem(), e.to_string());
                     warn!(worker = self.id, error = %e, rows = buf.row_count(), "QuestDB flush failed, retrying");
-                    let hold = self.deps.hold;
-                    if self.stall.failed(Instant::now(), hold.stall_after) {
+                    let (stall_after, hold_retry) =
+                        (self.deps.questdb.stall_after, self.deps.questdb.hold_retry);
+                    if self.stall.failed(Instant::now(), stall_after) {
                         self.deps.metrics.hold(HoldKind::QuestdbStall).inc();
                         self.deps.metrics.holding_workers.inc();
                         let reason =
-                            format!("flushes failing for {} s: {e}", hold.stall_after.as_secs());
+                            format!("flushes failing for {} s: {e}", stall_after.as_secs());
                         error!(worker = self.id, %reason, "QuestDB flush stalled: holding the partitions");
                         self.deps
                             .health
                             .set_problem(self.id, HoldKind::QuestdbStall, reason);
                     }
                     let delay = if self.stall.flagged() {
-                        hold.retry
+                        hold_retry
                     } else {
                         backoff.next_delay()
                     };

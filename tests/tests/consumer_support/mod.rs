@@ -13,6 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use spate_consumer::codec::format::time::format_rfc3339;
 use spate_tests::{TestEnv, kafka_config};
 
 pub use spate_tests::consumer_binary;
@@ -215,9 +216,7 @@ pub fn mixed_messages(prefix: &str, n: usize) -> Vec<Message> {
     let mut i = 0;
     while i < n {
         let ts = base + i as i64 * 1000;
-        let secs = ts / 1_000_000_000;
-        let micros = (ts % 1_000_000_000) / 1000;
-        let rfc3339 = rfc3339(secs, micros);
+        let rfc3339 = format_rfc3339(ts, 6);
         let msg = match i % 3 {
             0 => Message {
                 key: "BTC-USD".into(),
@@ -262,27 +261,6 @@ pub fn mixed_messages(prefix: &str, n: usize) -> Vec<Message> {
         i += 1;
     }
     out
-}
-
-/// RFC 3339 UTC text of `secs` + `micros` (civil-from-days, no calendar crate needed).
-fn rfc3339(secs: i64, micros: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
 
 /// Produces `messages` to `topic` (keyed, so a symbol stays on one partition) and waits
@@ -331,11 +309,6 @@ pub async fn first_row(sql: &str) -> Vec<serde_json::Value> {
         .and_then(|v| v.as_array())
         .cloned()
         .unwrap_or_default()
-}
-
-#[test]
-fn rfc3339_matches_a_known_date() {
-    assert_eq!(rfc3339(1_700_000_000, 5), "2023-11-14T22:13:20.000005Z");
 }
 
 /// A QuestDB of its own for a test that stops and restarts it, run from the jar the

@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use super::{Resolver, boolean};
-use crate::config::{SETTINGS, setting};
+use super::{Resolver, boolean, default};
+use crate::config::{Setting, setting};
 use crate::security::kafka::{SaslMechanism, SecurityProtocol};
 use crate::security::{Credential, CredentialError, KafkaSecurity, QuestdbAuth};
 
@@ -37,7 +37,7 @@ impl<E: Fn(&str) -> Option<String>> Resolver<'_, E> {
     fn fail_credential(&mut self, key: &str, reason: String) {
         let file_key = format!("{key}_file");
         let from_file = self.sources.raw(setting(key)).is_none()
-            && SETTINGS.iter().any(|s| s.key == file_key)
+            && Setting::find(&file_key).is_some()
             && self.sources.raw(setting(&file_key)).is_some();
         self.fail(if from_file { &file_key } else { key }, reason);
     }
@@ -109,7 +109,8 @@ pub(super) fn kafka_security<E: Fn(&str) -> Option<String>>(
         }
     }
     let security = KafkaSecurity {
-        protocol: protocol.unwrap_or_default(),
+        protocol: protocol
+            .unwrap_or_else(|| default("kafka.security_protocol", named::<SecurityProtocol>)),
         mechanism,
         username: r.credential("kafka.sasl_username", "kafka.sasl_username_file"),
         password: r.credential("kafka.sasl_password", "kafka.sasl_password_file"),
@@ -117,8 +118,8 @@ pub(super) fn kafka_security<E: Fn(&str) -> Option<String>>(
         ssl_ca_file: r.readable_file("kafka.ssl_ca_file"),
         ssl_cert_file: r.readable_file("kafka.ssl_cert_file"),
         ssl_key_file: r.readable_file("kafka.ssl_key_file"),
-        verify_hostname: r.get("kafka.ssl_verify_hostname", true, boolean),
-        allow_plaintext_password: r.get("kafka.allow_plaintext_password", false, boolean),
+        verify_hostname: r.get("kafka.ssl_verify_hostname", boolean),
+        allow_plaintext_password: r.get("kafka.allow_plaintext_password", boolean),
     };
     for p in security.problems() {
         r.fail_credential(p.setting, p.reason);

@@ -3,8 +3,8 @@
 //! `sequence` and `quality_score` are optional (absent or null).
 
 use super::fields::{self, Fields};
-use crate::record::{RejectReason, Rejection};
-use crate::trade::Trade;
+use crate::codec::reject::{RejectReason, Rejection};
+use crate::codec::trade::Trade;
 
 pub(super) fn decode<'a>(f: &mut Fields<'a>) -> Result<Trade<'a>, Rejection> {
     let exchange = fields::string(f.exchange.take(), "exchange")?;
@@ -31,11 +31,11 @@ pub(super) fn decode<'a>(f: &mut Fields<'a>) -> Result<Trade<'a>, Rejection> {
 mod tests {
     use std::borrow::Cow;
 
-    use crate::format::{InputFormat, decode};
-    use crate::record::RejectReason;
-    use crate::trade::{Side, Trade};
+    use crate::codec::format::{InputFormat, decode};
+    use crate::codec::reject::RejectReason;
+    use crate::codec::trade::{Side, Trade};
 
-    fn one(text: &str) -> Result<Trade<'_>, crate::record::Rejection> {
+    fn one(text: &str) -> Result<Trade<'_>, crate::codec::reject::Rejection> {
         let mut out = None;
         decode(text, InputFormat::Normalized, |t| {
             out = Some(t);

@@ -15,8 +15,8 @@ pub mod time;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::record::Rejection;
-use crate::trade::Trade;
+use crate::codec::reject::Rejection;
+use crate::codec::trade::Trade;
 use fields::Fields;
 pub(crate) use fields::is_blank;
 use json::Scanner;
@@ -126,7 +126,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::RejectReason;
+    use crate::codec::reject::RejectReason;
 
     fn all(text: &str, format: InputFormat) -> Result<Vec<Trade<'_>>, Rejection> {
         let mut out = Vec::new();

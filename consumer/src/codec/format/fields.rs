@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use super::json::{Scanner, Value};
 use super::number::{is_json_number, parse_checked_f64, parse_decimal_str, parse_i64};
 use super::time::{parse_epoch, parse_rfc3339};
-use crate::record::{RejectReason, Rejection};
-use crate::trade::Side;
+use crate::codec::reject::{RejectReason, Rejection};
+use crate::codec::trade::Side;
 
 /// Known members, by name. Unknown members are validated and skipped.
 #[derive(Default)]

@@ -3,8 +3,8 @@
 
 use questdb::ingress::{Buffer, ColumnName, TableName, TimestampNanos};
 
+use crate::codec::trade::Trade;
 use crate::ilp::{self, IlpBuffer, RowBuffer};
-use crate::trade::Trade;
 
 /// Column names, in ILP order (symbols first).
 pub mod columns {
@@ -157,7 +157,7 @@ impl TradeEncoder {
     }
 
     /// Appends one row to spate's buffer. On error nothing of the row is counted and
-    /// the bytes may be half written: callers rewind (see [`crate::record::RecordCodec`]).
+    /// the bytes may be half written: callers rewind (see [`crate::codec::RecordCodec`]).
     #[inline]
     pub fn encode_ilp(&self, t: &Trade<'_>, buf: &mut IlpBuffer) -> Result<(), NegativeTimestamp> {
         let version = buf.version();
@@ -194,7 +194,7 @@ impl TradeEncoder {
     }
 
     /// Appends one row to a questdb-rs `Buffer`. On error the row may be half
-    /// written: callers rewind (see [`crate::record::RecordCodec`]).
+    /// written: callers rewind (see [`crate::codec::RecordCodec`]).
     #[inline]
     pub fn encode(&self, t: &Trade<'_>, buf: &mut Buffer) -> questdb::Result<()> {
         // Names were validated in `new` (table) and by the unit tests (columns).
@@ -300,8 +300,8 @@ mod tests {
     use questdb::ingress::ProtocolVersion;
 
     use super::*;
+    use crate::codec::trade::Side;
     use crate::ilp::IlpVersion;
-    use crate::trade::Side;
 
     #[test]
     fn column_names_are_valid_ilp_names() {

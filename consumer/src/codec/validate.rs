@@ -3,10 +3,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::format::is_blank;
-use crate::format::time::format_rfc3339;
-use crate::record::{RejectReason, Rejection};
-use crate::trade::Trade;
+use crate::codec::format::is_blank;
+use crate::codec::format::time::format_rfc3339;
+use crate::codec::reject::{RejectReason, Rejection};
+use crate::codec::trade::Trade;
 
 /// Nanoseconds since the Unix epoch now, read from the system clock.
 pub fn now_ns() -> i64 {
@@ -125,7 +125,7 @@ mod tests {
     use std::borrow::Cow;
 
     use super::*;
-    use crate::trade::Side;
+    use crate::codec::trade::Side;
 
     const NOW: i64 = 1_750_000_000_000_000_000;
     const SEC: i64 = 1_000_000_000;

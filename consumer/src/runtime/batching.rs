@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::config::BatchConfig;
+
 /// Flush latency above which the batch stops growing, unless set otherwise.
 pub const DEFAULT_LATENCY_TARGET: Duration = Duration::from_millis(250);
 
@@ -93,6 +95,13 @@ impl BatchSizer {
             ideal.clamp(self.target / 4, self.target)
         };
         self.target = next.clamp(self.min, self.max);
+    }
+}
+
+/// A batch sized within the validated batch settings.
+impl From<&BatchConfig> for BatchSizer {
+    fn from(batch: &BatchConfig) -> Self {
+        BatchSizer::new(batch.min, batch.max, batch.initial, batch.linger)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use crate::record::{RejectReason, Rejection};
+use crate::codec::reject::{RejectReason, Rejection};
 
 /// Deepest nesting accepted inside a skipped value; deeper input is malformed (and
 /// never recurses far enough to threaten the stack).

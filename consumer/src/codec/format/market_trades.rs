@@ -6,8 +6,8 @@ use std::borrow::Cow;
 
 use super::fields::{self, Fields, truncate};
 use super::json::{Scanner, Value};
-use crate::record::{RejectReason, Rejection};
-use crate::trade::Trade;
+use crate::codec::reject::{RejectReason, Rejection};
+use crate::codec::trade::Trade;
 
 pub(super) fn decode<'a, F>(f: &mut Fields<'a>, mut sink: F) -> Result<usize, Rejection>
 where
@@ -82,13 +82,13 @@ where
 
 #[cfg(test)]
 mod tests {
-    use crate::format::{InputFormat, decode};
-    use crate::record::RejectReason;
-    use crate::trade::{Side, Trade};
+    use crate::codec::format::{InputFormat, decode};
+    use crate::codec::reject::RejectReason;
+    use crate::codec::trade::{Side, Trade};
 
     const MSG: &str = r#"{"channel":"market_trades","client_id":"","timestamp":"2023-02-09T20:19:35.39625135Z","sequence_num":7,"events":[{"type":"snapshot","trades":[{"trade_id":"000000000","product_id":"ETH-USD","price":"1260.01","size":"0.3","side":"BUY","time":"2019-08-14T20:42:27.265Z"},{"trade_id":"000000001","product_id":"ETH-USD","price":"1260.02","size":"0.1","side":"SELL","time":"2019-08-14T20:42:27.266Z"}]},{"type":"update","trades":[{"trade_id":"000000002","product_id":"BTC-USD","price":"21000","size":"1","side":"BUY","time":"2019-08-14T20:42:28Z"}]}]}"#;
 
-    fn all(text: &str) -> Result<Vec<Trade<'_>>, crate::record::Rejection> {
+    fn all(text: &str) -> Result<Vec<Trade<'_>>, crate::codec::reject::Rejection> {
         let mut out = Vec::new();
         decode(text, InputFormat::CoinbaseMarketTrades, |t| {
             out.push(t);

@@ -7,8 +7,8 @@
 use std::borrow::Cow;
 
 use super::fields::{self, Fields, truncate};
-use crate::record::{RejectReason, Rejection};
-use crate::trade::Trade;
+use crate::codec::reject::{RejectReason, Rejection};
+use crate::codec::trade::Trade;
 
 pub(super) fn decode<'a>(f: &mut Fields<'a>) -> Result<Trade<'a>, Rejection> {
     let kind = fields::string(f.kind.take(), "type")?;
@@ -36,9 +36,9 @@ pub(super) fn decode<'a>(f: &mut Fields<'a>) -> Result<Trade<'a>, Rejection> {
 
 #[cfg(test)]
 mod tests {
-    use crate::format::{InputFormat, decode};
-    use crate::record::RejectReason;
-    use crate::trade::Side;
+    use crate::codec::format::{InputFormat, decode};
+    use crate::codec::reject::RejectReason;
+    use crate::codec::trade::Side;
 
     const MATCH: &str = r#"{"type":"match","trade_id":10,"sequence":50,"maker_order_id":"ac928c66-ca53-498f-9c13-a110027a60e8","taker_order_id":"132fb6ae-456b-4654-b4e0-d681ac05cea1","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"5.23512","price":"400.23","side":"sell"}"#;
 

@@ -122,7 +122,7 @@ fn out_of_window_and_non_positive_trades_are_rejected() {
 fn the_wall_clock_variant_accepts_current_trades() {
     let c = codec(InputFormat::Normalized);
     let mut buf = Buffer::new(ProtocolVersion::V2);
-    let now = crate::format::time::format_rfc3339(now_ns(), 6);
+    let now = crate::codec::format::time::format_rfc3339(now_ns(), 6);
     let text = NORMALIZED.replace("2025-06-12T01:02:03.123456789Z", &now);
     assert_eq!(c.encode_record(text.as_bytes(), &mut buf), Ok(1));
 }

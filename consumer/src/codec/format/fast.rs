@@ -17,7 +17,7 @@ use super::fields::{is_blank, timestamp_str};
 use super::json::{find_string_special, number_end};
 use super::number::{parse_i64, parse_json_f64, scan_json_f64};
 use super::time::{parse_epoch, parse_usual};
-use crate::trade::{Side, Trade};
+use crate::codec::trade::{Side, Trade};
 
 struct Cursor<'a> {
     text: &'a str,
@@ -248,7 +248,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
 
     use super::*;
-    use crate::format::time::format_rfc3339;
+    use crate::codec::format::time::format_rfc3339;
     use crate::fuzzing::NOW;
 
     /// Asserts both paths agree on `text` (part of the `decoders` fuzz property);
