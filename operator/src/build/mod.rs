@@ -1,6 +1,6 @@
 //! Pure builders of a pipeline's desired child objects (no client, no I/O).
 
-mod config;
+mod env;
 mod deployment;
 mod hash;
 pub mod names;
@@ -9,7 +9,7 @@ mod sizing;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use config::{
+pub use env::{
     CONTROL_AUDIENCE, CREDENTIALS_DIR, ConsumerEnv, ControlTrust, FileSource, MountedFile,
     consumer_env, group_id, questdb_conf, security_protocol,
 };
