@@ -25,6 +25,7 @@ pub trait Child:
     + Debug
     + Serialize
     + DeserializeOwned
+    + 'static
 {
     /// Which part of a live child's metadata shows a change by someone else.
     const DRIFT: Drift;
