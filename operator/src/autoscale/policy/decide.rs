@@ -1,5 +1,6 @@
 //! The policy itself: from what is seen now to the size to run, one rule after another.
 
+use std::ops::ControlFlow::{self, Break, Continue};
 use std::time::Duration;
 
 use super::config::PolicyConfig;
@@ -62,14 +63,14 @@ pub fn decide(
         return d;
     }
     let (backlog, lambda) = match missing_signals(state, obs) {
-        Ok(signals) => signals,
-        Err(hold) => return hold,
+        Continue(signals) => signals,
+        Break(hold) => return hold,
     };
     // The calm base is a matter of arrivals alone: kept whether μ is known or not.
     let (load, state) = read_load(cfg, state, obs, lambda, now);
     let mu = match unknown_service_rate(cfg, &state, obs) {
-        Ok(mu) => mu,
-        Err(hold) => return hold,
+        Continue(mu) => mu,
+        Break(hold) => return hold,
     };
     let round = size(cfg, obs, now, load, backlog, mu);
     scale_up(&round, &state).unwrap_or_else(|| {
@@ -140,16 +141,16 @@ fn rebalance_settling(
 
 /// Rule 4: the backlog and the arrival rate (λ, or the throughput when unknown); with no lag
 /// or neither rate, a hold.
-fn missing_signals(state: &PolicyState, obs: &Observations) -> Result<(u64, f64), Decision> {
+fn missing_signals(state: &PolicyState, obs: &Observations) -> ControlFlow<Decision, (u64, f64)> {
     let missing =
         |message: &str| hold(obs, Reason::MissingSignals, message.into(), state.cleared());
     let Some(backlog) = obs.backlog.filter(|_| obs.partitions > 0) else {
-        return Err(missing("consumer-group lag is unknown; holding"));
+        return Break(missing("consumer-group lag is unknown; holding"));
     };
     let Some(lambda) = obs.arrival_rate.or(obs.throughput) else {
-        return Err(missing("the arrival rate is unknown; holding"));
+        return Break(missing("the arrival rate is unknown; holding"));
     };
-    Ok((backlog, lambda))
+    Continue((backlog, lambda))
 }
 
 /// μ, the records per second of one worker, as the policy knows it.
@@ -165,14 +166,14 @@ fn unknown_service_rate(
     cfg: &PolicyConfig,
     state: &PolicyState,
     obs: &Observations,
-) -> Result<ServiceRate, Decision> {
+) -> ControlFlow<Decision, ServiceRate> {
     let measured = obs.service_rate.filter(|mu| mu.is_finite() && *mu > 0.0);
     match measured.or(cfg.per_worker_rate_hint.filter(|h| *h > 0.0)) {
-        Some(per_worker) => Ok(ServiceRate {
+        Some(per_worker) => Continue(ServiceRate {
             per_worker,
             measured: measured.is_some(),
         }),
-        None => Err(hold(
+        None => Break(hold(
             obs,
             Reason::UnknownServiceRate,
             "no measured service rate and no perWorkerRateHint; holding".into(),

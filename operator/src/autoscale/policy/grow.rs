@@ -1,6 +1,8 @@
 //! Pure: scaling up — in one step, workers first, unless nothing more is usable, QuestDB
 //! saturates, the scale-up stabilization has not passed, or pods are still starting.
 
+use std::ops::ControlFlow::{self, Break, Continue};
+
 use super::config::{Bounds, PolicyConfig};
 use super::decision::{Decision, Reason};
 use super::observations::PolicyState;
@@ -37,8 +39,8 @@ pub(super) fn scale_up(r: &Round<'_>, state: &PolicyState) -> Option<Decision> {
         return None;
     }
     let up = match pods_starting(r, state, up) {
-        Ok(up) => up,
-        Err(hold) => return Some(hold),
+        Continue(up) => up,
+        Break(hold) => return Some(hold),
     };
     let reason = if up.replicas > r.obs.replicas {
         Reason::ScaleUpReplicas
@@ -142,20 +144,20 @@ fn scale_up_pending(r: &Round<'_>, state: &PolicyState) -> Option<Decision> {
 
 /// Rule 11: while new pods are still starting, only workers grow: the size with the pods held,
 /// or a hold when that adds nothing.
-fn pods_starting(r: &Round<'_>, state: &PolicyState, up: Layout) -> Result<Layout, Decision> {
+fn pods_starting(r: &Round<'_>, state: &PolicyState, up: Layout) -> ControlFlow<Decision, Layout> {
     let (p, replicas) = (r.obs.partitions, r.obs.replicas);
     if up.replicas <= replicas || r.obs.ready_replicas >= replicas {
-        return Ok(up);
+        return Continue(up);
     }
     let up = layout(&fixed_pods(r.cfg, replicas), p, replicas, r.wanted, true);
     if up.effective <= r.current {
-        return Err(r.hold(
+        return Break(r.hold(
             Reason::PodsNotReady,
             "pods are still starting, holding until they are ready".into(),
             state.up_cleared(),
         ));
     }
-    Ok(up)
+    Continue(up)
 }
 
 /// The configuration with the pod count held at `replicas`.
