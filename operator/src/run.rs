@@ -82,7 +82,7 @@ pub async fn run(
             let tasks = cfg.leader_tasks.iter().map(|t| t(ctx.clone()));
             let controllers = namespaces
                 .iter()
-                .map(|ns| crate::controller::run(ctx.clone(), ns.as_deref()));
+                .map(|ns| crate::reconcile::controller::run(ctx.clone(), ns.as_deref()));
             let lead = futures::future::join(
                 futures::future::join_all(controllers),
                 futures::future::join_all(tasks),

@@ -9,10 +9,10 @@ use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::{Value, json};
-use spate_operator::conditions::merge;
 use spate_operator::crd::IngestionPipelineStatus;
 use spate_operator::inspect::PodProblem;
-use spate_operator::observe::{Outcome, conditions};
+use spate_operator::reconcile::conditions::merge;
+use spate_operator::reconcile::status::{Outcome, conditions};
 use spate_tests::{Tool, run_tool, run_tool_ok};
 
 const HEALTH: &str = "manifests/argocd/health.lua";

@@ -1,8 +1,7 @@
-//! The autoscaler: signals in, a pure sizing policy, a KEDA+HPA baseline and a simulator to compare them.
+//! The autoscaler: signals in, a pure sizing policy, and a simulator that compares it with a KEDA+HPA model.
 
 pub mod controller;
 pub mod estimate;
-pub mod keda;
 pub mod policy;
 pub mod signals;
 pub mod sim;

@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
-use super::config::{CREDENTIALS_DIR, ConsumerEnv, FileSource};
+use super::env::{CREDENTIALS_DIR, ConsumerEnv, FileSource};
 use super::hash::config_hash;
 use super::names::{
     CONFIG_HASH_ANNOTATION, CONTAINER_NAME, METRICS_PORT, child_meta, common_labels,

@@ -1,7 +1,7 @@
 //! Pure builders of a pipeline's desired child objects (no client, no I/O).
 
-mod config;
 mod deployment;
+mod env;
 mod hash;
 pub mod names;
 mod objects;
@@ -9,11 +9,11 @@ mod sizing;
 #[cfg(test)]
 pub(crate) mod tests;
 
-pub use config::{
+pub use deployment::{CONSUMER_UID, TERMINATION_MARGIN_SECONDS, deployment};
+pub use env::{
     CONTROL_AUDIENCE, CREDENTIALS_DIR, ConsumerEnv, ControlTrust, FileSource, MountedFile,
     consumer_env, group_id, questdb_conf, security_protocol,
 };
-pub use deployment::{CONSUMER_UID, TERMINATION_MARGIN_SECONDS, deployment};
 pub use hash::config_hash;
 pub use objects::{config_map, pod_disruption_budget, service, service_account};
 pub use sizing::{Sizing, sizing};

@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
-use super::config::ConsumerEnv;
+use super::env::ConsumerEnv;
 use super::names::{METRICS_PORT, child_meta, selector_labels, workload_name};
 use crate::crd::IngestionPipeline;
 

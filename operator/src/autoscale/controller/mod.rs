@@ -6,10 +6,10 @@ pub mod apply;
 pub mod lag_source;
 pub mod memory;
 pub mod metrics;
-pub mod observe;
 mod pipeline;
 pub mod pods;
 mod supervisor;
+pub mod tracker;
 
 use std::sync::Arc;
 use std::time::Duration;

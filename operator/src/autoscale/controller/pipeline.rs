@@ -15,8 +15,8 @@ use tracing::{debug, info, warn};
 use super::apply::{ScaleStatus, direction, publish_event, set_workers, write_status};
 use super::lag_source::{Material, reader_options};
 use super::memory;
-use super::observe::{Readings, Tracker};
 use super::pods::{ReadyPod, names, ready_pods};
+use super::tracker::{Readings, Tracker};
 use super::{Error, Shared};
 use crate::autoscale::policy::{Direction, PolicyState, Reason, decide};
 use crate::autoscale::signals::{

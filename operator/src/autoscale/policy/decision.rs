@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::observe::PolicyState;
+use super::observations::PolicyState;
 
 /// Why the policy decided what it did (an Event reason, a status field and a metric label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::config::PolicyConfig;
-use super::observe::{Observations, PolicyState};
+use super::observations::{Observations, PolicyState};
 use super::trend::{self, Sample};
 
 /// The arrival rate as the policy reads it at one decision.

@@ -1,8 +1,8 @@
-//! Pure: rule 12a, the surge reserve's pods joining — only on a calm rate at its base.
+//! Pure: the surge reserve's pods joining — only on a calm rate at its base.
 
-use super::decide::Round;
 use super::decision::{Decision, Reason};
-use super::observe::PolicyState;
+use super::observations::PolicyState;
+use super::round::Round;
 use super::sizing::{Layout, effective_workers, layout};
 
 /// The reserve is short: the rate is calm at its base (see [`super::load::read_load`]) and
@@ -21,9 +21,11 @@ fn may_join(r: &Round<'_>) -> bool {
         && r.obs.ready_replicas >= r.obs.replicas
 }
 
-/// When the reserve may join and the running pods could carry the load with more workers,
-/// the reserve brings those workers instead: raising the running pods for the start-up only
-/// to trim the surplus over every pod after the dwell would turn capacity up and then down.
+/// Part of rule 12a: when the reserve may join and the running pods could carry the load with
+/// more workers,
+/// the reserve brings those workers instead of a scale-up: raising the running pods for the
+/// start-up only to trim the surplus over every pod after the dwell would turn capacity up and
+/// then down.
 /// Only while the backlog the running pods leave until the reserve consumes stays within
 /// `lagSeconds` of arrivals; beyond it, lag comes first.
 pub(super) fn brings_workers(r: &Round<'_>) -> bool {
@@ -36,7 +38,7 @@ pub(super) fn brings_workers(r: &Round<'_>) -> bool {
 /// Rule 12a: the reserve's pods join when it is short, each pod running the load's workers
 /// spread over all of them; held (`Steady`) while the signals are stale, a backlog drains
 /// or a pod starts. `None` when the reserve is not short.
-pub(super) fn top_up(r: &Round<'_>, state: &PolicyState) -> Option<Decision> {
+pub(super) fn surge_reserve(r: &Round<'_>, state: &PolicyState) -> Option<Decision> {
     if !short(r) {
         return None;
     }
@@ -52,11 +54,7 @@ pub(super) fn top_up(r: &Round<'_>, state: &PolicyState) -> Option<Decision> {
             format!(
                 "{why}, added once the signals are fresh, the backlog drained and every pod ready"
             ),
-            PolicyState {
-                down_since: None,
-                down_needs: Vec::new(),
-                ..state.clone()
-            },
+            state.down_cleared(),
         ));
     }
     // The load's workers spread over every pod, `ceil(N / pods)` each, so that no trim
@@ -80,23 +78,17 @@ pub(super) fn top_up(r: &Round<'_>, state: &PolicyState) -> Option<Decision> {
         effective: effective_workers(p, spread.replicas, w),
         ..spread
     };
+    // When it brings workers the load wanted, it is that scale-up: the saturation guard
+    // judges QuestDB against it.
+    let last_up = if r.trigger > r.current {
+        Some(r.mark())
+    } else {
+        state.last_up
+    };
     Some(r.change(
         grow,
         Reason::SurgeReserve,
         format!("{why}: scaling up to {}×{}", grow.replicas, grow.workers),
-        PolicyState {
-            up_since: None,
-            down_since: None,
-            down_needs: Vec::new(),
-            last_scale: Some(r.now),
-            // When it brings workers the load wanted, it is that scale-up (rule 9 judges
-            // QuestDB against it).
-            last_up: if r.trigger > r.current {
-                Some(r.mark())
-            } else {
-                state.last_up
-            },
-            ..state.clone()
-        },
+        state.after_reserve(r.now, last_up),
     ))
 }

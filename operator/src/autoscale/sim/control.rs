@@ -3,12 +3,10 @@
 use std::time::Duration;
 
 use super::flink::{FlinkAutoscaler, FlinkConfig, FlinkSample};
+use super::keda::{Activation, Hpa, KedaConfig, kafka_scaler_active, kafka_scaler_metric};
 use super::world::Readings;
-use crate::autoscale::controller::observe::MIN_BUSY_WORKERS;
+use crate::autoscale::controller::tracker::MIN_BUSY_WORKERS;
 use crate::autoscale::estimate::RateEstimator;
-use crate::autoscale::keda::{
-    Activation, Hpa, KedaConfig, kafka_scaler_active, kafka_scaler_metric,
-};
 use crate::autoscale::policy::{
     Observations, PolicyConfig, PolicyState, Reason, decide, effective_workers,
 };

@@ -4,12 +4,12 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::keda::KedaConfig;
 use super::pareto::{Cover, Point, cover, find, pareto};
-use super::report::Summary;
+use super::run::Summary;
 use super::scatter::{Cloud, ScatterPanel, scatter};
 use super::scenario::Scenario;
 use super::trace::Trace;
-use crate::autoscale::keda::KedaConfig;
 
 /// The knobs swept, each controller's own.
 #[derive(Clone, Debug, PartialEq)]

@@ -10,6 +10,7 @@
 pub mod control;
 pub mod flink;
 pub mod frontier;
+pub mod keda;
 pub mod market;
 pub mod pareto;
 pub mod report;
@@ -27,7 +28,8 @@ mod crash_tests;
 #[cfg(test)]
 mod tests;
 
-pub use report::{Summary, table};
+pub use report::table;
+pub use run::Summary;
 pub use scenario::{
     Comparison, MARKET_DATA_SURGE_FACTOR, Scenario, TUNED_LAG_THRESHOLD_SECONDS,
     tuned_lag_threshold,

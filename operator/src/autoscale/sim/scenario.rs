@@ -4,12 +4,11 @@ use std::time::Duration;
 
 use super::control::{Controller, Flink, Keda, Spate};
 use super::flink::FlinkConfig;
-use super::report::Summary;
+use super::keda::KedaConfig;
 use super::rng::Rng;
-use super::run::{Run, run};
+use super::run::{Run, Summary, run};
 use super::trace::Trace;
 use super::world::WorldConfig;
-use crate::autoscale::keda::KedaConfig;
 use crate::autoscale::policy::{Bounds, PolicyConfig};
 
 /// Everything a comparison depends on.

@@ -2,7 +2,8 @@
 
 use std::fmt::Write;
 
-use super::report::{Summary, opt_ratio, ratio, secs};
+use super::report::{opt_ratio, ratio, secs};
+use super::run::Summary;
 use super::scenario::Scenario;
 use super::trace::built_in;
 

@@ -3,7 +3,7 @@
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::conditions::{DEGRADED, PROGRESSING, READY, RECONCILING, STALLED, Want, merge};
+use super::conditions::{DEGRADED, PROGRESSING, READY, RECONCILING, STALLED, Want, merge};
 use crate::crd::IngestionPipelineStatus;
 use crate::inspect::{PodProblem, reason_of};
 

@@ -4,8 +4,8 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::events::{Event, EventType};
 
+use super::conditions::{DEGRADED, READY, Want};
 use crate::build::names::CONFIG_HASH_ANNOTATION;
-use crate::conditions::{DEGRADED, READY, Want};
 
 fn event(type_: EventType, reason: &str, action: &str, note: String) -> Event {
     Event {

@@ -109,6 +109,87 @@ fn max_within<T: Copy>(window: &[(Duration, T)], now: Duration, within: Duration
 }
 
 impl PolicyState {
+    /// The state with the pending scale-up and the dwell towards a scale-down cleared.
+    pub(super) fn cleared(&self) -> PolicyState {
+        PolicyState {
+            up_since: None,
+            ..self.down_cleared()
+        }
+    }
+
+    /// The state with the pending scale-up cleared.
+    pub(super) fn up_cleared(&self) -> PolicyState {
+        PolicyState {
+            up_since: None,
+            ..self.clone()
+        }
+    }
+
+    /// The state with the dwell towards a scale-down cleared.
+    pub(super) fn down_cleared(&self) -> PolicyState {
+        PolicyState {
+            down_since: None,
+            down_needs: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// The state [`cleared`](Self::cleared), a bigger size wanted since `since`.
+    pub(super) fn waiting_up(&self, since: Duration) -> PolicyState {
+        PolicyState {
+            up_since: Some(since),
+            ..self.cleared()
+        }
+    }
+
+    /// The state with a smaller size enough since `since`.
+    pub(super) fn waiting_down(&self, since: Duration) -> PolicyState {
+        PolicyState {
+            down_since: Some(since),
+            ..self.clone()
+        }
+    }
+
+    /// The state after a correction of the size at `now`.
+    pub(super) fn scaled_at(&self, now: Duration) -> PolicyState {
+        PolicyState {
+            last_scale: Some(now),
+            ..self.clone()
+        }
+    }
+
+    /// The state after a scale-up at `now`: [`cleared`](Self::cleared), with the saturation
+    /// guard's `mark` and the dwell doubled `doublings` times.
+    pub(super) fn after_up(&self, mark: ScaleUpMark, now: Duration, doublings: u32) -> PolicyState {
+        PolicyState {
+            last_up: Some(mark),
+            last_scale: Some(now),
+            dwell_doublings: doublings,
+            ..self.cleared()
+        }
+    }
+
+    /// The state after the surge reserve joined at `now`: [`cleared`](Self::cleared), with
+    /// `last_up` the saturation guard's mark.
+    pub(super) fn after_reserve(&self, now: Duration, last_up: Option<ScaleUpMark>) -> PolicyState {
+        PolicyState {
+            last_scale: Some(now),
+            last_up,
+            ..self.cleared()
+        }
+    }
+
+    /// The state after a scale-down at `now`: [`cleared`](Self::cleared), with no
+    /// saturation guard's mark.
+    pub(super) fn after_down(&self, now: Duration) -> PolicyState {
+        PolicyState {
+            last_up: None,
+            last_scale: Some(now),
+            last_down: Some(now),
+            ..self.cleared()
+        }
+    }
+
     /// The state with `workers` enough at `now`, needs older than `dwell` forgotten.
     pub fn with_down_need(&self, now: Duration, workers: u32, dwell: Duration) -> PolicyState {
         PolicyState {

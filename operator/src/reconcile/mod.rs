@@ -4,8 +4,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
-use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::Api;
@@ -13,18 +11,28 @@ use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
 use tracing::{debug, info, warn};
 
-use crate::apply::{Drift, apply_status};
+pub mod apply;
+pub mod children;
+pub mod conditions;
+pub mod controller;
+pub mod events;
+pub mod status;
+pub mod validate;
+pub mod watched;
+
+use self::apply::apply_status;
+use self::children::{apply_child, apply_child_against};
+use self::conditions::{DEGRADED, Want, merge};
+use self::events::{events, failure as failure_event};
+use self::status::{Outcome, conditions, failed_status};
+use self::validate::validate;
+use self::watched::Watched;
 use crate::build::names::selector_string;
 use crate::build::{desired, sizing};
-use crate::conditions::{DEGRADED, Want, merge};
 use crate::context::Context;
-use crate::controller::{Watched, live_meta};
 use crate::crd::{IngestionPipeline, IngestionPipelineStatus};
 use crate::error::Error;
 use crate::inspect::pod_problems;
-use crate::notable::{events, failure as failure_event};
-use crate::observe::{Outcome, conditions, failed_status};
-use crate::validate::validate;
 
 /// How many of a pipeline's pods that are not ready are asked why, per reconcile.
 const PODS_ASKED: usize = 3;
@@ -141,74 +149,15 @@ async fn reconcile_inner(
     let (deployment, action, label) = if outcome == Outcome::Applied {
         let control = ctx.control_trust().await;
         let want = desired(pipeline, &ctx.config.default_image, control.as_ref());
-        let applied = &watched.applied;
-        let metrics = &ctx.metrics;
-        applied
-            .apply(
-                &Api::<ConfigMap>::namespaced(client.clone(), &ns),
-                &want.config_map,
-                live_meta(
-                    watched.config_maps.as_ref(),
-                    &ns,
-                    &want.config_map.name_any(),
-                )
-                .as_ref(),
-                Drift::ResourceVersion,
-                metrics,
-            )
-            .await
-            .map_err(Error::ApplyConfigMap)?;
-        applied
-            .apply(
-                &Api::<ServiceAccount>::namespaced(client.clone(), &ns),
-                &want.service_account,
-                live_meta(
-                    watched.service_accounts.as_ref(),
-                    &ns,
-                    &want.service_account.name_any(),
-                )
-                .as_ref(),
-                Drift::ResourceVersion,
-                metrics,
-            )
-            .await
-            .map_err(Error::ApplyServiceAccount)?;
-        applied
-            .apply(
-                &Api::<Service>::namespaced(client.clone(), &ns),
-                &want.service,
-                live_meta(watched.services.as_ref(), &ns, &want.service.name_any()).as_ref(),
-                Drift::ResourceVersion,
-                metrics,
-            )
-            .await
-            .map_err(Error::ApplyService)?;
-        applied
-            .apply(
-                &Api::<PodDisruptionBudget>::namespaced(client.clone(), &ns),
-                &want.pod_disruption_budget,
-                live_meta(
-                    watched.pod_disruption_budgets.as_ref(),
-                    &ns,
-                    &want.pod_disruption_budget.name_any(),
-                )
-                .as_ref(),
-                Drift::Generation,
-                metrics,
-            )
-            .await
-            .map_err(Error::ApplyPodDisruptionBudget)?;
-        // The Deployment's status comes from the fresh read above when the apply is skipped.
-        let deployment = applied
-            .apply(
-                &deployments,
-                &want.deployment,
-                old_deployment.as_ref().map(|d| &d.metadata),
-                Drift::Generation,
-                metrics,
-            )
-            .await
-            .map_err(Error::ApplyDeployment)?
+        apply_child(ctx, watched, &ns, &want.config_map).await?;
+        apply_child(ctx, watched, &ns, &want.service_account).await?;
+        apply_child(ctx, watched, &ns, &want.service).await?;
+        apply_child(ctx, watched, &ns, &want.pod_disruption_budget).await?;
+        // The Deployment is compared with the fresh read above, and its status comes from
+        // that read when the apply is skipped.
+        let live = old_deployment.as_ref().map(|d| &d.metadata);
+        let deployment = apply_child_against(ctx, watched, &ns, &want.deployment, live)
+            .await?
             .or_else(|| old_deployment.clone());
         debug!(pipeline = %name, namespace = %ns, replicas = want.sizing.replicas, workers = want.sizing.workers, "applied children");
         (deployment, Action::requeue(ctx.config.resync), "ok")

@@ -9,18 +9,17 @@ use futures::future::BoxFuture;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service, ServiceAccount};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PartialObjectMeta};
 use kube::runtime::controller::{self, Controller};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 use tracing::{debug, info, warn};
 
-use crate::apply::Applied;
+use super::watched::Watched;
+use super::{error_policy, reconcile};
 use crate::context::Context;
 use crate::crd::IngestionPipeline;
-use crate::reconcile::{error_policy, reconcile};
 
 /// How long changes of a pipeline and its children are collected before one reconcile:
 /// none. Events that arrive while a pipeline is being reconciled already collapse into one
@@ -29,37 +28,6 @@ use crate::reconcile::{error_policy, reconcile};
 pub const DEBOUNCE: Duration = Duration::ZERO;
 /// Pipelines reconciled at once; more only queue up at the API server.
 pub const CONCURRENCY: u16 = 32;
-
-/// What the reconciles of one controller share beyond the [`Context`]: the metadata of
-/// the live children (watch caches) and the last applies, to skip unchanged children.
-#[derive(Default)]
-pub struct Watched {
-    /// Live ConfigMaps' metadata.
-    pub config_maps: Option<Store<PartialObjectMeta<ConfigMap>>>,
-    /// Live ServiceAccounts' metadata.
-    pub service_accounts: Option<Store<PartialObjectMeta<ServiceAccount>>>,
-    /// Live Services' metadata.
-    pub services: Option<Store<PartialObjectMeta<Service>>>,
-    /// Live PodDisruptionBudgets' metadata.
-    pub pod_disruption_budgets: Option<Store<PartialObjectMeta<PodDisruptionBudget>>>,
-    /// Live Deployments' metadata.
-    pub deployments: Option<Store<PartialObjectMeta<Deployment>>>,
-    /// The last apply of each child.
-    pub applied: Applied,
-}
-
-/// The cached metadata of the object `name` in `namespace`, if the watch has seen it.
-pub fn live_meta<K>(
-    store: Option<&Store<PartialObjectMeta<K>>>,
-    namespace: &str,
-    name: &str,
-) -> Option<ObjectMeta>
-where
-    K: kube::Resource<DynamicType = ()> + Clone,
-{
-    let key = ObjectRef::<PartialObjectMeta<K>>::new(name).within(namespace);
-    store?.get(&key).map(|o| o.metadata.clone())
-}
 
 /// Runs the controller until its watches end (they retry on their own) — in the
 /// operator, until leadership is lost and the future is dropped.
