@@ -351,7 +351,7 @@ fn with_tuning(batch: [Option<i64>; 3], linger: Option<i64>, grace: i64) -> Inge
 /// consumer would accept is a needless refusal.
 #[test]
 fn the_operator_accepts_exactly_the_tunings_the_consumer_accepts() {
-    use spate_operator::validate::validate;
+    use spate_operator::reconcile::validate::validate;
     let around = [50, 100, 1000, 2000, 50_000];
     let initial = candidates(&["tuning", "batchInitial"], &around);
     let min = candidates(&["tuning", "batchMin"], &around);
@@ -391,7 +391,7 @@ fn the_operator_accepts_exactly_the_tunings_the_consumer_accepts() {
 /// the consumer accepts every environment the operator accepts.
 #[test]
 fn every_worker_bound_and_target_the_operator_accepts_loads_in_the_consumer() {
-    use spate_operator::validate::validate;
+    use spate_operator::reconcile::validate::validate;
     let (w_lo, w_hi) = schema_range(&["workers", "min"]);
     let counts = [w_lo, w_lo + 1, 8, w_hi - 1, w_hi];
     let mut checked = 0;
