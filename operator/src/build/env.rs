@@ -122,6 +122,14 @@ pub fn questdb_conf(pipeline: &IngestionPipeline) -> String {
 
 /// Builds the consumer's environment for a pipeline; `control` is what its control
 /// endpoint trusts (closed when `None`).
+/// The environment variable of the consumer's setting `key`, from the consumer's own
+/// settings table: the operator writes no variable the consumer does not define.
+fn var(key: &str) -> &'static str {
+    spate_consumer::config::Setting::find(key)
+        .unwrap_or_else(|| panic!("the consumer has no setting {key}"))
+        .env
+}
+
 pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>) -> ConsumerEnv {
     let spec = &pipeline.spec;
     let mut config = BTreeMap::new();
@@ -130,14 +138,14 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
         config.insert(k.to_string(), v);
     };
 
-    put("KAFKA_BROKERS", spec.source.bootstrap_servers.clone());
-    put("KAFKA_TOPICS", spec.source.topics.join(","));
-    put("KAFKA_GROUP_ID", group_id(pipeline));
+    put(var("kafka.brokers"), spec.source.bootstrap_servers.clone());
+    put(var("kafka.topics"), spec.source.topics.join(","));
+    put(var("kafka.group_id"), group_id(pipeline));
     if let Some(dlq) = &spec.source.dead_letter_topic {
-        put("SPATE_DLQ_TOPIC", dlq.clone());
+        put(var("kafka.dead_letter_topic"), dlq.clone());
     }
     if let Some(protocol) = spec.source.group_protocol {
-        put("SPATE_GROUP_PROTOCOL", protocol.as_str().into());
+        put(var("kafka.group_protocol"), protocol.as_str().into());
     }
     if !spec.source.client_options.is_empty() {
         let options: Vec<String> = spec
@@ -146,20 +154,17 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect();
-        put("SPATE_KAFKA_OPTIONS", options.join(","));
+        put(var("kafka.options"), options.join(","));
     }
 
     // Kafka security: the protocol and mechanism in the ConfigMap, the secrets as files.
     put(
-        "SPATE_KAFKA_SECURITY_PROTOCOL",
+        var("kafka.security_protocol"),
         security_protocol(pipeline).into(),
     );
     if let Some(creds) = &spec.source.credentials {
         let secret = &creds.secret_ref.name;
-        put(
-            "SPATE_KAFKA_SASL_MECHANISM",
-            creds.mechanism.as_str().into(),
-        );
+        put(var("kafka.sasl_mechanism"), creds.mechanism.as_str().into());
         let mut mount = |setting: &str, path: &str, key: &str| {
             let file = MountedFile::secret(path, secret, key);
             put(setting, file.absolute());
@@ -167,24 +172,24 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
         };
         if creds.mechanism == SaslMechanism::OAuthBearer {
             mount(
-                "SPATE_KAFKA_OAUTHBEARER_TOKEN_FILE",
+                var("kafka.oauthbearer_token_file"),
                 "kafka/token",
                 &creds.token_key,
             );
         } else {
             mount(
-                "SPATE_KAFKA_SASL_USERNAME_FILE",
+                var("kafka.sasl_username_file"),
                 "kafka/username",
                 &creds.secret_ref.username_key,
             );
             mount(
-                "SPATE_KAFKA_SASL_PASSWORD_FILE",
+                var("kafka.sasl_password_file"),
                 "kafka/password",
                 &creds.secret_ref.password_key,
             );
         }
         if creds.allow_plaintext_password {
-            put("SPATE_KAFKA_ALLOW_PLAINTEXT_PASSWORD", "true".into());
+            put(var("kafka.allow_plaintext_password"), "true".into());
         }
     }
     if let Some(tls) = &spec.source.tls {
@@ -207,18 +212,18 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
                 path: "kafka-tls/ca.crt".into(),
                 source,
             };
-            put("SPATE_KAFKA_SSL_CA_FILE", file.absolute());
+            put(var("kafka.ssl_ca_file"), file.absolute());
             files.push(file);
         }
         if let Some(client) = &tls.client_certificate {
             for (setting, path, key) in [
                 (
-                    "SPATE_KAFKA_SSL_CERT_FILE",
+                    var("kafka.ssl_cert_file"),
                     "kafka-tls/tls.crt",
                     &client.certificate_key,
                 ),
                 (
-                    "SPATE_KAFKA_SSL_KEY_FILE",
+                    var("kafka.ssl_key_file"),
                     "kafka-tls/tls.key",
                     &client.key_key,
                 ),
@@ -229,13 +234,13 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
             }
         }
         put(
-            "SPATE_KAFKA_SSL_VERIFY_HOSTNAME",
+            var("kafka.ssl_verify_hostname"),
             tls.verify_hostname.to_string(),
         );
     }
 
     // QuestDB: the configuration without credentials, the credentials as files.
-    put("QDB_CLIENT_CONF", questdb_conf(pipeline));
+    put(var("questdb.client_conf"), questdb_conf(pipeline));
     if let Some(creds) = &spec.sink.credentials {
         let secret = &creds.secret_ref.name;
         let mut mount = |setting: &str, path: &str, key: &str| {
@@ -245,63 +250,63 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
         };
         if creds.token {
             mount(
-                "SPATE_QDB_TOKEN_FILE",
+                var("questdb.token_file"),
                 "questdb/token",
                 &creds.secret_ref.password_key,
             );
         } else {
             mount(
-                "SPATE_QDB_USERNAME_FILE",
+                var("questdb.username_file"),
                 "questdb/username",
                 &creds.secret_ref.username_key,
             );
             mount(
-                "SPATE_QDB_PASSWORD_FILE",
+                var("questdb.password_file"),
                 "questdb/password",
                 &creds.secret_ref.password_key,
             );
         }
     }
     if let Some(url) = &spec.sink.http_url {
-        put("QUESTDB_HTTP_URL", url.clone());
+        put(var("questdb.http_url"), url.clone());
     }
     if spec.sink.allow_lossy_tcp {
-        put("SPATE_ALLOW_LOSSY_TCP", "true".into());
+        put(var("questdb.allow_lossy_tcp"), "true".into());
     }
-    put("SPATE_TABLE", spec.sink.table.clone());
+    put(var("questdb.table"), spec.sink.table.clone());
 
-    put("NUM_WORKERS", spec.workers.initial().to_string());
-    put("SPATE_MAX_WORKERS", spec.workers.max.to_string());
-    put("SPATE_INPUT_FORMAT", spec.format.as_str().into());
+    put(var("workers.initial"), spec.workers.initial().to_string());
+    put(var("workers.max"), spec.workers.max.to_string());
+    put(var("input_format"), spec.format.as_str().into());
 
     let tuning = &spec.tuning;
     for (key, value) in [
-        ("BATCH_SIZE", tuning.batch_initial),
-        ("SPATE_BATCH_MIN", tuning.batch_min),
-        ("SPATE_BATCH_MAX", tuning.batch_max),
-        ("SPATE_LINGER_MS", tuning.linger_ms),
+        (var("batch.initial"), tuning.batch_initial),
+        (var("batch.min"), tuning.batch_min),
+        (var("batch.max"), tuning.batch_max),
+        (var("batch.linger_ms"), tuning.linger_ms),
     ] {
         if let Some(v) = value {
             put(key, v.to_string());
         }
     }
     put(
-        "SPATE_SHUTDOWN_GRACE_SECS",
+        var("shutdown_grace_secs"),
         tuning.shutdown_grace_seconds.to_string(),
     );
-    put("SPATE_LOG_FORMAT", tuning.log_format.clone());
-    put("SPATE_LISTEN", format!("0.0.0.0:{METRICS_PORT}"));
+    put(var("log_format"), tuning.log_format.clone());
+    put(var("server.listen"), format!("0.0.0.0:{METRICS_PORT}"));
     // Exported by the consumer as gauges, so the alert rules judge each pipeline by its own.
     let targets = &spec.autoscaling.targets;
-    put("SPATE_TARGET_LATENCY_MS", targets.latency_ms.to_string());
-    put("SPATE_TARGET_LAG_SECONDS", targets.lag_seconds.to_string());
+    put(var("targets.latency_ms"), targets.latency_ms.to_string());
+    put(var("targets.lag_seconds"), targets.lag_seconds.to_string());
 
     // The control endpoint: the operator's ServiceAccount tokens, checked offline.
     if let Some(trust) = control {
-        put("SPATE_CONTROL_JWKS", trust.jwks.clone());
-        put("SPATE_CONTROL_ISSUER", trust.issuer.clone());
-        put("SPATE_CONTROL_AUDIENCE", CONTROL_AUDIENCE.into());
-        put("SPATE_CONTROL_SUBJECTS", trust.subject.clone());
+        put(var("server.control_jwks"), trust.jwks.clone());
+        put(var("server.control_issuer"), trust.issuer.clone());
+        put(var("server.control_audience"), CONTROL_AUDIENCE.into());
+        put(var("server.control_subjects"), trust.subject.clone());
     }
     files.sort();
     ConsumerEnv {

@@ -338,3 +338,34 @@ pub struct QuestdbCredentials {
     #[serde(default)]
     pub token: bool,
 }
+
+#[cfg(test)]
+mod contract_tests {
+    use super::InputFormat;
+    use spate_consumer::codec::format::InputFormat as ConsumerFormat;
+
+    /// The CRD offers exactly the consumer's formats, under the consumer's names.
+    #[test]
+    fn the_formats_of_the_crd_are_the_consumers() {
+        let ours = [
+            InputFormat::Auto,
+            InputFormat::Normalized,
+            InputFormat::CoinbaseMatch,
+            InputFormat::CoinbaseMarketTrades,
+        ];
+        let mut names: Vec<&str> = ours.iter().map(|f| f.as_str()).collect();
+        for name in &names {
+            let parsed: ConsumerFormat = name
+                .parse()
+                .unwrap_or_else(|e| panic!("the consumer refuses format {name}: {e}"));
+            assert_eq!(parsed.as_str(), *name);
+        }
+        let mut theirs: Vec<&str> = ConsumerFormat::ALL.iter().map(|f| f.as_str()).collect();
+        names.sort_unstable();
+        theirs.sort_unstable();
+        assert_eq!(
+            names, theirs,
+            "the consumer reads formats the CRD does not offer"
+        );
+    }
+}
