@@ -15,10 +15,15 @@ use super::{AutoscalerConfig, AutoscalerMetrics, Error, Shared};
 use crate::autoscale::signals::PrometheusReader;
 use crate::context::Context;
 use crate::crd::IngestionPipeline;
+use crate::reconcile::validate::validate;
 
-/// Whether the autoscaler should run for `p`.
+/// Whether the autoscaler should run for `p`: a spec the reconciler refuses is never
+/// scaled (its loop stops until the spec is fixed).
 pub fn wants_autoscaling(p: &IngestionPipeline) -> bool {
-    p.spec.autoscaling.enabled && !p.spec.paused && p.metadata.deletion_timestamp.is_none()
+    p.spec.autoscaling.enabled
+        && !p.spec.paused
+        && p.metadata.deletion_timestamp.is_none()
+        && validate(p).is_ok()
 }
 
 /// Runs the autoscaler until the future is dropped (when leadership is lost).
@@ -133,4 +138,23 @@ fn label(key: &ObjectRef<IngestionPipeline>) -> String {
         key.namespace.as_deref().unwrap_or_default(),
         key.name
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wants_autoscaling;
+    use crate::build::tests::example;
+
+    #[test]
+    fn a_valid_enabled_pipeline_is_autoscaled_and_a_refused_one_is_not() {
+        let mut p = example();
+        p.spec.autoscaling.enabled = true;
+        assert!(wants_autoscaling(&p));
+        // Refused by the reconciler: the consumer would refuse this batch.
+        p.spec.tuning.batch_initial = Some(50);
+        assert!(!wants_autoscaling(&p));
+        p.spec.tuning.batch_initial = None;
+        p.spec.paused = true;
+        assert!(!wants_autoscaling(&p));
+    }
 }
