@@ -1,7 +1,8 @@
 //! The Helm chart (`charts/spate`): `helm lint` passes and its schema refuses what it
 //! should, it renders the objects `manifests/` does (cluster-wide, namespaced, and with the
 //! monitoring component), the API server accepts it in a server-side dry run, and it
-//! installs and upgrades on the local cluster.
+//! installs and upgrades on the local cluster, its operator pods running from the image
+//! built here until they are available.
 
 mod operator_support;
 
@@ -249,10 +250,27 @@ async fn install_and_upgrade(client: &Client, ns: &str) -> Result<()> {
         "--set",
         "crds.install=false",
     ];
+    // The operator image built and imported into the local node.
+    let image = &spate_tests::Images::get().operator;
+    let (repository, tag) = image
+        .rsplit_once(':')
+        .context("image reference has a tag")?;
+    let repository = format!("image.repository={repository}");
+    let tag = format!("image.tag={tag}");
+    let image_values = [
+        "--set",
+        repository.as_str(),
+        "--set",
+        tag.as_str(),
+        "--set",
+        "image.pullPolicy=Never",
+    ];
     let mut install = vec!["install", "spate", CHART, "--take-ownership"];
     install.extend(common);
+    install.extend(image_values);
     println!("{}", run_tool_ok(Tool::Helm, &install, None)?.trim());
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    available(&deployments, 2).await?;
     let installed = deployments.get("spate-operator").await?;
     ensure!(
         installed.spec.as_ref().and_then(|s| s.replicas) == Some(2),
@@ -267,8 +285,10 @@ async fn install_and_upgrade(client: &Client, ns: &str) -> Result<()> {
 
     let mut upgrade = vec!["upgrade", "spate", CHART];
     upgrade.extend(common);
+    upgrade.extend(image_values);
     upgrade.extend(sets(&["replicas=1", "logFormat=text"]));
     println!("{}", run_tool_ok(Tool::Helm, &upgrade, None)?.trim());
+    available(&deployments, 1).await?;
     let upgraded = deployments.get("spate-operator").await?;
     let spec = upgraded.spec.as_ref().context("spec")?;
     ensure!(
@@ -299,5 +319,39 @@ async fn install_and_upgrade(client: &Client, ns: &str) -> Result<()> {
         status["version"],
         status["info"]["status"]
     );
+    Ok(())
+}
+
+/// Waits until the operator's Deployment has rolled out `replicas` available pods of
+/// its current template (the pods run: image, probes, RBAC and the control token work).
+async fn available(deployments: &Api<Deployment>, replicas: i32) -> Result<()> {
+    spate_tests::eventually(
+        "the chart's operator Deployment to be available",
+        std::time::Duration::from_secs(180),
+        || async {
+            let d = deployments
+                .get("spate-operator")
+                .await
+                .map_err(|e| e.to_string())?;
+            let generation = d.metadata.generation;
+            let status = d.status.unwrap_or_default();
+            let rolled_out = status.observed_generation == generation
+                && status.updated_replicas == Some(replicas)
+                && status.available_replicas == Some(replicas)
+                && status.replicas == Some(replicas);
+            if rolled_out {
+                Ok(())
+            } else {
+                Err(format!(
+                    "observed generation {:?} of {generation:?}, {:?} updated, {:?} available, {:?} in all (want {replicas})",
+                    status.observed_generation,
+                    status.updated_replicas,
+                    status.available_replicas,
+                    status.replicas
+                ))
+            }
+        },
+    )
+    .await?;
     Ok(())
 }
