@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tracing::{info, warn};
@@ -52,7 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/control/workers", get(get_workers).put(put_workers))
+        .route(CONTROL_WORKERS_PATH, get(get_workers).put(put_workers))
         .with_state(state)
 }
 
@@ -99,9 +99,15 @@ async fn get_workers(State(state): State<AppState>) -> Response {
     axum::Json(state.workers.state()).into_response()
 }
 
-#[derive(Debug, Deserialize)]
-struct SetWorkers {
-    workers: usize,
+/// The control endpoint of the worker count: `GET` answers a
+/// [`crate::runtime::pool::WorkersState`], `PUT` takes a [`SetWorkers`] with the caller's
+/// bearer token. The operator's autoscaler calls it with these types.
+pub const CONTROL_WORKERS_PATH: &str = "/control/workers";
+
+/// The body of `PUT /control/workers`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetWorkers {
+    pub workers: usize,
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tracing::{error, info};
 
 use super::supervise::{restart_backoff, supervise};
 use super::worker::{Worker, WorkerControl, WorkerDeps};
 
 /// The pool's state, as `GET /control/workers` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkersState {
     /// Workers configured (desired).
     pub workers: usize,

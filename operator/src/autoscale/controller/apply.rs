@@ -6,8 +6,9 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder};
 use kube::{Resource, ResourceExt};
-use serde::Deserialize;
 use serde_json::{Value, json};
+use spate_consumer::runtime::pool::WorkersState;
+use spate_consumer::server::{CONTROL_WORKERS_PATH, SetWorkers};
 
 use super::Error;
 use super::pods::ReadyPod;
@@ -201,11 +202,6 @@ fn truncate(s: &str, max: usize) -> String {
     }
 }
 
-#[derive(Deserialize)]
-struct WorkersState {
-    workers: u32,
-}
-
 /// Makes every pod in `pods` run `workers` workers: asks each for its count and sets it
 /// where it differs (a pod that just started runs `workers.initial`). Returns the pods
 /// changed; failures are logged and retried on the next round.
@@ -219,20 +215,22 @@ pub async fn set_workers(
     let mut changed = Vec::new();
     let mut unauthorized = false;
     for pod in pods {
-        let url = format!("{}/control/workers", pod.url(port));
+        let url = format!("{}{CONTROL_WORKERS_PATH}", pod.url(port));
         let current = match http.get(&url).send().await {
             Ok(r) if r.status().is_success() => {
                 r.json::<WorkersState>().await.ok().map(|s| s.workers)
             }
             _ => None,
         };
-        if current == Some(workers) {
+        if current == Some(workers as usize) {
             continue;
         }
         match http
             .put(&url)
             .bearer_auth(token)
-            .json(&json!({ "workers": workers }))
+            .json(&SetWorkers {
+                workers: workers as usize,
+            })
             .send()
             .await
         {

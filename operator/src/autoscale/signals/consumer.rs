@@ -99,6 +99,28 @@ mod tests {
     use super::*;
     use crate::autoscale::signals::text::parse;
 
+    /// Every series the autoscaler reads from a pod (here and in Prometheus mode) is
+    /// one the consumer exports, from its first scrape on.
+    #[test]
+    fn every_series_the_autoscaler_reads_is_one_the_consumer_exports() {
+        let metrics = spate_consumer::metrics::Metrics::new().expect("the consumer's registry");
+        let samples = parse(&metrics.render());
+        for name in [
+            "trades_processed_total",
+            "spate_worker_busy_seconds_total",
+            "spate_workers",
+            "spate_queue_depth",
+            "spate_flush_latency_seconds_sum",
+            "spate_flush_latency_seconds_count",
+        ] {
+            assert!(
+                sum(&samples, name).is_some(),
+                "the consumer exports no {name}"
+            );
+        }
+        assert!(PodCounters::from_samples(&samples).is_some());
+    }
+
     fn counters(
         processed: f64,
         busy: f64,
