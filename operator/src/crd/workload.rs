@@ -1,7 +1,6 @@
 //! Sizing, scheduling and tuning of a pipeline's consumer pods.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 
 use k8s_openapi::api::core::v1::{Affinity, Toleration};
 use kube::KubeSchema;
@@ -122,7 +121,7 @@ pub struct SchedulingSpec {
 /// Consumer settings beyond source and sink.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = kube::core::Rule::new(batch_order_rule()).message(kube::core::Message::Message(batch_order_message())))]
+#[x_kube(validation = kube::core::Rule::new(batch_order_rule()).message(kube::core::Message::Message(BatchBounds::order_message())))]
 pub struct ConsumerTuning {
     /// Rows per QuestDB flush the consumer starts with (`BATCH_SIZE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -167,25 +166,29 @@ pub struct BatchBounds {
 }
 
 impl BatchBounds {
-    /// The consumer's own defaults, as its configuration loads them when no batch
-    /// setting is given.
+    /// The consumer's own defaults, from its settings table (which its configuration
+    /// loads them from).
     pub fn consumer_defaults() -> Self {
-        static DEFAULTS: OnceLock<BatchBounds> = OnceLock::new();
-        *DEFAULTS.get_or_init(|| {
-            let required = |key: &str| match key {
-                "KAFKA_BROKERS" => Some("kafka:9092".to_owned()),
-                "KAFKA_TOPICS" => Some("trades".to_owned()),
-                _ => None,
-            };
-            let config = spate_consumer::config::Config::load(["spate-consumer".into()], required)
-                .expect("the consumer's configuration loads with its defaults");
-            let b = &config.batch;
-            BatchBounds {
-                min: b.min as i64,
-                initial: b.initial as i64,
-                max: b.max as i64,
-            }
-        })
+        let default = |key: &str| -> i64 {
+            spate_consumer::config::Setting::find(key)
+                .and_then(|s| s.default.value())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("the consumer's {key} has a numeric default"))
+        };
+        Self {
+            min: default("batch.min"),
+            initial: default("batch.initial"),
+            max: default("batch.max"),
+        }
+    }
+
+    /// Why a tuning is refused when its batch bounds are not ordered.
+    pub fn order_message() -> String {
+        let d = BatchBounds::consumer_defaults();
+        format!(
+            "tuning must satisfy batchMin <= batchInitial <= batchMax, an unset field taking the consumer's default (batchMin {}, batchInitial {}, batchMax {})",
+            d.min, d.initial, d.max
+        )
     }
 
     /// Whether the consumer accepts these bounds.
@@ -216,14 +219,6 @@ fn batch_order_rule() -> String {
     );
     let max = format!("(has(self.batchMax) ? self.batchMax : {})", d.max);
     format!("{min} <= {initial} && {initial} <= {max}")
-}
-
-fn batch_order_message() -> String {
-    let d = BatchBounds::consumer_defaults();
-    format!(
-        "tuning must satisfy batchMin <= batchInitial <= batchMax, an unset field taking the consumer's default (batchMin {}, batchInitial {}, batchMax {})",
-        d.min, d.initial, d.max
-    )
 }
 
 fn default_grace() -> i32 {

@@ -111,10 +111,12 @@ fn tuning_problems(t: &ConsumerTuning) -> Vec<String> {
     );
     let b = t.batch_bounds();
     if !b.ordered() {
-        let d = BatchBounds::consumer_defaults();
         problems.push(format!(
-            "tuning must satisfy batchMin ({}) <= batchInitial ({}) <= batchMax ({}), an unset field taking the consumer's default (batchMin {}, batchInitial {}, batchMax {})",
-            b.min, b.initial, b.max, d.min, d.initial, d.max
+            "{} (here batchMin {}, batchInitial {}, batchMax {})",
+            BatchBounds::order_message(),
+            b.min,
+            b.initial,
+            b.max
         ));
     }
     problems
