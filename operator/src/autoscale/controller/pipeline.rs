@@ -27,9 +27,6 @@ use crate::build::names::selector_string;
 use crate::build::{group_id, sizing};
 use crate::crd::IngestionPipeline;
 
-/// How long after a rebalance the consumers' rates still mix the pods before and after it
-/// (the `rate()` window of the Prometheus queries, or two scrapes).
-const RATE_WINDOW_SETTLE: Duration = Duration::from_secs(10);
 /// The lag is written to the status at most this often when nothing else changes.
 const LAG_STATUS_EVERY: Duration = Duration::from_secs(5);
 
@@ -95,10 +92,7 @@ impl Round {
         let interval = shared.config.interval;
         Self {
             key,
-            tracker: Tracker::new(
-                interval * 3 + shared.config.timeout,
-                Duration::from_secs(30).max(interval * 10),
-            ),
+            tracker: Tracker::for_rounds(interval, shared.config.timeout),
             policy: PolicyState::default(),
             asked: (0, 0),
             status: ScaleStatus::default(),
@@ -155,15 +149,14 @@ impl Round {
         let consumers = self.read_consumers(shared, &ns, &name, &ready, now).await;
 
         let ready_names: BTreeSet<String> = names(&ready);
-        let obs = self.tracker.observe(&Readings {
+        let obs = self.tracker.observe(&Readings::of_round(
             now,
-            lag: lag.as_ref(),
-            consumers: consumers.as_ref(),
-            ready_pods: &ready_names,
-            replicas: self.asked.0,
-            workers: self.asked.1,
-            settle: cfg.rebalance_settle + RATE_WINDOW_SETTLE,
-        });
+            lag.as_ref(),
+            consumers.as_ref(),
+            &ready_names,
+            self.asked,
+            &cfg,
+        ));
         let decision = decide(&cfg, &self.policy, &obs, now);
         if self.last_reason != Some(decision.reason) {
             info!(pipeline = %self.key, reason = %decision.reason, message = %decision.message, "autoscaler decision");

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::autoscale::estimate::RateEstimator;
-use crate::autoscale::policy::Observations;
+use crate::autoscale::policy::{Observations, PolicyConfig};
 use crate::autoscale::signals::{ConsumerSignals, GroupLag};
 
 /// λ and μ are averaged over this long …
@@ -21,6 +21,16 @@ const SATURATED_SECONDS: f64 = 1.0;
 /// small batch) shows its share of the arrivals, not what it could do: unsaturated, a
 /// sample may raise μ but not lower it.
 const SATURATED_RECORDS: u64 = 1000;
+
+/// How long after a rebalance the consumers' rates still mix the pods before and after it
+/// (the `rate()` window of the Prometheus queries, or two scrapes).
+pub const RATE_WINDOW_SETTLE: Duration = Duration::from_secs(10);
+
+/// After a change of the ready pods, how long μ is not sampled under `cfg`: the policy's
+/// `rebalance_settle`, then [`RATE_WINDOW_SETTLE`].
+pub fn settle(cfg: &PolicyConfig) -> Duration {
+    cfg.rebalance_settle + RATE_WINDOW_SETTLE
+}
 
 /// What one round read; `None` where the reading failed.
 #[derive(Clone, Debug)]
@@ -40,6 +50,29 @@ pub struct Readings<'a> {
     /// After a change of the ready pods, how long μ is not sampled: the rebalance settles
     /// and the rates' window still mixes the pods that left with those that came.
     pub settle: Duration,
+}
+
+impl<'a> Readings<'a> {
+    /// One round's readings under `cfg`, `asked` being the pods and workers per pod last
+    /// asked for; μ is not sampled for [`settle`] after a change of the ready pods.
+    pub fn of_round(
+        now: Duration,
+        lag: Option<&'a GroupLag>,
+        consumers: Option<&'a ConsumerSignals>,
+        ready_pods: &'a BTreeSet<String>,
+        asked: (u32, u32),
+        cfg: &PolicyConfig,
+    ) -> Self {
+        Self {
+            now,
+            lag,
+            consumers,
+            ready_pods,
+            replicas: asked.0,
+            workers: asked.1,
+            settle: settle(cfg),
+        }
+    }
 }
 
 /// Turns successive rounds of readings into [`Observations`].
@@ -75,6 +108,16 @@ impl Tracker {
     /// the summed high watermarks less the lag. Not a policy input; shown in the status.
     pub fn done_rate(&self) -> Option<f64> {
         self.done.rate()
+    }
+
+    /// The tracker of a loop that reads every `interval`, each read bounded by `timeout`:
+    /// Kafka data is stale after three rounds and a timeout, and forgotten after ten rounds
+    /// (at least 30 s).
+    pub fn for_rounds(interval: Duration, timeout: Duration) -> Self {
+        Self::new(
+            interval * 3 + timeout,
+            Duration::from_secs(30).max(interval * 10),
+        )
     }
 
     /// The observations of this round.

@@ -1,15 +1,18 @@
-//! The two controllers under comparison, each reading the simulated world as the real one reads Kafka and metrics.
+//! The controllers under comparison, each reading the simulated world as the real one reads
+//! Kafka and metrics.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use super::flink::{FlinkAutoscaler, FlinkConfig, FlinkSample};
 use super::keda::{Activation, Hpa, KedaConfig, kafka_scaler_active, kafka_scaler_metric};
-use super::world::Readings;
-use crate::autoscale::controller::tracker::MIN_BUSY_WORKERS;
-use crate::autoscale::estimate::RateEstimator;
+use super::world::World;
+use crate::autoscale::controller::AutoscalerConfig;
+use crate::autoscale::controller::tracker::{Readings, Tracker};
 use crate::autoscale::policy::{
     Observations, PolicyConfig, PolicyState, Reason, decide, effective_workers,
 };
+use crate::autoscale::signals::scrape::ScrapeRates;
 
 /// A size asked for by a controller, and why.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,80 +28,65 @@ pub struct Command {
 /// Something that, now and then, looks at the world and asks for a size.
 pub trait Controller {
     /// Called every tick; returns a command when the controller acted.
-    fn tick(&mut self, readings: &Readings) -> Option<Command>;
+    fn tick(&mut self, world: &World) -> Option<Command>;
 }
 
-/// spate's policy, fed through the same estimators the operator uses.
+/// spate's policy, fed as the operator's loop feeds it when it scrapes the pods itself (no
+/// Prometheus): every round the group's lag and each ready pod's counters are read, turned
+/// into rates by [`ScrapeRates`] and into observations by the live [`Tracker`], and
+/// [`decide`] is called with them.
 pub struct Spate {
     cfg: PolicyConfig,
     state: PolicyState,
     interval: f64,
     next: f64,
-    lambda: RateEstimator,
-    mu: RateEstimator,
-    throughput: RateEstimator,
-    last: Option<(u64, f64)>,
+    scrapes: ScrapeRates,
+    tracker: Tracker,
 }
 
 impl Spate {
-    /// Decides every `interval` seconds.
+    /// Decides every `interval` seconds, its reads bounded by the live loop's timeout.
     pub fn new(cfg: PolicyConfig, interval: f64) -> Self {
+        let live = AutoscalerConfig::default();
         Self {
             cfg,
             state: PolicyState::default(),
             interval,
             next: 0.0,
-            lambda: RateEstimator::new(Duration::from_secs(10), 0.5),
-            mu: RateEstimator::new(Duration::from_secs(30), 0.5),
-            throughput: RateEstimator::new(Duration::from_secs(10), 0.5),
-            last: None,
+            scrapes: ScrapeRates::default(),
+            tracker: Tracker::for_rounds(Duration::from_secs_f64(interval), live.timeout),
         }
     }
 
-    /// The observations the policy would see from these readings (updates the estimators).
-    pub fn observe(&mut self, r: &Readings) -> Observations {
-        let at = Duration::from_secs_f64(r.now);
-        let lambda = self.lambda.observe(at, r.high_watermarks as f64);
-        let throughput = self.throughput.observe(at, r.processed as f64);
-        let (p0, b0) = self
-            .last
-            .replace((r.processed, r.busy_seconds))
-            .unwrap_or((r.processed, r.busy_seconds));
-        let mu = self.mu.observe_ratio(
-            at,
-            (r.processed - p0) as f64,
-            r.busy_seconds - b0,
-            MIN_BUSY_WORKERS,
-        );
-        let lags = r.partition_lags.iter().map(|l| (*l).max(0) as u64);
-        Observations {
-            partitions: r.partition_lags.len() as u32,
-            backlog: Some(lags.clone().sum()),
-            max_partition_lag: lags.max(),
-            arrival_rate: lambda,
-            arrival_sample: self.lambda.last_sample(),
-            service_rate: mu,
-            throughput,
-            flush_latency: Some(r.flush_latency),
-            queue_depth: None,
-            replicas: r.replicas,
-            workers: r.workers,
-            ready_replicas: r.ready,
-            last_rebalance: r.last_rebalance.map(Duration::from_secs_f64),
-            kafka_stale: false,
-            metrics_stale: false,
-        }
+    /// One round's observations: the lag, the ready pods and their metrics read now, through
+    /// the live loop's estimators (updates them).
+    pub fn observe(&mut self, world: &World) -> Observations {
+        let now = Duration::from_secs_f64(world.now());
+        let lag = world.group_lag();
+        let pods = world.ready_pods();
+        let ready: BTreeSet<String> = pods.iter().map(|(name, _)| name.clone()).collect();
+        let scraped = pods.into_iter().map(|(name, c)| (name, Some(c))).collect();
+        let consumers = self.scrapes.round(now, scraped);
+        self.tracker.observe(&Readings::of_round(
+            now,
+            Some(&lag),
+            Some(&consumers),
+            &ready,
+            world.size(),
+            &self.cfg,
+        ))
     }
 }
 
 impl Controller for Spate {
-    fn tick(&mut self, r: &Readings) -> Option<Command> {
-        if r.now + 1e-9 < self.next {
+    fn tick(&mut self, world: &World) -> Option<Command> {
+        if world.now() + 1e-9 < self.next {
             return None;
         }
         self.next += self.interval;
-        let obs = self.observe(r);
-        let d = decide(&self.cfg, &self.state, &obs, Duration::from_secs_f64(r.now));
+        let obs = self.observe(world);
+        let now = Duration::from_secs_f64(world.now());
+        let d = decide(&self.cfg, &self.state, &obs, now);
         self.state = d.state.clone();
         Some(Command {
             replicas: d.replicas,
@@ -128,7 +116,8 @@ impl Keda {
 }
 
 impl Controller for Keda {
-    fn tick(&mut self, r: &Readings) -> Option<Command> {
+    fn tick(&mut self, world: &World) -> Option<Command> {
+        let r = &world.readings();
         let now = Duration::from_secs_f64(r.now);
         let cfg = self.hpa.config().clone();
         let command = |replicas| Command {
@@ -176,10 +165,11 @@ impl Flink {
 }
 
 impl Controller for Flink {
-    fn tick(&mut self, r: &Readings) -> Option<Command> {
-        if r.now + 1e-9 < self.next {
+    fn tick(&mut self, world: &World) -> Option<Command> {
+        if world.now() + 1e-9 < self.next {
             return None;
         }
+        let r = &world.readings();
         self.next += self.scaler.config().reconcile_interval.as_secs_f64();
         let now = (r.now, r.high_watermarks, r.processed, r.busy_seconds);
         let (t0, hw0, p0, b0) = self.last.replace(now).unwrap_or(now);

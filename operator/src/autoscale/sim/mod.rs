@@ -2,8 +2,9 @@
 //!
 //! A topic of P partitions receives a trace of arrivals; a consumer group of pods × workers
 //! drains it into a QuestDB whose latency rises near saturation. spate's real [`decide`]
-//! (through the same estimators the operator uses) and a model of KEDA's Kafka scaler + the
-//! HPA each drive their own copy of the world; the runs are summarised, tabled and plotted.
+//! (fed through the operator's own scrape rates and tracker, from the world's lag and pods'
+//! metrics) and models of KEDA's Kafka scaler + the HPA and of the Flink autoscaler each
+//! drive their own copy of the world; the runs are summarised, tabled and plotted.
 //!
 //! [`decide`]: crate::autoscale::policy::decide
 

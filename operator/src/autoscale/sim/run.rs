@@ -88,7 +88,7 @@ pub fn run(
             replicas,
             workers,
             reason,
-        }) = controller.tick(&world.readings())
+        }) = controller.tick(&world)
             && (replicas, workers) != size
         {
             let before = effective_workers(partitions, size.0, size.1);

@@ -9,7 +9,9 @@ use super::rng::Rng;
 use super::run::{Run, Summary, run};
 use super::trace::Trace;
 use super::world::WorldConfig;
+use crate::autoscale::controller::AutoscalerConfig;
 use crate::autoscale::policy::{Bounds, PolicyConfig};
+use crate::autoscale::spec::DEFAULT_POD_READY_ESTIMATE;
 
 /// Everything a comparison depends on.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,7 +20,8 @@ pub struct Scenario {
     pub world: WorldConfig,
     /// spate's policy settings.
     pub policy: PolicyConfig,
-    /// Seconds between two decisions of spate's policy.
+    /// Seconds between two rounds of spate's loop (a decision, and the lag and the pods'
+    /// metrics read before it): the live loop's default interval.
     pub control_interval: f64,
     /// KEDA's trigger and the HPA's behaviour, with a lagThreshold tuned to the pipeline.
     pub keda: KedaConfig,
@@ -49,7 +52,8 @@ impl Default for Scenario {
                 max: world.partitions,
             },
             drain_time: Duration::from_secs(30),
-            pod_ready_estimate: Duration::from_secs_f64(world.pod_startup + world.rebalance_pause),
+            // What the live policy assumes, not the world's exact start-up and pause.
+            pod_ready_estimate: DEFAULT_POD_READY_ESTIMATE,
             surge_factor: MARKET_DATA_SURGE_FACTOR,
             ..PolicyConfig::default()
         };
@@ -61,7 +65,7 @@ impl Default for Scenario {
             ..KedaConfig::default()
         };
         Self {
-            control_interval: 1.0,
+            control_interval: AutoscalerConfig::default().interval.as_secs_f64(),
             keda: KedaConfig {
                 lag_threshold: tuned_lag_threshold(&world, keda_workers),
                 ..keda_default.clone()

@@ -1,6 +1,6 @@
 //! Invariants of the simulator, and spate's targets against KEDA+HPA on the built-in traces.
 
-use super::control::Controller;
+use super::control::{Controller, Spate};
 use super::run::run;
 use super::world::{World, WorldConfig};
 use super::*;
@@ -27,6 +27,117 @@ fn every_arrived_record_is_either_processed_or_still_waiting() {
         let hw = world.readings().high_watermarks;
         assert_eq!(hw, world.arrived());
     }
+}
+
+#[test]
+fn the_world_shows_the_lag_and_each_ready_pods_counters_as_kafka_and_metrics_would() {
+    for incremental_rebalance in [false, true] {
+        let cfg = WorldConfig {
+            incremental_rebalance,
+            ..WorldConfig::default()
+        };
+        let mut world = World::new(cfg, 5, 2, 3);
+        for i in 0..600 {
+            world.step(50_000.0);
+            if i == 100 {
+                world.set_size(3, 4);
+            }
+            let lag = world.group_lag();
+            assert_eq!(lag.total(), world.lag());
+            assert_eq!(lag.high_watermarks() as u64, world.arrived());
+            assert_eq!(lag.partitions.len(), 32);
+            let pods = world.ready_pods();
+            let processed: f64 = pods.iter().map(|(_, c)| c.processed).sum();
+            let busy: f64 = pods.iter().map(|(_, c)| c.busy_seconds).sum();
+            // No pod has left: the pods' counters add up to the group's.
+            assert_eq!(processed, world.processed() as f64);
+            let total = world.readings().busy_seconds;
+            assert!(
+                (busy - total).abs() < 1e-6 * total.max(1.0),
+                "{busy} vs {total}"
+            );
+            let names: Vec<&str> = pods.iter().map(|(n, _)| n.as_str()).collect();
+            // The third pod is ready (joined) 10 s after it was asked for.
+            let joined = world.now() > 10.1 + 10.0 + 1e-9;
+            let want: &[&str] = if joined {
+                &["consumer-0", "consumer-1", "consumer-2"]
+            } else {
+                &["consumer-0", "consumer-1"]
+            };
+            assert_eq!(names, want, "at {}", world.now());
+            assert!(pods.iter().all(|(_, c)| c.workers == world.size().1 as f64));
+        }
+        // A pod that replaces one that left has a name of its own.
+        world.set_size(1, 4);
+        world.set_size(2, 4);
+        for _ in 0..200 {
+            world.step(50_000.0);
+        }
+        let names: Vec<String> = world.ready_pods().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["consumer-0", "consumer-3"]);
+    }
+}
+
+#[test]
+fn spate_observes_the_world_through_the_live_scrape_and_tracker() {
+    let scenario = Scenario::default();
+    let mut world = World::new(scenario.world.clone(), 1, 1, 2);
+    let mut spate = Spate::new(scenario.policy.clone(), scenario.control_interval);
+    let second = |world: &mut World, rate: f64| {
+        for _ in 0..10 {
+            world.step(rate);
+        }
+    };
+    // The first round: every pod is scraped for the first time, so its metrics are stale and
+    // no rate is known yet.
+    let o = spate.observe(&world);
+    assert!(o.metrics_stale);
+    assert_eq!((o.arrival_rate, o.service_rate), (None, None));
+    assert_eq!((o.partitions, o.ready_replicas), (32, 1));
+    second(&mut world, 30_000.0);
+    // One second on: λ from the high watermarks, μ measured from the pod's counters (its
+    // two workers are saturated: 30 000/s arrive, 20 000/s are processed).
+    let o = spate.observe(&world);
+    assert!(!o.metrics_stale && !o.kafka_stale);
+    let mu = o.service_rate.expect("μ measured");
+    assert!((mu - scenario.world.service_rate).abs() < 1.0, "{mu}");
+    let lambda = o.arrival_rate.expect("λ measured");
+    assert!((lambda - 30_000.0).abs() < 1.0, "{lambda}");
+    assert!(o.flush_latency.is_some() && o.throughput.is_some());
+    // A second pod: once it joins, the ready pods change (a rebalance as the tracker sees
+    // it), and its first scrape leaves the metrics stale for that round.
+    world.set_size(2, 2);
+    let mut joined_at = None;
+    for _ in 0..20 {
+        second(&mut world, 30_000.0);
+        let o = spate.observe(&world);
+        if o.ready_replicas == 2 {
+            joined_at = Some(world.now());
+            assert!(o.metrics_stale, "the new pod's first scrape");
+            assert_eq!(
+                o.last_rebalance,
+                Some(std::time::Duration::from_secs_f64(world.now()))
+            );
+            break;
+        }
+        assert!(!o.metrics_stale);
+    }
+    assert!(joined_at.is_some_and(|t| t >= scenario.world.pod_startup));
+    second(&mut world, 30_000.0);
+    assert!(!spate.observe(&world).metrics_stale);
+}
+
+#[test]
+fn the_scenario_assumes_the_live_pod_ready_estimate_not_the_worlds_exact_one() {
+    let s = Scenario::default();
+    assert_eq!(
+        s.policy.pod_ready_estimate,
+        crate::autoscale::spec::DEFAULT_POD_READY_ESTIMATE
+    );
+    assert_ne!(
+        s.policy.pod_ready_estimate.as_secs_f64(),
+        s.world.pod_startup + s.world.rebalance_pause
+    );
 }
 
 #[test]
@@ -58,7 +169,7 @@ fn the_same_seed_gives_the_same_run_and_another_seed_another() {
 fn a_world_without_pods_processes_nothing_and_lags_by_every_arrival() {
     struct Never;
     impl Controller for Never {
-        fn tick(&mut self, _: &world::Readings) -> Option<control::Command> {
+        fn tick(&mut self, _: &World) -> Option<control::Command> {
             None
         }
     }

@@ -3,6 +3,10 @@
 use std::collections::VecDeque;
 
 use super::rng::Rng;
+use crate::autoscale::signals::{GroupLag, PartitionLag, PodCounters, partition_lag};
+
+/// The topic's name in the simulated lag.
+const TOPIC: &str = "trades";
 
 /// The physical constants of a simulated pipeline.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,11 +66,16 @@ struct Partition {
 
 #[derive(Clone, Debug)]
 struct Pod {
+    /// Unique in a run: a pod that replaces another has another name.
+    name: String,
     ready_at: f64,
     joined: bool,
+    /// What its `/metrics` would show (from its start: a new pod's counters start at zero).
+    counters: PodCounters,
 }
 
-/// Counters and gauges a controller may read, as a real one reads Kafka and `/metrics`.
+/// The group's totals a baseline controller reads (spate's reads the lag and each pod's
+/// counters: [`World::group_lag`], [`World::ready_pods`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Readings {
     /// Simulated time, seconds.
@@ -79,16 +88,10 @@ pub struct Readings {
     pub processed: u64,
     /// Worker-seconds spent busy (spate_worker_busy_seconds_total).
     pub busy_seconds: f64,
-    /// QuestDB flush latency now, seconds.
-    pub flush_latency: f64,
     /// Pods asked for.
     pub replicas: u32,
     /// Workers per pod asked for.
     pub workers: u32,
-    /// Pods that have joined the group.
-    pub ready: u32,
-    /// When the group last rebalanced.
-    pub last_rebalance: Option<f64>,
 }
 
 /// The simulated topic, consumer group and QuestDB.
@@ -101,7 +104,8 @@ pub struct World {
     pods: Vec<Pod>,
     workers: u32,
     paused_until: f64,
-    last_rebalance: Option<f64>,
+    /// Pods created so far: the next pod's name.
+    pods_created: u64,
     next_commit: f64,
     carry: f64,
     arrived: u64,
@@ -119,12 +123,7 @@ impl World {
     /// A world with `replicas` pods (already joined) of `workers` workers each.
     pub fn new(cfg: WorldConfig, seed: u64, replicas: u32, workers: u32) -> Self {
         let parts = vec![Partition::default(); cfg.partitions.max(1) as usize];
-        let pods = (0..replicas)
-            .map(|_| Pod {
-                ready_at: 0.0,
-                joined: true,
-            })
-            .collect();
+        let pods = (0..replicas).map(|i| pod(i.into(), 0.0, true)).collect();
         let mut world = Self {
             flush_latency: cfg.sink_base_latency,
             next_commit: cfg.commit_interval,
@@ -135,7 +134,7 @@ impl World {
             pods,
             workers,
             paused_until: 0.0,
-            last_rebalance: None,
+            pods_created: replicas.into(),
             carry: 0.0,
             arrived: 0,
             processed: 0,
@@ -170,15 +169,13 @@ impl World {
             }
         }
         while self.pods.len() < want {
-            self.pods.push(Pod {
-                ready_at: self.now + self.cfg.pod_startup,
-                joined: false,
-            });
+            let ready_at = self.now + self.cfg.pod_startup;
+            self.pods.push(pod(self.pods_created, ready_at, false));
+            self.pods_created += 1;
         }
     }
 
     fn rebalance(&mut self) {
-        self.last_rebalance = Some(self.now);
         if self.cfg.incremental_rebalance {
             self.reassign();
         } else {
@@ -296,6 +293,17 @@ impl World {
         }
         let p_count = self.parts.len() as u32;
         let mu = self.cfg.service_rate;
+        // The pod consuming each partition (an index into the pods).
+        let members: Vec<usize> = (0..self.pods.len())
+            .filter(|&i| self.pods[i].joined)
+            .collect();
+        let owners: Vec<Option<usize>> = if self.cfg.incremental_rebalance {
+            self.parts.iter().map(|p| p.owner).collect()
+        } else {
+            (0..p_count as usize)
+                .map(|p| Some(members[p % members.len()]))
+                .collect()
+        };
         // Eager: partitions round-robin over the joined pods. Incremental: each with its
         // sticky owner, none while it pauses. Pod i holds a_i of them and uses min(W, a_i)
         // workers, shared evenly by its partitions.
@@ -333,7 +341,8 @@ impl World {
         let f = if demand > sink { sink / demand } else { 1.0 };
         let done_at = self.now + dt;
         let latency = self.flush_latency;
-        for (p, cap) in self.parts.iter_mut().zip(&caps) {
+        let mut flushed = vec![false; self.pods.len()];
+        for ((p, cap), owner) in self.parts.iter_mut().zip(&caps).zip(&owners) {
             let avail = p.credit + cap * f;
             let want = avail.floor() as u64;
             let take = want.min(backlog(p));
@@ -357,7 +366,21 @@ impl World {
             }
             p.processed += take;
             self.processed += take;
-            self.busy_seconds += take as f64 / (mu * f);
+            let busy = take as f64 / (mu * f);
+            self.busy_seconds += busy;
+            if let Some(o) = owner.filter(|_| take > 0) {
+                let c = &mut self.pods[o].counters;
+                c.processed += take as f64;
+                c.busy_seconds += busy;
+                flushed[o] = true;
+            }
+        }
+        // A pod that processed records this tick flushed them once, at the sink's latency.
+        for (pod, flushed) in self.pods.iter_mut().zip(flushed) {
+            if flushed {
+                pod.counters.flush_seconds += latency;
+                pod.counters.flushes += 1.0;
+            }
         }
         demand
     }
@@ -374,12 +397,52 @@ impl World {
             high_watermarks: self.parts.iter().map(|p| p.high_watermark).sum(),
             processed: self.processed,
             busy_seconds: self.busy_seconds,
-            flush_latency: self.flush_latency,
             replicas: self.pods.len() as u32,
             workers: self.workers,
-            ready: self.pods.iter().filter(|p| p.joined).count() as u32,
-            last_rebalance: self.last_rebalance,
         }
+    }
+
+    /// Pods asked for, and workers per pod.
+    pub fn size(&self) -> (u32, u32) {
+        (self.pods.len() as u32, self.workers)
+    }
+
+    /// The consumer group's lag as Kafka reports it: per partition, the high watermark and
+    /// the committed offset.
+    pub fn group_lag(&self) -> GroupLag {
+        GroupLag {
+            partitions: self
+                .parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| {
+                    let (high, committed) = (p.high_watermark as i64, p.committed as i64);
+                    PartitionLag {
+                        topic: TOPIC.into(),
+                        partition: i as i32,
+                        low: 0,
+                        high,
+                        committed: Some(committed),
+                        lag: partition_lag(0, high, Some(committed)),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// The ready pods (those that joined the group), each with what its `/metrics` shows now.
+    pub fn ready_pods(&self) -> Vec<(String, PodCounters)> {
+        self.pods
+            .iter()
+            .filter(|p| p.joined)
+            .map(|p| {
+                let counters = PodCounters {
+                    workers: self.workers as f64,
+                    ..p.counters.clone()
+                };
+                (p.name.clone(), counters)
+            })
+            .collect()
     }
 
     /// Records that arrived so far.
@@ -420,6 +483,16 @@ impl World {
             }
         }
         LATENCY_BUCKETS as f64 * LATENCY_BUCKET
+    }
+}
+
+/// The `n`th pod of a run, ready (joined) from `ready_at`.
+fn pod(n: u64, ready_at: f64, joined: bool) -> Pod {
+    Pod {
+        name: format!("consumer-{n}"),
+        ready_at,
+        joined,
+        counters: PodCounters::default(),
     }
 }
 
