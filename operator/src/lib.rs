@@ -12,3 +12,4 @@ pub mod lease;
 pub mod metrics;
 pub mod reconcile;
 pub mod run;
+pub mod validate;

@@ -3,6 +3,9 @@
 //! `Config::load`: every variable it writes is one the consumer reads, every credential
 //! file it mounts reaches the setting it is meant for, and the one combination the CRD
 //! refuses (PLAIN over SASL_PLAINTEXT without the opt-in) is refused by the consumer too.
+//! The operator builds an environment only for a pipeline its validation accepts; what the
+//! consumer makes of a refused setting is checked by writing that setting, under the
+//! consumer's own name, into the environment of an accepted pipeline.
 //! Pure: no server is involved.
 
 use std::cell::RefCell;
@@ -10,10 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use spate_consumer::config::{Config, ConfigErrors};
+use spate_consumer::config::{Config, ConfigErrors, Setting};
 use spate_consumer::security::{SaslMechanism, SecurityProtocol};
-use spate_operator::build::{CREDENTIALS_DIR, ControlTrust, FileSource, consumer_env};
-use spate_operator::crd::IngestionPipeline;
+use spate_operator::build::{CREDENTIALS_DIR, ConsumerEnv, ControlTrust, FileSource, consumer_env};
+use spate_operator::crd::{ConsumerTuning, IngestionPipeline};
+use spate_operator::validate::validate;
 
 /// A value with every character that broke option strings.
 const AWKWARD: &str = "p,a;s=s \"q\" 'q' \\ $(HOME) \nnext";
@@ -61,12 +65,46 @@ fn load(p: &IngestionPipeline, case: &str) -> Loaded {
 
 /// As [`load`], QuestDB's credential files holding `questdb` after their key.
 fn load_with(p: &IngestionPipeline, case: &str, questdb: &str) -> Loaded {
+    load_built(built(p), case, questdb)
+}
+
+/// The environment the operator builds for `p`, which its validation must accept.
+fn built(p: &IngestionPipeline) -> ConsumerEnv {
     let trust = ControlTrust {
         issuer: "https://kubernetes.default.svc.cluster.local".into(),
         jwks: JWKS.into(),
         subject: "system:serviceaccount:spate-system:spate-operator".into(),
     };
-    let built = consumer_env(p, Some(&trust));
+    let valid = validate(p).unwrap_or_else(|e| panic!("the operator refused the pipeline: {e}"));
+    consumer_env(&valid, Some(&trust))
+}
+
+/// The consumer's environment variable of its setting `key`.
+fn var(key: &str) -> String {
+    Setting::find(key)
+        .unwrap_or_else(|| panic!("the consumer has no setting {key}"))
+        .env
+        .to_string()
+}
+
+/// Writes the fields of `tuning` that are set into `env`, each under the consumer's name.
+fn write_tuning(env: &mut ConsumerEnv, tuning: &ConsumerTuning) {
+    for (key, value) in [
+        ("batch.initial", tuning.batch_initial),
+        ("batch.min", tuning.batch_min),
+        ("batch.max", tuning.batch_max),
+        ("batch.linger_ms", tuning.linger_ms),
+        ("shutdown_grace_secs", Some(tuning.shutdown_grace_seconds)),
+    ] {
+        if let Some(v) = value {
+            env.config.insert(var(key), v.to_string());
+        }
+    }
+}
+
+/// Loads the consumer's configuration from `built`, the mounted files written below a
+/// directory of `case`.
+fn load_built(built: ConsumerEnv, case: &str, questdb: &str) -> Loaded {
     assert!(built.env.is_empty(), "everything is in the ConfigMap");
     let dir: PathBuf =
         std::env::temp_dir().join(format!("spate-contract-{}-{case}", std::process::id()));
@@ -265,8 +303,12 @@ fn plain_over_sasl_plaintext_is_accepted_only_with_the_opt_in() {
     assert_eq!(s.mechanism, Some(SaslMechanism::Plain));
     assert!(s.allow_plaintext_password);
 
-    // The CRD's rule refuses this pipeline; the consumer refuses its environment too.
-    let refused = load(&pipeline(&source(false), ""), "plain-refused");
+    // The CRD's rule and the operator refuse this pipeline; the consumer refuses it too.
+    assert!(validate(&pipeline(&source(false), "")).is_err());
+    let mut env = built(&pipeline(&source(true), ""));
+    let opt_in = var("kafka.allow_plaintext_password");
+    assert!(env.config.remove(&opt_in).is_some(), "{opt_in} was written");
+    let refused = load_built(env, "plain-refused", AWKWARD_LINE);
     let errors = match refused.result {
         Ok(_) => panic!("PLAIN over SASL_PLAINTEXT was accepted without the opt-in"),
         Err(e) => e.to_string(),
@@ -351,7 +393,6 @@ fn with_tuning(batch: [Option<i64>; 3], linger: Option<i64>, grace: i64) -> Inge
 /// consumer would accept is a needless refusal.
 #[test]
 fn the_operator_accepts_exactly_the_tunings_the_consumer_accepts() {
-    use spate_operator::reconcile::validate::validate;
     let around = [50, 100, 1000, 2000, 50_000];
     let initial = candidates(&["tuning", "batchInitial"], &around);
     let min = candidates(&["tuning", "batchMin"], &around);
@@ -368,7 +409,15 @@ fn the_operator_accepts_exactly_the_tunings_the_consumer_accepts() {
                 let grace = [grace_lo, 25, grace_hi][checked % 3];
                 let p = with_tuning([*b_initial, *b_min, *b_max], l, grace);
                 let operator = validate(&p).map_err(|e| e.0.join("; "));
-                let consumer = load(&p, "tuning").result.map_err(|e| e.to_string());
+                let loaded = if operator.is_ok() {
+                    load(&p, "tuning")
+                } else {
+                    // Refused: the same values in the environment of a default tuning.
+                    let mut env = built(&with_tuning([None; 3], None, 25));
+                    write_tuning(&mut env, &p.spec.tuning);
+                    load_built(env, "tuning", AWKWARD_LINE)
+                };
+                let consumer = loaded.result.map_err(|e| e.to_string());
                 if operator.is_ok() != consumer.is_ok() {
                     mismatches.push(format!(
                         "batchInitial {b_initial:?}, batchMin {b_min:?}, batchMax {b_max:?}, lingerMs {l:?}, grace {grace}: operator {operator:?}, consumer {consumer:?}"
@@ -391,7 +440,6 @@ fn the_operator_accepts_exactly_the_tunings_the_consumer_accepts() {
 /// the consumer accepts every environment the operator accepts.
 #[test]
 fn every_worker_bound_and_target_the_operator_accepts_loads_in_the_consumer() {
-    use spate_operator::reconcile::validate::validate;
     let (w_lo, w_hi) = schema_range(&["workers", "min"]);
     let counts = [w_lo, w_lo + 1, 8, w_hi - 1, w_hi];
     let mut checked = 0;

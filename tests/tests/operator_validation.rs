@@ -203,8 +203,7 @@ async fn the_api_server_admits_exactly_the_tunings_the_operator_accepts() -> Res
             &format!("replicas: {{min: 1, max: 3}}\n  tuning: {{{tuning}}}"),
         );
         let pipeline: IngestionPipeline = serde_yaml::from_str(&yaml)?;
-        let operator =
-            spate_operator::reconcile::validate::validate(&pipeline).map_err(|e| e.0.join("; "));
+        let operator = spate_operator::validate::validate(&pipeline).map_err(|e| e.0.join("; "));
         let server = api.create(&dry_run, &pipeline).await.map(|_| ());
         let server = match server {
             Ok(()) => Ok(()),

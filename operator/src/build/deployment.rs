@@ -21,7 +21,7 @@ use super::names::{
     CONFIG_HASH_ANNOTATION, CONTAINER_NAME, METRICS_PORT, child_meta, common_labels,
     selector_labels, workload_name,
 };
-use crate::crd::IngestionPipeline;
+use crate::validate::ValidPipeline;
 
 /// Seconds added to the consumer's shutdown grace for the pod's termination grace period.
 pub const TERMINATION_MARGIN_SECONDS: i64 = 10;
@@ -30,11 +30,12 @@ pub const CONSUMER_UID: i64 = 65532;
 
 /// The Deployment running `replicas` consumer pods of `image`.
 pub fn deployment(
-    pipeline: &IngestionPipeline,
+    valid: &ValidPipeline,
     env: &ConsumerEnv,
     replicas: i32,
     image: &str,
 ) -> Deployment {
+    let pipeline = valid.pipeline();
     let name = workload_name(pipeline);
     let spec = &pipeline.spec;
     let hash = config_hash(

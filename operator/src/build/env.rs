@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::EnvVar;
-use kube::ResourceExt;
 
 use super::names::METRICS_PORT;
 use crate::crd::{IngestionPipeline, SaslMechanism, SecurityProtocol};
+use crate::validate::ValidPipeline;
 
 /// Where the pod's credential files are mounted.
 pub const CREDENTIALS_DIR: &str = "/var/run/secrets/spate";
@@ -94,34 +94,6 @@ pub fn security_protocol(pipeline: &IngestionPipeline) -> &'static str {
     }
 }
 
-/// The consumer group id of a pipeline: `source.groupId` or `spate.<namespace>.<name>`.
-pub fn group_id(pipeline: &IngestionPipeline) -> String {
-    pipeline.spec.source.group_id.clone().unwrap_or_else(|| {
-        format!(
-            "spate.{}.{}",
-            pipeline.namespace().unwrap_or_default(),
-            pipeline.name_any()
-        )
-    })
-}
-
-/// The questdb client configuration without credentials, always ending in `;`.
-pub fn questdb_conf(pipeline: &IngestionPipeline) -> String {
-    let sink = &pipeline.spec.sink;
-    let conf = match (&sink.client_conf, &sink.address) {
-        (Some(conf), _) => conf.trim().to_string(),
-        (None, Some(addr)) => format!("http::addr={addr};"),
-        (None, None) => "http::addr=127.0.0.1:9000;".to_string(),
-    };
-    if conf.ends_with(';') {
-        conf
-    } else {
-        format!("{conf};")
-    }
-}
-
-/// Builds the consumer's environment for a pipeline; `control` is what its control
-/// endpoint trusts (closed when `None`).
 /// The environment variable of the consumer's setting `key`, from the consumer's own
 /// settings table: the operator writes no variable the consumer does not define.
 fn var(key: &str) -> &'static str {
@@ -130,7 +102,10 @@ fn var(key: &str) -> &'static str {
         .env
 }
 
-pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>) -> ConsumerEnv {
+/// Builds the consumer's environment for a pipeline; `control` is what its control
+/// endpoint trusts (closed when `None`).
+pub fn consumer_env(valid: &ValidPipeline, control: Option<&ControlTrust>) -> ConsumerEnv {
+    let pipeline = valid.pipeline();
     let spec = &pipeline.spec;
     let mut config = BTreeMap::new();
     let mut files = Vec::new();
@@ -140,7 +115,7 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
 
     put(var("kafka.brokers"), spec.source.bootstrap_servers.clone());
     put(var("kafka.topics"), spec.source.topics.join(","));
-    put(var("kafka.group_id"), group_id(pipeline));
+    put(var("kafka.group_id"), valid.group_id().into());
     if let Some(dlq) = &spec.source.dead_letter_topic {
         put(var("kafka.dead_letter_topic"), dlq.clone());
     }
@@ -240,7 +215,7 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
     }
 
     // QuestDB: the configuration without credentials, the credentials as files.
-    put(var("questdb.client_conf"), questdb_conf(pipeline));
+    put(var("questdb.client_conf"), valid.questdb_conf().into());
     if let Some(creds) = &spec.sink.credentials {
         let secret = &creds.secret_ref.name;
         let mut mount = |setting: &str, path: &str, key: &str| {
@@ -275,8 +250,8 @@ pub fn consumer_env(pipeline: &IngestionPipeline, control: Option<&ControlTrust>
     }
     put(var("questdb.table"), spec.sink.table.clone());
 
-    put(var("workers.initial"), spec.workers.initial().to_string());
-    put(var("workers.max"), spec.workers.max.to_string());
+    put(var("workers.initial"), valid.initial_workers().to_string());
+    put(var("workers.max"), valid.workers().max.to_string());
     put(var("input_format"), spec.format.as_str().into());
 
     let tuning = &spec.tuning;

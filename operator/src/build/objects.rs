@@ -8,10 +8,11 @@ use kube::ResourceExt;
 
 use super::env::ConsumerEnv;
 use super::names::{METRICS_PORT, child_meta, selector_labels, workload_name};
-use crate::crd::IngestionPipeline;
+use crate::validate::ValidPipeline;
 
 /// The ConfigMap holding the consumer's plain settings.
-pub fn config_map(pipeline: &IngestionPipeline, env: &ConsumerEnv) -> ConfigMap {
+pub fn config_map(valid: &ValidPipeline, env: &ConsumerEnv) -> ConfigMap {
+    let pipeline = valid.pipeline();
     ConfigMap {
         metadata: child_meta(pipeline, workload_name(pipeline)),
         data: Some(env.config.clone()),
@@ -20,7 +21,8 @@ pub fn config_map(pipeline: &IngestionPipeline, env: &ConsumerEnv) -> ConfigMap 
 }
 
 /// The ClusterIP Service exposing the consumers' metrics port.
-pub fn service(pipeline: &IngestionPipeline) -> Service {
+pub fn service(valid: &ValidPipeline) -> Service {
+    let pipeline = valid.pipeline();
     Service {
         metadata: child_meta(pipeline, workload_name(pipeline)),
         spec: Some(ServiceSpec {
@@ -40,7 +42,8 @@ pub fn service(pipeline: &IngestionPipeline) -> Service {
 }
 
 /// The consumer's ServiceAccount; it mounts no token: the consumer needs no API access.
-pub fn service_account(pipeline: &IngestionPipeline) -> ServiceAccount {
+pub fn service_account(valid: &ValidPipeline) -> ServiceAccount {
+    let pipeline = valid.pipeline();
     ServiceAccount {
         metadata: child_meta(pipeline, workload_name(pipeline)),
         automount_service_account_token: Some(false),
@@ -49,7 +52,8 @@ pub fn service_account(pipeline: &IngestionPipeline) -> ServiceAccount {
 }
 
 /// The PodDisruptionBudget: voluntary evictions take one consumer pod at a time.
-pub fn pod_disruption_budget(pipeline: &IngestionPipeline) -> PodDisruptionBudget {
+pub fn pod_disruption_budget(valid: &ValidPipeline) -> PodDisruptionBudget {
+    let pipeline = valid.pipeline();
     PodDisruptionBudget {
         metadata: child_meta(pipeline, workload_name(pipeline)),
         spec: Some(PodDisruptionBudgetSpec {

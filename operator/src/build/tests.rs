@@ -8,6 +8,7 @@ use crate::crd::{
     AutoscalerStatus, IngestionPipeline, IngestionPipelineStatus, KafkaCredentials,
     QuestdbCredentials, SecretKeyRef,
 };
+use crate::validate::{ValidPipeline, validate};
 
 /// The example pipeline, as a user would apply it, with a namespace and uid set.
 pub(crate) fn example() -> IngestionPipeline {
@@ -21,6 +22,11 @@ pub(crate) fn example() -> IngestionPipeline {
         ..p.metadata
     };
     p
+}
+
+/// `p` through validation, which it must pass.
+pub(crate) fn valid(p: &IngestionPipeline) -> ValidPipeline {
+    validate(p).expect("a valid pipeline")
 }
 
 fn container(d: &Desired) -> &Container {
@@ -52,7 +58,7 @@ fn config_hash_of(d: &Desired) -> String {
 
 #[test]
 fn every_child_is_owned_by_the_pipeline_as_controller() {
-    let d = desired(&example(), "spate-consumer:test", None);
+    let d = desired(&valid(&example()), "spate-consumer:test", None);
     for meta in [
         &d.config_map.metadata,
         &d.service.metadata,
@@ -72,7 +78,7 @@ fn every_child_is_owned_by_the_pipeline_as_controller() {
 
 #[test]
 fn the_config_map_carries_the_consumer_contract() {
-    let d = desired(&example(), "img", None);
+    let d = desired(&valid(&example()), "img", None);
     let data = d.config_map.data.unwrap();
     assert_eq!(data["KAFKA_BROKERS"], "kafka.kafka.svc:9092");
     assert_eq!(data["KAFKA_TOPICS"], "trades.coinbase");
@@ -106,7 +112,7 @@ fn the_config_map_carries_the_consumer_contract() {
 fn the_group_id_defaults_to_namespace_and_name() {
     let mut p = example();
     p.spec.source.group_id = None;
-    assert_eq!(group_id(&p), "spate.markets.coinbase-trades");
+    assert_eq!(valid(&p).group_id(), "spate.markets.coinbase-trades");
 }
 
 #[test]
@@ -138,7 +144,7 @@ fn secrets_reach_the_pod_only_as_files_the_kubelet_mounts() {
         },
         token: false,
     });
-    let d = desired(&p, "img", None);
+    let d = desired(&valid(&p), "img", None);
     let data = d.config_map.data.clone().unwrap();
     assert_eq!(data["SPATE_KAFKA_SECURITY_PROTOCOL"], "SASL_SSL");
     assert_eq!(data["SPATE_KAFKA_SASL_MECHANISM"], "SCRAM-SHA-512");
@@ -235,14 +241,17 @@ fn the_control_endpoint_trusts_the_operators_service_account_tokens() {
         jwks: r#"{"keys":[]}"#.into(),
         subject: "system:serviceaccount:spate-system:spate-operator".into(),
     };
-    let data = desired(&example(), "img", Some(&trust))
+    let data = desired(&valid(&example()), "img", Some(&trust))
         .config_map
         .data
         .unwrap();
     assert_eq!(data["SPATE_CONTROL_AUDIENCE"], "spate.dev/control");
     assert_eq!(data["SPATE_CONTROL_SUBJECTS"], trust.subject);
     assert_eq!(data["SPATE_CONTROL_ISSUER"], trust.issuer);
-    let closed = desired(&example(), "img", None).config_map.data.unwrap();
+    let closed = desired(&valid(&example()), "img", None)
+        .config_map
+        .data
+        .unwrap();
     assert!(!closed.contains_key("SPATE_CONTROL_JWKS"));
 }
 
@@ -263,7 +272,7 @@ fn the_security_protocol_follows_credentials_and_tls() {
 
 #[test]
 fn consumer_pods_are_hardened_and_probed() {
-    let d = desired(&example(), "img", None);
+    let d = desired(&valid(&example()), "img", None);
     let pod = d
         .deployment
         .spec
@@ -320,7 +329,7 @@ fn consumer_pods_are_hardened_and_probed() {
 
 #[test]
 fn a_spec_change_rolls_the_pods_and_a_status_change_does_not() {
-    let base = desired(&example(), "img", None);
+    let base = desired(&valid(&example()), "img", None);
     let mut p = example();
     p.status = Some(IngestionPipelineStatus {
         autoscaler: Some(AutoscalerStatus {
@@ -331,7 +340,7 @@ fn a_spec_change_rolls_the_pods_and_a_status_change_does_not() {
         lag: Some(1234),
         ..Default::default()
     });
-    let scaled = desired(&p, "img", None);
+    let scaled = desired(&valid(&p), "img", None);
     assert_eq!(config_hash_of(&base), config_hash_of(&scaled));
     assert_eq!(
         scaled.deployment.spec.as_ref().unwrap().template,
@@ -348,7 +357,7 @@ fn a_spec_change_rolls_the_pods_and_a_status_change_does_not() {
     p.spec.format = crate::crd::InputFormat::CoinbaseMatch;
     assert_ne!(
         config_hash_of(&base),
-        config_hash_of(&desired(&p, "img", None))
+        config_hash_of(&desired(&valid(&p), "img", None))
     );
 }
 
@@ -364,14 +373,15 @@ fn sizing_follows_the_autoscaler_within_bounds_or_the_scale_subresource() {
         ..Default::default()
     };
     assert_eq!(
-        sizing(&p.spec, None),
+        sizing(&valid(&p)),
         Sizing {
             replicas: 1,
             workers: 2
         }
     );
+    p.status = Some(wish(Some(50), Some(0)));
     assert_eq!(
-        sizing(&p.spec, Some(&wish(Some(50), Some(0)))),
+        sizing(&valid(&p)),
         Sizing {
             replicas: 6,
             workers: 1
@@ -379,15 +389,17 @@ fn sizing_follows_the_autoscaler_within_bounds_or_the_scale_subresource() {
     );
     p.spec.autoscaling.enabled = false;
     p.spec.replicas.desired = Some(3);
+    p.status = Some(wish(Some(5), Some(7)));
     assert_eq!(
-        sizing(&p.spec, Some(&wish(Some(5), Some(7)))),
+        sizing(&valid(&p)),
         Sizing {
             replicas: 3,
             workers: 2
         }
     );
     p.spec.replicas.desired = Some(99);
-    assert_eq!(sizing(&p.spec, None).replicas, 6);
+    p.status = None;
+    assert_eq!(sizing(&valid(&p)).replicas, 6);
     p.spec.paused = true;
-    assert_eq!(sizing(&p.spec, None).replicas, 0);
+    assert_eq!(sizing(&valid(&p)).replicas, 0);
 }

@@ -38,13 +38,6 @@ impl Default for WorkerBounds {
     }
 }
 
-impl WorkerBounds {
-    /// The workers a new pod starts with.
-    pub fn initial(&self) -> i32 {
-        self.initial.unwrap_or(self.min).clamp(self.min, self.max)
-    }
-}
-
 /// Bounds of the consumer pods, and the count `kubectl scale` sets.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]

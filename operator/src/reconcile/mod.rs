@@ -17,7 +17,6 @@ pub mod conditions;
 pub mod controller;
 pub mod events;
 pub mod status;
-pub mod validate;
 pub mod watched;
 
 use self::apply::apply_status;
@@ -25,7 +24,6 @@ use self::children::{apply_child, apply_child_against};
 use self::conditions::{DEGRADED, Want, merge};
 use self::events::{events, failure as failure_event};
 use self::status::{Outcome, conditions, failed_status};
-use self::validate::validate;
 use self::watched::Watched;
 use crate::build::names::selector_string;
 use crate::build::{desired, sizing};
@@ -33,6 +31,7 @@ use crate::context::Context;
 use crate::crd::{IngestionPipeline, IngestionPipelineStatus};
 use crate::error::Error;
 use crate::inspect::pod_problems;
+use crate::validate::validate;
 
 /// How many of a pipeline's pods that are not ready are asked why, per reconcile.
 const PODS_ASKED: usize = 3;
@@ -141,14 +140,15 @@ async fn reconcile_inner(
         .get_opt(&name)
         .await
         .map_err(Error::GetDeployment)?;
-    let outcome = match validate(pipeline) {
+    let valid = validate(pipeline);
+    let outcome = match &valid {
         Err(invalid) => Outcome::InvalidSpec(invalid.0.join("; ")),
-        Ok(()) => Outcome::Applied,
+        Ok(_) => Outcome::Applied,
     };
 
-    let (deployment, action, label) = if outcome == Outcome::Applied {
+    let (deployment, action, label) = if let Ok(valid) = &valid {
         let control = ctx.control_trust().await;
-        let want = desired(pipeline, &ctx.config.default_image, control.as_ref());
+        let want = desired(valid, &ctx.config.default_image, control.as_ref());
         apply_child(ctx, watched, &ns, &want.config_map).await?;
         apply_child(ctx, watched, &ns, &want.service_account).await?;
         apply_child(ctx, watched, &ns, &want.service).await?;
@@ -192,7 +192,11 @@ async fn reconcile_inner(
     let old_status = pipeline.status.clone().unwrap_or_default();
     let now = Time(Timestamp::now());
     let replicas = counts.and_then(|s| s.replicas).unwrap_or(0);
-    let workers = sizing(&pipeline.spec, pipeline.status.as_ref()).workers;
+    // A refused spec is not sized: its pods run with the workers last reported.
+    let workers = match &valid {
+        Ok(valid) => Some(sizing(valid).workers_i32()),
+        Err(_) => old_status.workers,
+    };
     let status = IngestionPipelineStatus {
         conditions: merge(
             &old_status.conditions,
@@ -203,8 +207,8 @@ async fn reconcile_inner(
         observed_generation: pipeline.meta().generation,
         replicas: Some(replicas),
         ready_replicas: Some(counts.and_then(|s| s.ready_replicas).unwrap_or(0)),
-        workers: Some(workers),
-        size: Some(format!("{workers}x{replicas}")),
+        workers,
+        size: Some(format!("{}x{replicas}", workers.unwrap_or(0))),
         selector: Some(selector_string(&name)),
         ..IngestionPipelineStatus::default()
     };

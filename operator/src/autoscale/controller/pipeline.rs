@@ -24,18 +24,16 @@ use crate::autoscale::signals::{
 };
 use crate::autoscale::spec::policy_config;
 use crate::build::names::selector_string;
-use crate::build::{group_id, sizing};
+use crate::build::sizing;
 use crate::crd::IngestionPipeline;
+use crate::validate::ValidPipeline;
 
 /// The lag is written to the status at most this often when nothing else changes.
 const LAG_STATUS_EVERY: Duration = Duration::from_secs(5);
 
-/// Runs the loop of one pipeline until aborted; `pipeline` follows the latest object.
-pub async fn run(
-    shared: Arc<Shared>,
-    key: String,
-    pipeline: watch::Receiver<Arc<IngestionPipeline>>,
-) {
+/// Runs the loop of one pipeline until aborted; `pipeline` follows the latest object the
+/// validation accepts.
+pub async fn run(shared: Arc<Shared>, key: String, pipeline: watch::Receiver<Arc<ValidPipeline>>) {
     let mut round = Round::new(&shared, key.clone());
     let mut tick = tokio::time::interval(shared.config.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -105,10 +103,10 @@ impl Round {
     }
 
     /// Takes up the memory and the last decision found on the pipeline's status.
-    fn recall(&mut self, p: &IngestionPipeline) {
-        self.status = ScaleStatus::of(p);
-        let size = sizing(&p.spec, p.status.as_ref());
-        self.asked = (size.replicas.max(0) as u32, size.workers.max(0) as u32);
+    fn recall(&mut self, valid: &ValidPipeline) {
+        self.status = ScaleStatus::of(valid.pipeline());
+        let size = sizing(valid);
+        self.asked = (size.replicas, size.workers);
         self.policy = self
             .status
             .memory
@@ -129,14 +127,15 @@ impl Round {
     async fn run(
         &mut self,
         shared: &Shared,
-        p: &IngestionPipeline,
+        valid: &ValidPipeline,
         now: Duration,
     ) -> Result<(), Error> {
-        let cfg = policy_config(&p.spec);
+        let cfg = policy_config(valid);
+        let p = valid.pipeline();
         let (name, ns) = (p.name_any(), p.namespace().unwrap_or_default());
         let client = shared.ctx.client.clone();
 
-        let lag = self.read_lag(shared, p).await;
+        let lag = self.read_lag(shared, valid).await;
         let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
         let listed = pods
             .list(&ListParams::default().labels(&selector_string(&name)))
@@ -251,8 +250,8 @@ impl Round {
     }
 
     /// The group's lag, or None (logged) when Kafka could not be read this round.
-    async fn read_lag(&mut self, shared: &Shared, p: &IngestionPipeline) -> Option<GroupLag> {
-        let source = match self.kafka_source(shared, p).await {
+    async fn read_lag(&mut self, shared: &Shared, valid: &ValidPipeline) -> Option<GroupLag> {
+        let source = match self.kafka_source(shared, valid).await {
             Ok(source) => source,
             Err(error) => {
                 warn!(pipeline = %self.key, %error, "cannot read the consumer group's lag");
@@ -293,12 +292,13 @@ impl Round {
     async fn kafka_source(
         &self,
         shared: &Shared,
-        p: &IngestionPipeline,
+        valid: &ValidPipeline,
     ) -> Result<KafkaSource, Error> {
+        let p = valid.pipeline();
         let src = &p.spec.source;
         Ok(KafkaSource {
             brokers: src.bootstrap_servers.clone(),
-            group: group_id(p),
+            group: valid.group_id().into(),
             options: reader_options(p, &material(shared, p).await?),
             topics: src.topics.clone(),
         })

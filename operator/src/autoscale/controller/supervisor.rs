@@ -15,15 +15,17 @@ use super::{AutoscalerConfig, AutoscalerMetrics, Error, Shared};
 use crate::autoscale::signals::PrometheusReader;
 use crate::context::Context;
 use crate::crd::IngestionPipeline;
-use crate::reconcile::validate::validate;
+use crate::validate::{ValidPipeline, validate};
 
-/// Whether the autoscaler should run for `p`: a spec the reconciler refuses is never
-/// scaled (its loop stops until the spec is fixed).
-pub fn wants_autoscaling(p: &IngestionPipeline) -> bool {
-    p.spec.autoscaling.enabled
-        && !p.spec.paused
-        && p.metadata.deletion_timestamp.is_none()
-        && validate(p).is_ok()
+/// The pipeline the autoscaler runs for, validated; `None` when autoscaling is off, the
+/// pipeline is paused or being deleted, or its spec is refused: a spec the reconciler
+/// refuses is never scaled (its loop stops until the spec is fixed).
+pub fn autoscaled(p: &IngestionPipeline) -> Option<ValidPipeline> {
+    let wanted = p.spec.autoscaling.enabled && !p.spec.paused;
+    if !wanted || p.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    validate(p).ok()
 }
 
 /// Runs the autoscaler until the future is dropped (when leadership is lost).
@@ -71,7 +73,7 @@ pub async fn run(
         let mut loops: JoinSet<()> = JoinSet::new();
         let mut running: HashMap<
             ObjectRef<IngestionPipeline>,
-            (watch::Sender<Arc<IngestionPipeline>>, AbortHandle),
+            (watch::Sender<Arc<ValidPipeline>>, AbortHandle),
         > = HashMap::new();
         let mut tick = tokio::time::interval(interval);
         loop {
@@ -80,8 +82,10 @@ pub async fn run(
             let wanted: HashMap<_, _> = store
                 .state()
                 .into_iter()
-                .filter(|p| wants_autoscaling(p))
-                .map(|p| (ObjectRef::from_obj(p.as_ref()), p))
+                .filter_map(|p| {
+                    let valid = autoscaled(&p)?;
+                    Some((ObjectRef::from_obj(p.as_ref()), Arc::new(valid)))
+                })
                 .collect();
             running.retain(|key, (_, handle)| {
                 let keep = wanted.contains_key(key) && !handle.is_finished();
@@ -96,8 +100,8 @@ pub async fn run(
                 match running.get(&key) {
                     Some((tx, _)) => {
                         tx.send_if_modified(|old| {
-                            let changed =
-                                old.metadata.resource_version != pipeline.metadata.resource_version;
+                            let changed = old.pipeline().metadata.resource_version
+                                != pipeline.pipeline().metadata.resource_version;
                             if changed {
                                 *old = pipeline.clone();
                             }
@@ -142,19 +146,19 @@ fn label(key: &ObjectRef<IngestionPipeline>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::wants_autoscaling;
+    use super::autoscaled;
     use crate::build::tests::example;
 
     #[test]
     fn a_valid_enabled_pipeline_is_autoscaled_and_a_refused_one_is_not() {
         let mut p = example();
         p.spec.autoscaling.enabled = true;
-        assert!(wants_autoscaling(&p));
+        assert!(autoscaled(&p).is_some());
         // Refused by the reconciler: the consumer would refuse this batch.
         p.spec.tuning.batch_initial = Some(50);
-        assert!(!wants_autoscaling(&p));
+        assert!(autoscaled(&p).is_none());
         p.spec.tuning.batch_initial = None;
         p.spec.paused = true;
-        assert!(!wants_autoscaling(&p));
+        assert!(autoscaled(&p).is_none());
     }
 }
