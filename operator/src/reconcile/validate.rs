@@ -36,6 +36,9 @@ pub fn validate(pipeline: &IngestionPipeline) -> Result<(), InvalidSpec> {
         ));
     }
     problems.extend(tuning_problems(&spec.tuning));
+    if let Err(e) = crate::autoscale::schedule::parse_all(&spec.autoscaling.schedules) {
+        problems.extend(e);
+    }
     if spec.source.bootstrap_servers.trim().is_empty() {
         problems.push("source.bootstrapServers is empty".into());
     }
@@ -144,6 +147,25 @@ mod tests {
         assert_eq!(err.0.len(), 4, "{err}");
         assert!(err.to_string().contains("workers must satisfy"));
         assert!(err.to_string().contains("allowLossyTcp"));
+    }
+
+    #[test]
+    fn a_schedule_the_autoscaler_cannot_read_is_refused() {
+        let mut p = example();
+        p.spec.autoscaling.schedules = vec![crate::crd::CapacitySchedule {
+            name: "open".into(),
+            cron: "30 9 * * 1-5".into(),
+            time_zone: "America/New_York".into(),
+            duration_seconds: 1800,
+            lead_seconds: 120,
+            min_replicas: Some(3),
+            min_workers: None,
+            surge_factor: None,
+        }];
+        assert_eq!(validate(&p), Ok(()));
+        p.spec.autoscaling.schedules[0].time_zone = "EST5EDT6".into();
+        let err = validate(&p).unwrap_err();
+        assert!(err.to_string().contains("timeZone"), "{err}");
     }
 
     #[test]

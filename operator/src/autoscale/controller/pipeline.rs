@@ -19,6 +19,7 @@ use super::pods::{ReadyPod, names, ready_pods};
 use super::tracker::{Readings, Tracker};
 use super::{Error, Shared};
 use crate::autoscale::policy::{Direction, PolicyState, Reason, decide};
+use crate::autoscale::schedule;
 use crate::autoscale::signals::{
     ConsumerSignals, GroupLag, GroupLagReader, PodScraper, SignalError,
 };
@@ -155,7 +156,7 @@ impl Round {
         let consumers = self.read_consumers(shared, &ns, &name, &ready, now).await;
 
         let ready_names: BTreeSet<String> = names(&ready);
-        let obs = self.tracker.observe(&Readings {
+        let mut obs = self.tracker.observe(&Readings {
             now,
             lag: lag.as_ref(),
             consumers: consumers.as_ref(),
@@ -164,6 +165,9 @@ impl Round {
             workers: self.asked.1,
             settle: cfg.rebalance_settle + RATE_WINDOW_SETTLE,
         });
+        obs.scheduled = schedule::parse_all(&p.spec.autoscaling.schedules)
+            .ok()
+            .and_then(|windows| schedule::held_at(&windows, memory::wall_clock(now)));
         let decision = decide(&cfg, &self.policy, &obs, now);
         if self.last_reason != Some(decision.reason) {
             info!(pipeline = %self.key, reason = %decision.reason, message = %decision.message, "autoscaler decision");

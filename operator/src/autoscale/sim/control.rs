@@ -87,6 +87,7 @@ impl Spate {
             last_rebalance: r.last_rebalance.map(Duration::from_secs_f64),
             kafka_stale: false,
             metrics_stale: false,
+            scheduled: None,
         }
     }
 }
