@@ -9,6 +9,7 @@
 use kube::ResourceExt;
 
 use crate::autoscale::policy::Bounds;
+use crate::autoscale::schedule::{self, Window};
 use crate::crd::{
     AutoscalingSpec, BatchBounds, ConsumerTuning, IngestionPipeline, IngestionPipelineSpec,
     SaslMechanism, SecurityProtocol,
@@ -31,6 +32,7 @@ pub struct ValidPipeline {
     desired_replicas: Option<u32>,
     group_id: String,
     questdb_conf: String,
+    schedules: Vec<Window>,
 }
 
 impl ValidPipeline {
@@ -75,6 +77,11 @@ impl ValidPipeline {
     /// The QuestDB client configuration without credentials, always ending in `;`.
     pub fn questdb_conf(&self) -> &str {
         &self.questdb_conf
+    }
+
+    /// `autoscaling.schedules`, parsed: cron expressions and time zones the autoscaler reads.
+    pub fn schedules(&self) -> &[Window] {
+        &self.schedules
     }
 }
 
@@ -122,6 +129,9 @@ pub fn validate(pipeline: &IngestionPipeline) -> Result<ValidPipeline, InvalidSp
         })
     });
     problems.extend(tuning_problems(&spec.tuning));
+    let schedules = schedule::parse_all(&spec.autoscaling.schedules)
+        .map_err(|e| problems.extend(e))
+        .unwrap_or_default();
     if spec.source.bootstrap_servers.trim().is_empty() {
         problems.push("source.bootstrapServers is empty".into());
     }
@@ -179,6 +189,7 @@ pub fn validate(pipeline: &IngestionPipeline) -> Result<ValidPipeline, InvalidSp
                 initial_workers,
                 replicas,
                 desired_replicas,
+                schedules,
             })
         }
         _ => Err(InvalidSpec(problems)),
@@ -338,6 +349,27 @@ mod tests {
         assert_eq!(err.0.len(), 4, "{err}");
         assert!(err.to_string().contains("workers must satisfy"));
         assert!(err.to_string().contains("allowLossyTcp"));
+    }
+
+    #[test]
+    fn a_schedule_the_autoscaler_cannot_read_is_refused() {
+        let mut p = example();
+        p.spec.autoscaling.schedules = vec![crate::crd::CapacitySchedule {
+            name: "open".into(),
+            cron: "30 9 * * 1-5".into(),
+            time_zone: "America/New_York".into(),
+            duration_seconds: 1800,
+            lead_seconds: 120,
+            min_replicas: Some(3),
+            min_workers: None,
+            surge_factor: None,
+        }];
+        let valid = validate(&p).expect("a readable schedule");
+        assert_eq!(valid.schedules().len(), 1);
+        assert_eq!(valid.schedules()[0].name(), "open");
+        p.spec.autoscaling.schedules[0].time_zone = "EST5EDT6".into();
+        let err = validate(&p).unwrap_err();
+        assert!(err.to_string().contains("timeZone"), "{err}");
     }
 
     #[test]

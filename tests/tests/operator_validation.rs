@@ -122,6 +122,24 @@ async fn invalid_pipelines_are_refused_with_readable_messages() -> Result<()> {
             ),
             &["secrets and security settings cannot be given in clientOptions"],
         ),
+        (
+            "schedule holding nothing",
+            variant(
+                "sn",
+                "replicas: {min: 1, max: 3}",
+                "replicas: {min: 1, max: 3}\n  autoscaling: {schedules: [{name: open, cron: \"30 9 * * 1-5\", durationSeconds: 600}]}",
+            ),
+            &["a schedule sets at least one of minReplicas, minWorkers and surgeFactor"],
+        ),
+        (
+            "schedule without duration",
+            variant(
+                "sd",
+                "replicas: {min: 1, max: 3}",
+                "replicas: {min: 1, max: 3}\n  autoscaling: {schedules: [{name: open, cron: \"30 9 * * 1-5\", minReplicas: 2}]}",
+            ),
+            &["durationSeconds", "Required value"],
+        ),
         ("headroom out of range", variant("h", "", ""), &[]),
     ];
     let mut failures = Vec::new();
@@ -148,6 +166,18 @@ async fn invalid_pipelines_are_refused_with_readable_messages() -> Result<()> {
     let (ok, output) = kubectl_apply_yaml(&ns, &name)?;
     println!("--- bad name:\n{}", output.trim());
     ensure!(!ok, "a name that is no DNS label was accepted");
+
+    // A schedule the API server admits (cron and time zone are the operator's to read).
+    let scheduled = variant(
+        "scheduled",
+        "replicas: {min: 1, max: 3}",
+        "replicas: {min: 1, max: 3}\n  autoscaling: {schedules: [{name: us-open, cron: \"30 9 * * 1-5\", timeZone: America/New_York, durationSeconds: 1800, minReplicas: 3}]}",
+    );
+    let (ok, output) = kubectl_apply_yaml(&ns, &scheduled)?;
+    println!("--- scheduled:\n{}", output.trim());
+    if !ok {
+        failures.push(format!("a valid schedule was refused: {output}"));
+    }
 
     // The valid one is accepted, so the refusals above are about the changes alone.
     let (ok, output) = kubectl_apply_yaml(&ns, &variant("valid", "", ""))?;

@@ -3,6 +3,7 @@
 pub mod controller;
 pub mod estimate;
 pub mod policy;
+pub mod schedule;
 pub mod signals;
 pub mod sim;
 pub mod spec;

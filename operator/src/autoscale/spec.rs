@@ -95,6 +95,7 @@ mod tests {
             rebalance_settle_seconds: 6,
             per_worker_rate_hint: Some(4000.0),
             surge_factor: 3.0,
+            schedules: Vec::new(),
         };
         let cfg = config(&s);
         assert_eq!(

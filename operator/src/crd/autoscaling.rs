@@ -56,6 +56,65 @@ pub struct AutoscalingSpec {
     #[serde(default = "default_surge_factor")]
     #[schemars(range(min = 1.0, max = 100.0))]
     pub surge_factor: f64,
+
+    /// Capacity held in known windows (exchange opens, macro releases, index rebalances),
+    /// ready `leadSeconds` before each window opens. Within a window the autoscaler sizes
+    /// from the rates as always, never below the window's minimums.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
+    pub schedules: Vec<CapacitySchedule>,
+}
+
+/// A recurring window of held capacity.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = kube::core::Rule::new("has(self.minReplicas) || has(self.minWorkers) || has(self.surgeFactor)").message("a schedule sets at least one of minReplicas, minWorkers and surgeFactor"))]
+pub struct CapacitySchedule {
+    /// A name for the window, shown in the autoscaler's decisions.
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+
+    /// When each window opens: a five-field cron expression (minute hour day-of-month month
+    /// day-of-week), read in `timeZone`. `30 9 * * 1-5` opens at 09:30 on weekdays.
+    #[schemars(length(min = 9, max = 128))]
+    pub cron: String,
+
+    /// The IANA time zone the cron expression is read in (`America/New_York`,
+    /// `Europe/London`); daylight-saving changes follow the zone.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
+
+    /// How long each window lasts from its opening.
+    #[schemars(range(min = 1, max = 604800))]
+    pub duration_seconds: i32,
+
+    /// How long before the opening the capacity is asked for, so that pods are consuming
+    /// when the window opens (start-up, readiness and the group's rebalance).
+    #[serde(default = "default_lead")]
+    #[schemars(range(min = 0, max = 86400))]
+    pub lead_seconds: i32,
+
+    /// The fewest consumer pods in the window (within `replicas.max` and the partitions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub min_replicas: Option<i32>,
+
+    /// The fewest workers per pod in the window (within `workers.max`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 256))]
+    pub min_workers: Option<i32>,
+
+    /// The surge reserve in the window, when above `autoscaling.surgeFactor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0, max = 100.0))]
+    pub surge_factor: Option<f64>,
+}
+
+fn default_time_zone() -> String {
+    "UTC".into()
+}
+fn default_lead() -> i32 {
+    120
 }
 
 fn yes() -> bool {
@@ -85,6 +144,7 @@ impl Default for AutoscalingSpec {
             rebalance_settle_seconds: default_settle(),
             per_worker_rate_hint: None,
             surge_factor: default_surge_factor(),
+            schedules: Vec::new(),
         }
     }
 }

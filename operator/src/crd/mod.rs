@@ -6,7 +6,7 @@ mod status;
 mod workload;
 mod yaml;
 
-pub use autoscaling::{AutoscalingSpec, AutoscalingTargets, Stabilization};
+pub use autoscaling::{AutoscalingSpec, AutoscalingTargets, CapacitySchedule, Stabilization};
 pub use source::{
     CaRef, ClientCertificateRef, GroupProtocol, InputFormat, KafkaCredentials, KafkaTls,
     QuestdbCredentials, SaslMechanism, SecretKeyRef, SecurityProtocol, SinkSpec, SourceSpec,

@@ -13,6 +13,12 @@ pub fn unix_now() -> Duration {
         .unwrap_or_default()
 }
 
+/// A time on the policy's clock as a date.
+pub fn wall_clock(at: Duration) -> chrono::DateTime<chrono::Utc> {
+    let secs = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);
+    chrono::DateTime::from_timestamp(secs, at.subsec_nanos()).unwrap_or_default()
+}
+
 fn ms(at: Duration) -> i64 {
     at.as_millis().min(i64::MAX as u128) as i64
 }

@@ -19,6 +19,7 @@ use super::pods::{ReadyPod, names, ready_pods};
 use super::tracker::{Readings, Tracker};
 use super::{Error, Shared};
 use crate::autoscale::policy::{Direction, PolicyState, Reason, decide};
+use crate::autoscale::schedule;
 use crate::autoscale::signals::{
     ConsumerSignals, GroupLag, GroupLagReader, PodScraper, SignalError,
 };
@@ -148,7 +149,7 @@ impl Round {
         let consumers = self.read_consumers(shared, &ns, &name, &ready, now).await;
 
         let ready_names: BTreeSet<String> = names(&ready);
-        let obs = self.tracker.observe(&Readings::of_round(
+        let mut obs = self.tracker.observe(&Readings::of_round(
             now,
             lag.as_ref(),
             consumers.as_ref(),
@@ -156,6 +157,7 @@ impl Round {
             self.asked,
             &cfg,
         ));
+        obs.scheduled = schedule::held_at(valid.schedules(), memory::wall_clock(now));
         let decision = decide(&cfg, &self.policy, &obs, now);
         if self.last_reason != Some(decision.reason) {
             info!(pipeline = %self.key, reason = %decision.reason, message = %decision.message, "autoscaler decision");

@@ -186,6 +186,7 @@ impl Tracker {
             last_rebalance: self.last_rebalance,
             kafka_stale,
             metrics_stale: r.consumers.is_none_or(|c| c.stale),
+            scheduled: None,
         }
     }
 }

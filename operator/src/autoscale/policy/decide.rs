@@ -10,6 +10,7 @@ use super::load::{Load, read_load, remember_sample};
 use super::observations::{Observations, PolicyState};
 use super::reserve::surge_reserve;
 use super::round::Round;
+use super::scheduled;
 use super::shrink::scale_down;
 use super::sizing::{self, effective_workers, layout, wanted_workers};
 
@@ -35,8 +36,9 @@ fn hold(obs: &Observations, reason: Reason, message: String, state: PolicyState)
 /// are applied, each a function of its own (numbered as in the rule table of
 /// `docs/autoscaling.md`):
 ///
-/// - `disabled` (1) → `out_of_bounds` (2) → `rebalance_settling` (3) → `missing_signals` (4)
-///   → `unknown_service_rate` (5);
+/// - `disabled` (1) → `out_of_bounds` (2), within the minimums a scheduled window raises
+///   (`scheduled::within_window`, 2a: a correction up to them is `scheduled::held`) →
+///   `rebalance_settling` (3) → `missing_signals` (4) → `unknown_service_rate` (5);
 /// - size from rates: `size` (6), `N = ceil((λ·(1+headroom) + backlog/T_drain) / μ)` ahead
 ///   of a steep ramp, and `size_for_new_pods` (7) when pods must be added;
 /// - `grow::scale_up` (8) in one step, workers first — unless `grow::at_maximum` (12),
@@ -54,8 +56,18 @@ pub fn decide(
     obs: &Observations,
     now: Duration,
 ) -> Decision {
-    if let Some(d) = disabled(cfg, obs).or_else(|| out_of_bounds(cfg, state, obs, now)) {
+    if let Some(d) = disabled(cfg, obs) {
         return d;
+    }
+    let configured = cfg;
+    let cfg = &*scheduled::within_window(configured, obs.scheduled.as_ref());
+    if let Some(d) = out_of_bounds(cfg, state, obs, now) {
+        let scheduled = cfg != configured && out_of_bounds(configured, state, obs, now).is_none();
+        return if scheduled {
+            scheduled::held(obs, d)
+        } else {
+            d
+        };
     }
     // Every fresh reading joins the rate's window, whatever is decided.
     let state = &remember_sample(state, obs, now);

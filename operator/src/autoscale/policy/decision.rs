@@ -30,6 +30,8 @@ pub enum Reason {
     /// More pods, kept in reserve so that a surge of `surgeFactor` × the recent arrival rate
     /// is absorbed by raising the workers of running pods (live) instead of waiting for pods.
     SurgeReserve,
+    /// A scheduled window (`autoscaling.schedules`) holds more capacity than runs.
+    Scheduled,
     /// More capacity is wanted, but the bounds or the partitions allow no more.
     AtMaximum,
     /// Less capacity would do, but a backlog remains.
@@ -63,6 +65,7 @@ impl Reason {
             Reason::ScaleUpWorkers => "ScaleUpWorkers",
             Reason::ScaleUpReplicas => "ScaleUpReplicas",
             Reason::SurgeReserve => "SurgeReserve",
+            Reason::Scheduled => "Scheduled",
             Reason::AtMaximum => "AtMaximum",
             Reason::BacklogNotDrained => "BacklogNotDrained",
             Reason::RateNotCalm => "RateNotCalm",
@@ -82,6 +85,7 @@ impl Reason {
                 | Reason::ScaleUpWorkers
                 | Reason::ScaleUpReplicas
                 | Reason::SurgeReserve
+                | Reason::Scheduled
                 | Reason::ScaleDownWorkers
                 | Reason::ScaleDownReplicas
         )

@@ -41,6 +41,22 @@ pub struct Observations {
     pub kafka_stale: bool,
     /// The consumers' metrics are older than their sampling period allows, or some pods did not answer.
     pub metrics_stale: bool,
+    /// The capacity `autoscaling.schedules` holds now (`None`: no window is open or near).
+    pub scheduled: Option<HeldCapacity>,
+}
+
+/// The capacity scheduled windows hold at a moment: minimums the size may not go below,
+/// and a surge factor the reserve is sized by when it exceeds the configured one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldCapacity {
+    /// The windows that hold it, each with its opening and closing.
+    pub windows: Vec<String>,
+    /// The fewest pods (0: no minimum).
+    pub replicas: u32,
+    /// The fewest workers per pod (0: no minimum).
+    pub workers: u32,
+    /// The surge factor (1: none).
+    pub surge_factor: f64,
 }
 
 /// The sink's latency and the group's throughput when capacity was last added, for the saturation guard.

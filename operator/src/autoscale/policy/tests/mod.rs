@@ -8,6 +8,7 @@ use super::*;
 mod calm;
 mod ramp;
 mod reserve;
+mod scheduled;
 mod shrink;
 
 fn secs(s: u64) -> Duration {
@@ -41,6 +42,7 @@ fn calm() -> Observations {
         last_rebalance: Some(secs(0)),
         kafka_stale: false,
         metrics_stale: false,
+        scheduled: None,
     }
 }
 
