@@ -13,7 +13,7 @@ use spate_operator::autoscale::sim::{self, BUILT_IN, Scenario, Sweep, Trace, svg
 #[command(name = "spate-sim", version)]
 struct Args {
     /// Built-in traces to run (step10, ramp, bursts, noisy, diurnal, flashcrash, crashes,
-    /// hawkes, or all).
+    /// hawkes, eventday, or all).
     #[arg(long = "trace", default_value = "all")]
     traces: Vec<String>,
     /// A CSV trace of `second,arrivals_per_second` lines (repeatable).
@@ -198,6 +198,18 @@ fn main() -> Result<()> {
                 variants.push((
                     plain,
                     ", spate without the surge reserve (surgeFactor 1)".into(),
+                ));
+            }
+            // With a trace's capacity schedules, the same seeds without them: what they buy.
+            if sim::built_in(name, args.base, 1).is_some_and(|t| t.calendar.is_some()) {
+                let mut unscheduled = scenario.clone();
+                unscheduled.schedules = false;
+                variants.push((unscheduled, ", spate without its schedules".into()));
+                let mut schedules_alone = scenario.clone();
+                schedules_alone.policy.surge_factor = 1.0;
+                variants.push((
+                    schedules_alone,
+                    ", spate with its schedules and no surge reserve (surgeFactor 1)".into(),
                 ));
             }
             for (sc, label) in variants {

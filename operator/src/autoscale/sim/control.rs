@@ -4,14 +4,18 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use super::flink::{FlinkAutoscaler, FlinkConfig, FlinkSample};
 use super::keda::{Activation, Hpa, KedaConfig, kafka_scaler_active, kafka_scaler_metric};
+use super::trace::Calendar;
 use super::world::World;
 use crate::autoscale::controller::AutoscalerConfig;
 use crate::autoscale::controller::tracker::{Readings, Tracker};
 use crate::autoscale::policy::{
     Observations, PolicyConfig, PolicyState, Reason, decide, effective_workers,
 };
+use crate::autoscale::schedule::{Window, held_at, parse_all};
 use crate::autoscale::signals::scrape::ScrapeRates;
 
 /// A size asked for by a controller, and why.
@@ -42,6 +46,7 @@ pub struct Spate {
     next: f64,
     scrapes: ScrapeRates,
     tracker: Tracker,
+    calendar: Option<(DateTime<Utc>, Vec<Window>)>,
 }
 
 impl Spate {
@@ -55,7 +60,15 @@ impl Spate {
             next: 0.0,
             scrapes: ScrapeRates::default(),
             tracker: Tracker::for_rounds(Duration::from_secs_f64(interval), live.timeout),
+            calendar: None,
         }
+    }
+
+    /// Follows the trace's capacity schedules, its second 0 at `calendar.starts`; refuses
+    /// schedules the operator's validation would refuse.
+    pub fn with_calendar(mut self, calendar: &Calendar) -> Result<Self, Vec<String>> {
+        self.calendar = Some((calendar.starts, parse_all(&calendar.schedules)?));
+        Ok(self)
     }
 
     /// One round's observations: the lag, the ready pods and their metrics read now, through
@@ -84,8 +97,12 @@ impl Controller for Spate {
             return None;
         }
         self.next += self.interval;
-        let obs = self.observe(world);
+        let mut obs = self.observe(world);
         let now = Duration::from_secs_f64(world.now());
+        if let Some((starts, windows)) = &self.calendar {
+            let at = *starts + chrono::Duration::milliseconds((world.now() * 1000.0) as i64);
+            obs.scheduled = held_at(windows, at);
+        }
         let d = decide(&self.cfg, &self.state, &obs, now);
         self.state = d.state.clone();
         Some(Command {

@@ -371,7 +371,7 @@ mod tests {
         // the noisy load's peaks (noisy) — and a baseline that does not scale within the trace
         // is cheaper than any configuration that does (the Flink window outlasts bursts and
         // decays). docs/autoscaling.md gives the full sweep.
-        let expected: [(&str, [bool; 4]); 8] = [
+        let expected: [(&str, [bool; 4]); 9] = [
             ("step10", [false, true, true, true]),
             ("ramp", [true, true, true, true]),
             ("bursts", [false, false, true, false]),
@@ -380,6 +380,7 @@ mod tests {
             ("flashcrash", [true, false, true, false]),
             ("crashes", [true, false, true, false]),
             ("hawkes", [true, false, true, false]),
+            ("eventday", [true, false, true, false]),
         ];
         let mut seen = Vec::new();
         for name in BUILT_IN {

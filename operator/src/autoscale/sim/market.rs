@@ -166,6 +166,117 @@ pub fn shocked(base: f64, seconds: usize, shocks: &[Shock], rng: &mut Rng) -> Ve
         .collect()
 }
 
+/// The scheduled-event day: 80 minutes of a trading day, compressed.
+pub const EVENT_DAY_SECONDS: usize = 4800;
+/// The market opens at 10 min …
+pub const EVENT_DAY_OPEN: f64 = 600.0;
+/// … and closes at 70 min.
+pub const EVENT_DAY_CLOSE: f64 = 4200.0;
+/// The trading level before the open, between open and close, and after the close, as
+/// multiples of the base.
+const EVENT_DAY_LEVELS: [f64; 3] = [0.5, 2.0, 0.3];
+/// The day's scheduled shocks: the opening auction, a macro release at 40 min, and the
+/// closing auction.
+pub const EVENT_DAY: [Shock; 3] = [
+    Shock {
+        at: EVENT_DAY_OPEN,
+        ramp: 5.0,
+        peak: 8.0,
+        hold: 0.0,
+        decay: 120.0,
+    },
+    Shock {
+        at: 2400.0,
+        ramp: 3.0,
+        peak: 15.0,
+        hold: 0.0,
+        decay: 60.0,
+    },
+    Shock {
+        at: 4080.0,
+        ramp: 30.0,
+        peak: 6.0,
+        hold: 90.0,
+        decay: 10.0,
+    },
+];
+
+/// The event day on the calendar: Monday 9 March 2026 from 09:20 in New York (the day after
+/// the clocks sprang forward), so the open is at 09:30, the macro release at 10:00 and the
+/// closing auction at 10:28 — a day compressed into 80 minutes. Its schedules hold, from
+/// [`EVENT_DAY_LEAD_SECONDS`] before each event, the pods its expected peak needs.
+pub fn event_day_calendar(base: f64) -> super::trace::Calendar {
+    use chrono::TimeZone;
+    let starts = chrono_tz::America::New_York
+        .with_ymd_and_hms(2026, 3, 9, 9, 20, 0)
+        .single()
+        .expect("09:20 exists in New York that day")
+        .with_timezone(&chrono::Utc);
+    let pods =
+        |peak: f64| (peak * base * (1.0 + EVENT_DAY_HEADROOM) / EVENT_DAY_POD_RATE).ceil() as i32;
+    super::trace::Calendar {
+        starts,
+        schedules: EVENT_DAY_SCHEDULES
+            .iter()
+            .map(
+                |&(name, cron, duration, peak)| crate::crd::CapacitySchedule {
+                    name: name.into(),
+                    cron: cron.into(),
+                    time_zone: "America/New_York".into(),
+                    duration_seconds: duration,
+                    lead_seconds: EVENT_DAY_LEAD_SECONDS,
+                    min_replicas: Some(pods(peak).max(1)),
+                    min_workers: None,
+                    surge_factor: None,
+                },
+            )
+            .collect(),
+    }
+}
+
+/// How long before each event its capacity is asked for: four times the 15 s the policy
+/// assumes a pod takes to consume.
+pub const EVENT_DAY_LEAD_SECONDS: i32 = 60;
+
+/// The records per second one pod is taken to carry when the schedules are sized: 8
+/// workers of 10 000/s, the simulated world's defaults, as an SRE would read them off a
+/// load test.
+pub const EVENT_DAY_POD_RATE: f64 = 80_000.0;
+
+/// The headroom the schedules are sized with (the policy's default).
+const EVENT_DAY_HEADROOM: f64 = 0.2;
+
+/// The schedules an SRE sets for the event day: (name, cron, seconds, expected peak as a
+/// multiple of the base rate): the session's level (2) plus the event's shock — the open's
+/// 8, the release's 15, the closing auction's 6.
+pub const EVENT_DAY_SCHEDULES: [(&str, &str, i32, f64); 3] = [
+    ("open", "30 9 * * 1-5", 300, 10.0),
+    ("macro-release", "0 10 * * 1-5", 180, 17.0),
+    ("closing-auction", "28 10 * * 1-5", 150, 8.0),
+];
+
+/// A scheduled-event day around `base`: the trading level before, during and after the
+/// session (`EVENT_DAY_LEVELS`), the slow wave and the noise of the calm market, and the
+/// scheduled shocks of `EVENT_DAY`.
+pub fn event_day(base: f64, rng: &mut Rng) -> Vec<f64> {
+    (0..EVENT_DAY_SECONDS)
+        .map(|s| {
+            let t = s as f64;
+            let [before, during, after] = EVENT_DAY_LEVELS;
+            let level = if t < EVENT_DAY_OPEN {
+                before
+            } else if t < EVENT_DAY_CLOSE {
+                during
+            } else {
+                after
+            };
+            let wave = 1.0 + WAVE_AMPLITUDE * (std::f64::consts::TAU * t / WAVE_PERIOD).sin();
+            let excess: f64 = EVENT_DAY.iter().map(|k| k.excess(t)).sum();
+            base * (level * wave + excess) * (1.0 + MARKET_NOISE * rng.normal()).max(0.0)
+        })
+        .collect()
+}
+
 /// The Hawkes market lasts an hour.
 pub const HAWKES_SECONDS: usize = 3600;
 /// Market events (news, large orders) arrive on their own at this rate, per second: one
@@ -246,6 +357,40 @@ mod tests {
             .map(|k| k.ramp)
             .collect();
         assert_eq!(ramps, [5.0, 8.0, 11.0, 15.0]);
+    }
+
+    #[test]
+    fn the_event_days_schedules_open_with_its_events() {
+        let cal = event_day_calendar(12_000.0);
+        let windows = crate::autoscale::schedule::parse_all(&cal.schedules).expect("valid");
+        let at = |t: f64| cal.starts + chrono::Duration::milliseconds((t * 1000.0) as i64);
+        for (w, event) in windows
+            .iter()
+            .zip([EVENT_DAY_OPEN, EVENT_DAY[1].at, EVENT_DAY[2].at])
+        {
+            let o = w.covering(at(event)).expect("the window covers its event");
+            assert_eq!(o.opens, at(event), "{}", w.name());
+            assert_eq!(o.asked, at(event - f64::from(EVENT_DAY_LEAD_SECONDS)));
+        }
+        assert_eq!(
+            crate::autoscale::schedule::held_at(&windows, at(300.0)),
+            None
+        );
+    }
+
+    #[test]
+    fn the_event_day_opens_releases_news_and_closes_at_its_set_times() {
+        let mut rng = Rng::new(3);
+        let r = event_day(1000.0, &mut rng);
+        let mean = |a: usize, b: usize| r[a..b].iter().sum::<f64>() / (b - a) as f64;
+        assert!(mean(300, 590) < 700.0, "pre-market");
+        // The opening auction, then the session's level.
+        assert!(mean(606, 616) > 5000.0);
+        assert!((1700.0..2300.0).contains(&mean(1800, 2300)));
+        // The macro release at 40 min, the closing auction, the after-hours level.
+        assert!(mean(2403, 2410) > 9000.0);
+        assert!(mean(4110, 4200) > 5000.0);
+        assert!(mean(4500, 4800) < 450.0);
     }
 
     #[test]

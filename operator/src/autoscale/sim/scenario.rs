@@ -37,6 +37,8 @@ pub struct Scenario {
     pub initial_workers: u32,
     /// Seed of the world's and the HPA phase's randomness.
     pub seed: u64,
+    /// Whether spate follows a trace's capacity schedules (its [`Trace::calendar`]).
+    pub schedules: bool,
 }
 
 impl Default for Scenario {
@@ -76,6 +78,7 @@ impl Default for Scenario {
             initial_replicas: 1,
             initial_workers: 2,
             seed: 42,
+            schedules: true,
             policy,
             world,
         }
@@ -135,6 +138,11 @@ impl Scenario {
     /// spate's run alone.
     pub fn run_spate(&self, trace: &Trace) -> Run {
         let mut c = Spate::new(self.policy.clone(), self.control_interval);
+        if let Some(calendar) = trace.calendar.as_ref().filter(|_| self.schedules) {
+            c = c
+                .with_calendar(calendar)
+                .expect("a built-in trace's schedules are valid");
+        }
         run(
             &self.world,
             self.seed,

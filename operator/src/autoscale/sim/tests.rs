@@ -177,6 +177,7 @@ fn a_world_without_pods_processes_nothing_and_lags_by_every_arrival() {
         name: "flat".into(),
         rates: vec![1000.0; 10],
         spike_at: None,
+        calendar: None,
     };
     let r = run(&Scenario::default().world, 1, &trace, 0, 1, &mut Never);
     assert_eq!((r.processed, r.backlog), (0, 10_000));
@@ -426,6 +427,7 @@ fn a_trim_raised_back_within_five_minutes_counts_as_a_quick_reversal() {
         name: "flat".into(),
         rates: vec![1.0; 900],
         spike_at: None,
+        calendar: None,
     };
     let s = Summary::of(&run, &trace);
     assert_eq!((s.reversals, s.quick_reversals), (4, 1));

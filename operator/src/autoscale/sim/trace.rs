@@ -12,6 +12,19 @@ pub struct Trace {
     pub rates: Vec<f64>,
     /// When the load changes sharply, for the "time to first scale-up" and "time to drain" figures.
     pub spike_at: Option<f64>,
+    /// The trace's place on the calendar and the capacity schedules a user of it would
+    /// set for its known events (`None`: a trace with no known events).
+    pub calendar: Option<Calendar>,
+}
+
+/// A trace on the calendar: when its second 0 is, and the `autoscaling.schedules` for its
+/// known events, read by spate's autoscaler as the live loop reads them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calendar {
+    /// The date and time of the trace's second 0.
+    pub starts: chrono::DateTime<chrono::Utc>,
+    /// The schedules, as in a spec.
+    pub schedules: Vec<crate::crd::CapacitySchedule>,
 }
 
 /// Why a CSV trace was refused.
@@ -93,6 +106,7 @@ impl Trace {
             name: name.to_string(),
             rates,
             spike_at,
+            calendar: None,
         })
     }
 }
@@ -112,7 +126,7 @@ fn detect_spike(rates: &[f64]) -> Option<f64> {
 }
 
 /// Names of the built-in traces.
-pub const BUILT_IN: [&str; 8] = [
+pub const BUILT_IN: [&str; 9] = [
     "step10",
     "ramp",
     "bursts",
@@ -121,6 +135,7 @@ pub const BUILT_IN: [&str; 8] = [
     "flashcrash",
     "crashes",
     "hawkes",
+    "eventday",
 ];
 
 /// A built-in trace around `base` arrivals per second.
@@ -203,12 +218,18 @@ pub fn built_in(name: &str, base: f64, seed: u64) -> Option<Trace> {
         ),
         // A self-exciting market (sim::market::hawkes).
         "hawkes" => (market::hawkes(base, market::HAWKES_SECONDS, &mut rng), None),
+        // A trading day with scheduled events: open, a macro release, close (sim::market::EVENT_DAY).
+        "eventday" => (
+            market::event_day(base, &mut rng),
+            Some(market::EVENT_DAY_OPEN),
+        ),
         _ => return None,
     };
     Some(Trace {
         name: name.to_string(),
         rates,
         spike_at,
+        calendar: (name == "eventday").then(|| market::event_day_calendar(base)),
     })
 }
 
