@@ -23,7 +23,6 @@ use crate::crd::CapacitySchedule;
 #[derive(Clone, Debug)]
 pub struct Window {
     source: CapacitySchedule,
-    name: String,
     cron: Cron,
     zone: Tz,
     lead: Duration,
@@ -79,7 +78,6 @@ impl Window {
         let count = |v: Option<i32>| v.map_or(0, |v| u32::try_from(v).unwrap_or(0));
         Ok(Window {
             source: s.clone(),
-            name: s.name.clone(),
             cron,
             zone,
             lead: Duration::seconds(s.lead_seconds.into()),
@@ -92,7 +90,7 @@ impl Window {
 
     /// The window's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.source.name
     }
 
     /// The opening whose capacity is held at `at` (from `lead` before it opens until it
@@ -155,7 +153,7 @@ pub fn held_at(windows: &[Window], at: DateTime<Utc>) -> Option<HeldCapacity> {
         };
         let about = format!(
             "{} ({phase} {}, closes {closes})",
-            w.name,
+            w.name(),
             o.opens.format("%Y-%m-%dT%H:%MZ"),
         );
         let h = held.get_or_insert_with(|| HeldCapacity {

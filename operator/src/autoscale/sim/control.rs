@@ -4,8 +4,6 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 use super::flink::{FlinkAutoscaler, FlinkConfig, FlinkSample};
 use super::keda::{Activation, Hpa, KedaConfig, kafka_scaler_active, kafka_scaler_metric};
 use super::trace::Calendar;
@@ -46,7 +44,7 @@ pub struct Spate {
     next: f64,
     scrapes: ScrapeRates,
     tracker: Tracker,
-    calendar: Option<(DateTime<Utc>, Vec<Window>)>,
+    calendar: Option<(Calendar, Vec<Window>)>,
 }
 
 impl Spate {
@@ -67,7 +65,7 @@ impl Spate {
     /// Follows the trace's capacity schedules, its second 0 at `calendar.starts`; refuses
     /// schedules the operator's validation would refuse.
     pub fn with_calendar(mut self, calendar: &Calendar) -> Result<Self, Vec<String>> {
-        self.calendar = Some((calendar.starts, parse_all(&calendar.schedules)?));
+        self.calendar = Some((calendar.clone(), parse_all(&calendar.schedules)?));
         Ok(self)
     }
 
@@ -99,9 +97,8 @@ impl Controller for Spate {
         self.next += self.interval;
         let mut obs = self.observe(world);
         let now = Duration::from_secs_f64(world.now());
-        if let Some((starts, windows)) = &self.calendar {
-            let at = *starts + chrono::Duration::milliseconds((world.now() * 1000.0) as i64);
-            obs.scheduled = held_at(windows, at);
+        if let Some((calendar, windows)) = &self.calendar {
+            obs.scheduled = held_at(windows, calendar.at(world.now()));
         }
         let d = decide(&self.cfg, &self.state, &obs, now);
         self.state = d.state.clone();

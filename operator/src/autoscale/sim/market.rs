@@ -363,7 +363,7 @@ mod tests {
     fn the_event_days_schedules_open_with_its_events() {
         let cal = event_day_calendar(12_000.0);
         let windows = crate::autoscale::schedule::parse_all(&cal.schedules).expect("valid");
-        let at = |t: f64| cal.starts + chrono::Duration::milliseconds((t * 1000.0) as i64);
+        let at = |t: f64| cal.at(t);
         for (w, event) in windows
             .iter()
             .zip([EVENT_DAY_OPEN, EVENT_DAY[1].at, EVENT_DAY[2].at])

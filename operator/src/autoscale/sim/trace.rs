@@ -27,6 +27,13 @@ pub struct Calendar {
     pub schedules: Vec<crate::crd::CapacitySchedule>,
 }
 
+impl Calendar {
+    /// The date and time of the trace's second `t`.
+    pub fn at(&self, t: f64) -> chrono::DateTime<chrono::Utc> {
+        self.starts + chrono::Duration::milliseconds((t * 1000.0) as i64)
+    }
+}
+
 /// Why a CSV trace was refused.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TraceError {
